@@ -1,0 +1,8 @@
+//! emovox: recognise emotion in speech, live from a microphone or from audio files.
+//!
+//! Data flows one way: [`audio`] turns any file into mono 16 kHz samples, [`dsp`] turns
+//! samples into librosa-exact frame features, one frame at a time or a whole signal at once.
+
+pub mod audio;
+pub mod dsp;
+pub mod npy;

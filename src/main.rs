@@ -1,0 +1,42 @@
+//! The `emovox` command: parse, dispatch, print the error chain once.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Recognise emotion in speech, live from a microphone or from audio files.
+#[derive(Parser)]
+#[command(name = "emovox", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compute librosa-exact features of audio files (and save them as .npy).
+    Features(cli::features::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Features(args)) => cli::features::run(args),
+        None => {
+            eprintln!(
+                "emovox: the desktop app is not built yet; the command-line tools are.\n\
+                 Try `emovox features FILE.wav` or `emovox --help`."
+            );
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("emovox: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

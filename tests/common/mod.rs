@@ -1,0 +1,31 @@
+//! Helpers shared by the integration tests: where the fixtures are and how to read them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use emovox::npy;
+
+/// The five files librosa's reference output was computed for (tests/fixtures/README.md).
+pub const REFERENCE_STEMS: [&str; 5] = [
+    "03-01-01-01-01-01-01",
+    "03-01-02-01-02-02-05",
+    "03-01-05-02-01-01-10",
+    "03-01-08-02-02-02-20",
+    "03-01-05-02-01-01-01-48k",
+];
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn wav(stem: &str) -> PathBuf {
+    fixtures().join("wav").join(format!("{stem}.wav"))
+}
+
+/// A librosa reference array: `{stem}.{name}.npy`.
+pub fn reference(stem: &str, name: &str) -> npy::Array {
+    let path = fixtures()
+        .join("reference")
+        .join(format!("{stem}.{name}.npy"));
+    npy::read_f32(&path).unwrap_or_else(|e| panic!("reading fixture: {e}"))
+}
