@@ -1,7 +1,7 @@
 //! Whole-signal resampling to 16 kHz with rubato's synchronous FFT resampler.
 
 use audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
+use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 
 use crate::dsp::SAMPLE_RATE;
 
@@ -11,19 +11,35 @@ pub fn to_16k(mono: &[f32], rate: u32) -> Result<Vec<f32>, String> {
     if rate == SAMPLE_RATE {
         return Ok(mono.to_vec());
     }
-    let input: Vec<f64> = mono.iter().map(|&x| f64::from(x)).collect();
-    // f64 inside: the resampler's rounding then stays far below the 16-bit noise floor.
-    let mut resampler = Fft::<f64>::new(
-        rate as usize,
-        SAMPLE_RATE as usize,
-        1024,
+    let (rate_in, rate_out) = (rate as usize, SAMPLE_RATE as usize);
+    // rubato trims its delay as half an FFT block, rounded down to whole output frames.
+    // With an odd block on either side that is off by a fraction of a sample (0.5 sample
+    // at 96 kHz, 0.2 at 44.1 kHz), so the block is made an even multiple of the smallest
+    // block the two rates allow.
+    let min_block_in = rate_in / gcd(rate_in, rate_out);
+    let blocks = 1024usize.div_ceil(min_block_in).next_multiple_of(2);
+    let mut resampler = Fft::<f64>::new_custom(
+        rate_in,
+        rate_out,
+        blocks * min_block_in,
         1,
+        1,
+        WindowFunction::BlackmanHarris2,
         FixedSync::Both,
     )
     .map_err(|e| e.to_string())?;
+    // f64 inside: the resampler's rounding then stays far below the 16-bit noise floor.
+    let input: Vec<f64> = mono.iter().map(|&x| f64::from(x)).collect();
     let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| e.to_string())?;
     let out = resampler
         .process_all(&adapter, input.len(), None)
         .map_err(|e| e.to_string())?;
     Ok(out.take_data().into_iter().map(|x| x as f32).collect())
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
