@@ -1,5 +1,6 @@
 //! Decoding: every WAV layout a user may have becomes mono f32 at 16 kHz, compressed
 //! formats go through symphonia, and bad input of every kind is a typed error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::path::Path;
 
 use common::{reference, wav};
 use emovox::audio::{decode_bytes, decode_file, DecodeError};
-use emovox::dsp::{DbRule, Features};
+use emovox::dsp::{DbRule, FeatureKind, Features};
 
 /// The sine used to check rates and encodings: 440 Hz at half scale, one second.
 fn sine(rate: u32, seconds: f64) -> Vec<f64> {
@@ -139,7 +140,7 @@ fn a_48k_original_is_close_to_librosas_soxr_resampling() {
     let ours = Features::compute(&d.samples, DbRule::Librosa);
     let theirs = reference(stem, "mfcc").data;
     let mfcc_err = ours
-        .mfcc
+        .matrix(FeatureKind::Mfcc)
         .data
         .iter()
         .zip(&theirs)
@@ -301,4 +302,27 @@ fn random_bytes_are_an_error_never_a_panic() {
     // Text is not audio.
     let err = decode_bytes(b"hello, this is not audio at all", Path::new("notes.txt")).unwrap_err();
     assert!(matches!(err, DecodeError::NotAudio { .. }), "{err}");
+}
+
+#[test]
+fn compressed_formats_decode_through_symphonia() {
+    // tests/fixtures/compressed: one RAVDESS file encoded with sox (FLAC, Ogg Vorbis q3)
+    // and lame (MP3 64 kb/s); see tests/fixtures/README.md.
+    let stem = "03-01-08-02-02-02-20";
+    let original = decode_file(&wav(stem)).unwrap().samples;
+    let dir = common::fixtures().join("compressed");
+    let flac = decode_file(&dir.join(format!("{stem}.flac"))).unwrap();
+    assert_eq!(flac.samples, original, "FLAC is lossless");
+    for ext in ["ogg", "mp3"] {
+        let d = decode_file(&dir.join(format!("{stem}.{ext}"))).unwrap_or_else(|e| panic!("{e}"));
+        // Gapless decoding trims the encoders' delay and padding: same length, aligned.
+        assert_eq!(d.samples.len(), original.len(), "{ext}");
+        let err = rms_diff(&d.samples, &original);
+        let level = rms_diff(&original, &vec![0.0; original.len()]);
+        println!("{ext}: rms difference {err:.2e} for a signal of rms {level:.2e}");
+        assert!(
+            err < 0.25 * level,
+            "{ext}: rms difference {err:e} vs signal {level:e}"
+        );
+    }
 }

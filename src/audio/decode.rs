@@ -221,7 +221,10 @@ fn symphonia_decode(bytes: &[u8], path: &Path) -> Result<Interleaved, DecodeErro
         .format(
             &hint,
             stream,
-            &FormatOptions::default(),
+            &FormatOptions {
+                enable_gapless: true,
+                ..Default::default()
+            },
             &MetadataOptions::default(),
         )
         .map_err(|_| DecodeError::NotAudio {

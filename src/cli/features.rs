@@ -77,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
                 Ok(Summary {
                     seconds: decoded.seconds(),
-                    frames: features.frames,
+                    frames: features.frames(),
                     rows,
                 })
             })
@@ -125,13 +125,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn write_npy(features: &Features, kind: Option<FeatureKind>, out: &PathBuf) -> anyhow::Result<()> {
-    let stacked;
     let matrix = match kind {
-        Some(k) => features.get(k),
-        None => {
-            stacked = features.stacked();
-            &stacked
-        }
+        Some(k) => features.matrix(k),
+        None => features.stacked(),
     };
     let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = BufWriter::new(file);

@@ -41,21 +41,18 @@ impl SpectralContrast {
         valley_db: &mut [f32; N_CONTRAST],
     ) {
         for (k, band) in self.bands.iter().enumerate() {
-            let scratch = &mut self.scratch[..band.len];
-            for (s, &p) in scratch
-                .iter_mut()
-                .zip(&power[band.first..band.first + band.len])
-            {
-                *s = p.sqrt();
-            }
-            // Linear-time selection instead of librosa's full sort: only the `take`
-            // smallest and largest values matter, not their order.
-            let take = band.take;
-            scratch.select_nth_unstable_by(take - 1, f32::total_cmp);
-            let valley = mean(&scratch[..take]);
-            let n = scratch.len();
-            scratch.select_nth_unstable_by(n - take, f32::total_cmp);
-            let peak = mean(&scratch[n - take..]);
+            // Only the `take` smallest and largest values matter, not their order, so a
+            // selection replaces librosa's full sort. The square root is monotonic:
+            // selecting on power and rooting only the chosen values gives the magnitudes
+            // librosa averages.
+            let values = &power[band.first..band.first + band.len];
+            let (valley, peak) = if band.take <= SMALL_TAKE {
+                extremes_small(values, band.take)
+            } else {
+                let scratch = &mut self.scratch[..band.len];
+                scratch.copy_from_slice(values);
+                extremes_select(scratch, band.take)
+            };
             peak_db[k] = power_to_db(peak);
             valley_db[k] = power_to_db(valley);
         }
@@ -68,8 +65,49 @@ impl Default for SpectralContrast {
     }
 }
 
-fn mean(values: &[f32]) -> f32 {
-    values.iter().sum::<f32>() / values.len() as f32
+/// Up to this many values per side are found by one scan; more by selection.
+const SMALL_TAKE: usize = 4;
+
+/// Means of the square roots of the `take` smallest and the `take` largest values, in one
+/// pass that keeps two short sorted lists (`take` is 1 or 2 for emovox's bands).
+fn extremes_small(values: &[f32], take: usize) -> (f32, f32) {
+    let mut low = [f32::INFINITY; SMALL_TAKE];
+    let mut high = [f32::NEG_INFINITY; SMALL_TAKE];
+    let (low, high) = (&mut low[..take], &mut high[..take]);
+    for &v in values {
+        // `low` ascending: insert v if it beats the largest kept.
+        if v < low[take - 1] {
+            let mut i = take - 1;
+            while i > 0 && low[i - 1] > v {
+                low[i] = low[i - 1];
+                i -= 1;
+            }
+            low[i] = v;
+        }
+        // `high` descending: insert v if it beats the smallest kept.
+        if v > high[take - 1] {
+            let mut i = take - 1;
+            while i > 0 && high[i - 1] < v {
+                high[i] = high[i - 1];
+                i -= 1;
+            }
+            high[i] = v;
+        }
+    }
+    (mean_sqrt(low), mean_sqrt(high))
+}
+
+/// The same by linear-time selection, for wide bands; reorders `scratch`.
+fn extremes_select(scratch: &mut [f32], take: usize) -> (f32, f32) {
+    scratch.select_nth_unstable_by(take - 1, f32::total_cmp);
+    let valley = mean_sqrt(&scratch[..take]);
+    let n = scratch.len();
+    scratch.select_nth_unstable_by(n - take, f32::total_cmp);
+    (valley, mean_sqrt(&scratch[n - take..]))
+}
+
+fn mean_sqrt(powers: &[f32]) -> f32 {
+    powers.iter().map(|p| p.sqrt()).sum::<f32>() / powers.len() as f32
 }
 
 /// The bands exactly as librosa slices them: octaves from 200 Hz; each band but the first
@@ -114,6 +152,21 @@ mod tests {
     use super::*;
 
     /// The band edges worked out by hand from librosa's slicing for 31.25 Hz bins.
+    #[test]
+    fn scan_and_selection_agree() {
+        let values: Vec<f32> = (0..103)
+            .map(|i| ((i * 37) % 101) as f32 * 0.5 + 0.25)
+            .collect();
+        for take in 1..=SMALL_TAKE {
+            let mut scratch = values.clone();
+            assert_eq!(
+                extremes_small(&values, take),
+                extremes_select(&mut scratch, take),
+                "take {take}"
+            );
+        }
+    }
+
     #[test]
     fn bands_match_librosa_slicing() {
         let b = bands();

@@ -10,7 +10,7 @@
 
 use super::chroma::ChromaFilterBank;
 use super::contrast::SpectralContrast;
-use super::db::power_to_db;
+use super::db::power_to_db_into;
 use super::mel::MelFilterBank;
 use super::mfcc::Mfcc;
 use super::stft::PowerSpectrum;
@@ -148,9 +148,7 @@ impl StreamingExtractor {
         out.index = self.frames_out;
         self.spectrum.compute(&self.frame, &mut out.power);
         self.mel.apply(&out.power, &mut out.mel);
-        for (db, &m) in out.mel_db.iter_mut().zip(&out.mel) {
-            *db = power_to_db(m);
-        }
+        power_to_db_into(&out.mel, &mut out.mel_db);
         self.mfcc.apply(&out.mel_db, &mut out.mfcc);
         self.chroma.apply(&out.power, &mut out.chroma);
         self.contrast.apply(

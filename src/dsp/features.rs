@@ -4,10 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::db::clip_top_db;
-use super::extractor::StreamingExtractor;
+use super::extractor::{FrameFeatures, StreamingExtractor};
 use super::mfcc::Mfcc;
-use super::{N_CHROMA, N_CONTRAST, N_MELS, N_MFCC, N_TONNETZ};
+use super::{N_CHROMA, N_CONTRAST, N_MELS, N_MFCC, N_TONNETZ, TOP_DB};
 
 /// Which decibel rule a whole-signal call follows (see [`super::extractor`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,22 +92,8 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    fn zeros(rows: usize, cols: usize) -> Self {
-        Self {
-            rows,
-            cols,
-            data: vec![0.0; rows * cols],
-        }
-    }
-
     pub fn get(&self, row: usize, col: usize) -> f32 {
         self.data[row * self.cols + col]
-    }
-
-    fn set_column(&mut self, col: usize, values: &[f32]) {
-        for (row, &v) in values.iter().enumerate() {
-            self.data[row * self.cols + col] = v;
-        }
     }
 
     /// Stacks matrices with the same number of columns on top of each other.
@@ -123,16 +108,16 @@ impl Matrix {
     }
 }
 
-/// All features of one signal.
+/// All features of one signal, kept frame-major: the model reads whole frames, and the
+/// librosa-shaped [`Matrix`] is made only when asked for (writing `.npy`, tests).
 #[derive(Clone, Debug)]
 pub struct Features {
-    pub frames: usize,
-    pub mel: Matrix,
-    pub mel_db: Matrix,
-    pub mfcc: Matrix,
-    pub chroma: Matrix,
-    pub contrast: Matrix,
-    pub tonnetz: Matrix,
+    mel: Rows<N_MELS>,
+    mel_db: Rows<N_MELS>,
+    mfcc: Rows<N_MFCC>,
+    chroma: Rows<N_CHROMA>,
+    contrast: Rows<N_CONTRAST>,
+    tonnetz: Rows<N_TONNETZ>,
 }
 
 impl Features {
@@ -152,76 +137,151 @@ impl Features {
     ) -> Features {
         extractor.reset();
         let frames = super::frame_count(signal.len());
-        let mut f = Features {
-            frames,
-            mel: Matrix::zeros(N_MELS, frames),
-            mel_db: Matrix::zeros(N_MELS, frames),
-            mfcc: Matrix::zeros(N_MFCC, frames),
-            chroma: Matrix::zeros(N_CHROMA, frames),
-            contrast: Matrix::zeros(N_CONTRAST, frames),
-            tonnetz: Matrix::zeros(N_TONNETZ, frames),
-        };
-        let mut peaks = Matrix::zeros(N_CONTRAST, frames);
-        let mut valleys = Matrix::zeros(N_CONTRAST, frames);
-        let mut store = |frame: &super::FrameFeatures| {
-            let t = frame.index;
-            f.mel.set_column(t, &frame.mel);
-            f.mel_db.set_column(t, &frame.mel_db);
-            f.mfcc.set_column(t, &frame.mfcc);
-            f.chroma.set_column(t, &frame.chroma);
-            f.contrast.set_column(t, &frame.contrast);
-            f.tonnetz.set_column(t, &frame.tonnetz);
-            peaks.set_column(t, &frame.contrast_peak_db);
-            valleys.set_column(t, &frame.contrast_valley_db);
-        };
-        extractor.push(signal, &mut store);
-        extractor.finish(&mut store);
+        let mut collected = Collector::with_capacity(frames);
+        extractor.push(signal, |f| collected.push(f));
+        extractor.finish(|f| collected.push(f));
         if rule == DbRule::Librosa {
-            f.apply_top_db(&mut peaks, &mut valleys);
+            collected.apply_top_db();
         }
-        f
+        collected.features
     }
 
-    /// librosa's whole-signal clip, then MFCC and contrast again from the clipped values.
-    fn apply_top_db(&mut self, peaks: &mut Matrix, valleys: &mut Matrix) {
-        clip_top_db(&mut self.mel_db.data);
-        let dct = Mfcc::new();
-        let mut column = [0.0f32; N_MELS];
-        let mut mfcc = [0.0f32; N_MFCC];
-        for t in 0..self.frames {
-            for (m, v) in column.iter_mut().enumerate() {
-                *v = self.mel_db.get(m, t);
-            }
-            dct.apply(&column, &mut mfcc);
-            self.mfcc.set_column(t, &mfcc);
-        }
-        clip_top_db(&mut peaks.data);
-        clip_top_db(&mut valleys.data);
-        for ((c, p), v) in self
-            .contrast
-            .data
-            .iter_mut()
-            .zip(&peaks.data)
-            .zip(&valleys.data)
-        {
-            *c = p - v;
-        }
+    /// Number of 10 ms frames.
+    pub fn frames(&self) -> usize {
+        self.mel.data.len()
     }
 
-    pub fn get(&self, kind: FeatureKind) -> &Matrix {
+    /// One feature of frame `t`; `None` past the last frame.
+    pub fn frame(&self, kind: FeatureKind, t: usize) -> Option<&[f32]> {
         match kind {
-            FeatureKind::Mel => &self.mel,
-            FeatureKind::MelDb => &self.mel_db,
-            FeatureKind::Mfcc => &self.mfcc,
-            FeatureKind::Chroma => &self.chroma,
-            FeatureKind::Contrast => &self.contrast,
-            FeatureKind::Tonnetz => &self.tonnetz,
+            FeatureKind::Mel => self.mel.data.get(t).map(|f| &f[..]),
+            FeatureKind::MelDb => self.mel_db.data.get(t).map(|f| &f[..]),
+            FeatureKind::Mfcc => self.mfcc.data.get(t).map(|f| &f[..]),
+            FeatureKind::Chroma => self.chroma.data.get(t).map(|f| &f[..]),
+            FeatureKind::Contrast => self.contrast.data.get(t).map(|f| &f[..]),
+            FeatureKind::Tonnetz => self.tonnetz.data.get(t).map(|f| &f[..]),
+        }
+    }
+
+    /// One feature in librosa's orientation: rows = coefficients, columns = frames.
+    pub fn matrix(&self, kind: FeatureKind) -> Matrix {
+        match kind {
+            FeatureKind::Mel => self.mel.transpose(),
+            FeatureKind::MelDb => self.mel_db.transpose(),
+            FeatureKind::Mfcc => self.mfcc.transpose(),
+            FeatureKind::Chroma => self.chroma.transpose(),
+            FeatureKind::Contrast => self.contrast.transpose(),
+            FeatureKind::Tonnetz => self.tonnetz.transpose(),
         }
     }
 
     /// Every feature stacked in [`FeatureKind::ALL`] order: 64 + 64 + 40 + 12 + 7 + 6 = 193 rows.
     pub fn stacked(&self) -> Matrix {
-        let parts: Vec<&Matrix> = FeatureKind::ALL.iter().map(|&k| self.get(k)).collect();
-        Matrix::vstack(&parts)
+        let parts: Vec<Matrix> = FeatureKind::ALL.iter().map(|&k| self.matrix(k)).collect();
+        let refs: Vec<&Matrix> = parts.iter().collect();
+        Matrix::vstack(&refs)
+    }
+}
+
+/// One feature collected frame by frame: `data[frame][row]`.
+#[derive(Clone, Debug)]
+struct Rows<const DIM: usize> {
+    data: Vec<[f32; DIM]>,
+}
+
+impl<const DIM: usize> Rows<DIM> {
+    fn with_capacity(frames: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(frames),
+        }
+    }
+
+    fn transpose(&self) -> Matrix {
+        let cols = self.data.len();
+        let mut data = vec![0.0; DIM * cols];
+        for (t, frame) in self.data.iter().enumerate() {
+            for (row, &v) in frame.iter().enumerate() {
+                data[row * cols + t] = v;
+            }
+        }
+        Matrix {
+            rows: DIM,
+            cols,
+            data,
+        }
+    }
+
+    fn max(&self) -> f32 {
+        self.data
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+}
+
+/// Gathers the extractor's frames, with what librosa's whole-signal clip needs besides.
+struct Collector {
+    features: Features,
+    peak_db: Rows<N_CONTRAST>,
+    valley_db: Rows<N_CONTRAST>,
+}
+
+impl Collector {
+    fn with_capacity(frames: usize) -> Self {
+        Self {
+            features: Features {
+                mel: Rows::with_capacity(frames),
+                mel_db: Rows::with_capacity(frames),
+                mfcc: Rows::with_capacity(frames),
+                chroma: Rows::with_capacity(frames),
+                contrast: Rows::with_capacity(frames),
+                tonnetz: Rows::with_capacity(frames),
+            },
+            peak_db: Rows::with_capacity(frames),
+            valley_db: Rows::with_capacity(frames),
+        }
+    }
+
+    fn push(&mut self, frame: &FrameFeatures) {
+        let f = &mut self.features;
+        f.mel.data.push(frame.mel);
+        f.mel_db.data.push(frame.mel_db);
+        f.mfcc.data.push(frame.mfcc);
+        f.chroma.data.push(frame.chroma);
+        f.contrast.data.push(frame.contrast);
+        f.tonnetz.data.push(frame.tonnetz);
+        self.peak_db.data.push(frame.contrast_peak_db);
+        self.valley_db.data.push(frame.contrast_valley_db);
+    }
+
+    /// librosa's whole-signal `top_db` clip on mel_db and on contrast's peaks and valleys.
+    /// MFCC is recomputed only for frames the clip changed: the DCT of an unchanged column
+    /// is the value the stream already computed.
+    fn apply_top_db(&mut self) {
+        let f = &mut self.features;
+        let floor = f.mel_db.max() - TOP_DB;
+        let dct = Mfcc::new();
+        for (column, mfcc) in f.mel_db.data.iter_mut().zip(&mut f.mfcc.data) {
+            if column.iter().any(|&v| v < floor) {
+                for v in column.iter_mut() {
+                    *v = v.max(floor);
+                }
+                dct.apply(column, mfcc);
+            }
+        }
+        let peak_floor = self.peak_db.max() - TOP_DB;
+        let valley_floor = self.valley_db.max() - TOP_DB;
+        for ((c, p), v) in f
+            .contrast
+            .data
+            .iter_mut()
+            .zip(&self.peak_db.data)
+            .zip(&self.valley_db.data)
+        {
+            for ((c, &p), &v) in c.iter_mut().zip(p).zip(v) {
+                *c = p.max(peak_floor) - v.max(valley_floor);
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: where the fixtures are and how to read them.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

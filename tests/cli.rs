@@ -1,0 +1,172 @@
+//! `emovox features` as a user runs it: the real binary, real files, its output and exit code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{reference, wav};
+use emovox::npy;
+
+fn emovox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .args(args)
+        .output()
+        .expect("running emovox")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("emovox-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn prints_one_line_per_file() {
+    let a = wav("03-01-01-01-01-01-01");
+    let b = wav("03-01-05-02-01-01-01-48k");
+    let o = emovox(&["features", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    // 52,853 samples at 16 kHz: 3.303 s, 1 + 52853 / 160 = 331 frames, 193 stacked rows.
+    assert!(
+        lines[0].ends_with("3.303 s\t331 frames\t193x331"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("411 frames\t193x411"), "{}", lines[1]);
+}
+
+#[test]
+fn writes_a_feature_as_npy_shaped_like_librosa() {
+    let stem = "03-01-02-01-02-02-05";
+    let out = tmp_dir().join("mfcc.npy");
+    let o = emovox(&[
+        "features",
+        wav(stem).to_str().unwrap(),
+        "--feature",
+        "mfcc",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = npy::read_f32(&out).unwrap();
+    let want = reference(stem, "mfcc");
+    assert_eq!(got.shape, want.shape);
+    let worst = got
+        .data
+        .iter()
+        .zip(&want.data)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        worst < 5e-3,
+        "MFCC written by the CLI differs from librosa by {worst}"
+    );
+}
+
+#[test]
+fn stacks_all_features_by_default_in_the_documented_order() {
+    let stem = "03-01-08-02-02-02-20";
+    let out = tmp_dir().join("all.npy");
+    let o = emovox(&[
+        "features",
+        wav(stem).to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = npy::read_f32(&out).unwrap();
+    let frames = 344;
+    assert_eq!(got.shape, vec![193, frames]);
+    // Rows 168..180 are chroma: after mel (64), mel_db (64) and MFCC (40).
+    let chroma = reference(stem, "chroma").data;
+    let worst = got.data[168 * frames..180 * frames]
+        .iter()
+        .zip(&chroma)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst < 1e-5, "chroma rows differ by {worst}");
+}
+
+#[test]
+fn stats_line_has_the_documented_shape() {
+    let a = wav("03-01-01-01-01-01-01");
+    let o = emovox(&["features", a.to_str().unwrap(), "--stats", "--threads", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let last = out.lines().last().unwrap();
+    let fields: Vec<&str> = last.split(' ').collect();
+    assert_eq!(fields.len(), 8, "{last}");
+    assert_eq!(
+        [fields[0], fields[2], fields[4], fields[6]],
+        ["files", "audio_s", "wall_s", "x_realtime"]
+    );
+    assert_eq!(fields[1], "1");
+    assert_eq!(fields[3], "3.303");
+    assert!(fields[5].parse::<f64>().unwrap() > 0.0);
+    assert!(fields[7].parse::<f64>().unwrap() > 0.0);
+}
+
+#[test]
+fn a_bad_file_is_one_plain_line_and_a_failing_exit() {
+    let dir = tmp_dir();
+    let bad = dir.join("notes.wav");
+    std::fs::write(&bad, b"RIFF\x10\x00\x00\x00WAVEfmt ").unwrap();
+    let o = emovox(&["features", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("notes.wav") && err.contains("cut short"),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn good_files_are_still_listed_when_one_fails() {
+    let missing = tmp_dir().join("missing.wav");
+    let good = wav("03-01-01-01-01-01-01");
+    let o = emovox(&[
+        "features",
+        good.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(stdout(&o).lines().count(), 1);
+    let err = stderr(&o);
+    assert!(err.contains("missing.wav"), "{err}");
+    assert!(err.contains("1 of 2 files could not be read"), "{err}");
+}
+
+#[test]
+fn usage_errors_are_refused() {
+    let a = wav("03-01-01-01-01-01-01");
+    let a = a.to_str().unwrap();
+    let o = emovox(&["features", a, a, "--out", "x.npy"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("exactly one FILE"), "{}", stderr(&o));
+    let o = emovox(&["features", a, "--feature", "loudness"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown feature 'loudness'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = emovox(&["features", a, "--out", "/nonexistent-dir/x.npy"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("/nonexistent-dir/x.npy"),
+        "{}",
+        stderr(&o)
+    );
+}
