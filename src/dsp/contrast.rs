@@ -46,7 +46,12 @@ impl SpectralContrast {
             // selecting on power and rooting only the chosen values gives the magnitudes
             // librosa averages.
             let values = &power[band.first..band.first + band.len];
-            let (valley, peak) = if band.take <= SMALL_TAKE {
+            let (valley, peak) = if band.take == 1 {
+                // Six of the seven bands: plain minimum and maximum, which vectorise.
+                let min = values.iter().copied().fold(f32::INFINITY, f32::min);
+                let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                (min.sqrt(), max.sqrt())
+            } else if band.take <= SMALL_TAKE {
                 extremes_small(values, band.take)
             } else {
                 let scratch = &mut self.scratch[..band.len];
