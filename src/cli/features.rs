@@ -1,5 +1,6 @@
 //! `emovox features FILE... [--feature NAME] [--out PATH] [--threads N] [--stats]`
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -36,6 +37,12 @@ pub struct Args {
     streaming: bool,
 }
 
+thread_local! {
+    /// One extractor per worker thread: building its filter banks and FFT plan costs
+    /// about as much as a file's features (rayon's `map_init` rebuilt it per work split).
+    static EXTRACTOR: RefCell<StreamingExtractor> = RefCell::new(StreamingExtractor::new());
+}
+
 /// What one file yielded.
 struct Summary {
     seconds: f64,
@@ -69,9 +76,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let results: Vec<anyhow::Result<Summary>> = pool.install(|| {
         args.files
             .par_iter()
-            .map_init(StreamingExtractor::new, |extractor, path| {
+            .map(|path| {
                 let decoded = decode_file(path)?;
-                let features = Features::compute_with(extractor, &decoded.samples, rule);
+                let features = EXTRACTOR.with_borrow_mut(|ex| Features::compute_with(ex, &decoded.samples, rule));
                 if let Some(out) = &args.out {
                     write_npy(&features, args.feature, out)?;
                 }
