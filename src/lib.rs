@@ -5,4 +5,7 @@
 
 pub mod audio;
 pub mod dsp;
+pub mod fsutil;
+pub mod labels;
+pub mod model;
 pub mod npy;

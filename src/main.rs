@@ -18,12 +18,18 @@ struct Cli {
 enum Command {
     /// Compute librosa-exact features of audio files (and save them as .npy).
     Features(cli::features::Args),
+    /// Train the emotion model on a RAVDESS-layout folder.
+    Train(cli::train::Args),
+    /// Score a model on a RAVDESS-layout folder.
+    Evaluate(cli::evaluate::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Features(args)) => cli::features::run(args),
+        Some(Command::Train(args)) => cli::train::run(args),
+        Some(Command::Evaluate(args)) => cli::evaluate::run(args),
         None => {
             eprintln!(
                 "emovox: the desktop app is not built yet; the command-line tools are.\n\

@@ -43,3 +43,28 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
     }
     a
 }
+
+/// Resamples by an arbitrary ratio (output rate / input rate) with rubato's sinc
+/// resampler: `ceil(n · ratio)` samples out, no delay. Used for pitch shifting, where the
+/// ratio is a power of 2^(1/12) and has no small integer form.
+pub fn by_ratio(signal: &[f32], ratio: f64) -> Result<Vec<f32>, String> {
+    use rubato::{Async, FixedAsync, SincInterpolationParameters};
+    if !(ratio.is_finite() && ratio > 0.0) {
+        return Err(format!("resampling ratio {ratio} is not a positive number"));
+    }
+    let mut resampler = Async::<f64>::new_sinc(
+        ratio,
+        1.0,
+        &SincInterpolationParameters::new(128, WindowFunction::BlackmanHarris2),
+        1024,
+        1,
+        FixedAsync::Input,
+    )
+    .map_err(|e| e.to_string())?;
+    let input: Vec<f64> = signal.iter().map(|&x| f64::from(x)).collect();
+    let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| e.to_string())?;
+    let out = resampler
+        .process_all(&adapter, input.len(), None)
+        .map_err(|e| e.to_string())?;
+    Ok(out.take_data().into_iter().map(|x| x as f32).collect())
+}

@@ -78,7 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .par_iter()
             .map(|path| {
                 let decoded = decode_file(path)?;
-                let features = EXTRACTOR.with_borrow_mut(|ex| Features::compute_with(ex, &decoded.samples, rule));
+                let features = EXTRACTOR
+                    .with_borrow_mut(|ex| Features::compute_with(ex, &decoded.samples, rule));
                 if let Some(out) = &args.out {
                     write_npy(&features, args.feature, out)?;
                 }

@@ -1,0 +1,116 @@
+//! Printing metrics for people (a table) and programs (one JSON line), and the small
+//! facts a model card records.
+
+use std::path::PathBuf;
+
+use emovox::labels::Emotion;
+use emovox::model::metrics::Metrics;
+
+/// Files a dataset scan could not use, on stderr: how many, and the first few with why.
+pub fn rejected(rejected: &[(PathBuf, String)]) {
+    if rejected.is_empty() {
+        return;
+    }
+    eprintln!(
+        "emovox: {} .wav files do not fit the RAVDESS layout and are left out:",
+        rejected.len()
+    );
+    for (path, why) in rejected.iter().take(10) {
+        eprintln!("  {}: {why}", path.display());
+    }
+    if rejected.len() > 10 {
+        eprintln!("  … and {} more", rejected.len() - 10);
+    }
+}
+
+/// The metrics as a readable table on stdout.
+pub fn print_metrics(m: &Metrics) {
+    println!(
+        "files {}  accuracy {:.3}  macro precision {:.3}  macro recall {:.3}  macro F1 {:.3}",
+        m.n, m.accuracy, m.macro_precision, m.macro_recall, m.macro_f1
+    );
+    println!();
+    println!(
+        "{:<10} {:>9} {:>7} {:>6} {:>8}",
+        "class", "precision", "recall", "F1", "support"
+    );
+    for (e, c) in Emotion::ALL.iter().zip(&m.per_class) {
+        println!(
+            "{:<10} {:>9.3} {:>7.3} {:>6.3} {:>8}",
+            e.name(),
+            c.precision,
+            c.recall,
+            c.f1,
+            c.support
+        );
+    }
+    println!();
+    println!("confusion (rows: true, columns: predicted)");
+    print!("{:<10}", "");
+    for e in Emotion::ALL {
+        print!(" {:>5}", e.name().get(..4).unwrap_or(e.name()));
+    }
+    println!();
+    for (e, row) in Emotion::ALL.iter().zip(&m.confusion) {
+        print!("{:<10}", e.name());
+        for v in row {
+            print!(" {v:>5}");
+        }
+        println!();
+    }
+}
+
+/// The metrics as one JSON object:
+/// `{"n","accuracy","macro_precision","macro_recall","macro_f1","labels","per_class","confusion"}`.
+pub fn metrics_json(m: &Metrics) -> serde_json::Value {
+    let per_class: serde_json::Map<String, serde_json::Value> = Emotion::ALL
+        .iter()
+        .zip(&m.per_class)
+        .map(|(e, c)| {
+            (
+                e.name().to_owned(),
+                serde_json::json!({"precision": c.precision, "recall": c.recall, "f1": c.f1, "support": c.support}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "n": m.n,
+        "accuracy": m.accuracy,
+        "macro_precision": m.macro_precision,
+        "macro_recall": m.macro_recall,
+        "macro_f1": m.macro_f1,
+        "labels": Emotion::names(),
+        "per_class": per_class,
+        "confusion": m.confusion,
+    })
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The git commit the program was run from, when it can be told.
+pub fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}

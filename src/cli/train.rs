@@ -1,0 +1,191 @@
+//! `emovox train --data DIR [--epochs N] [--seed S] [--val-actors LIST] [--out DIR]`
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use emovox::labels::Emotion;
+use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
+use emovox::model::dataset::{parse_actor_list, scan};
+use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
+use emovox::model::train::{prepare, train, Progress, TrainConfig, AUGMENTATIONS};
+use emovox::model::FeatureConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::report;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A folder in RAVDESS layout (Actor_NN/03-01-EE-II-SS-RR-AA.wav, any sample rate).
+    #[arg(long)]
+    data: PathBuf,
+    /// Most epochs to train (fewer when validation stops improving).
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Actors held out for validation and early stopping, e.g. 17-20 or 1,5,9; `none`
+    /// trains on every actor for exactly --epochs epochs.
+    #[arg(long, default_value = "17-20")]
+    val_actors: String,
+    /// Where the weights and model card are written.
+    #[arg(long, default_value = "weights")]
+    out: PathBuf,
+    /// Train on the original audio only.
+    #[arg(long)]
+    no_augment: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let scanned = scan(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
+    report::rejected(&scanned.rejected);
+    let val_actors = if args.val_actors.trim() == "none" {
+        Vec::new()
+    } else {
+        parse_actor_list(&args.val_actors).map_err(anyhow::Error::msg)?
+    };
+    let (val, train_clips): (Vec<_>, Vec<_>) = scanned
+        .clips
+        .into_iter()
+        .partition(|c| val_actors.contains(&c.actor));
+    if train_clips.is_empty() {
+        bail!(
+            "{}: no training clips left after holding out actors {val_actors:?}",
+            args.data.display()
+        );
+    }
+    if !val_actors.is_empty() && val.is_empty() {
+        bail!(
+            "{}: none of the validation actors {val_actors:?} are in the data",
+            args.data.display()
+        );
+    }
+    let mut train_actors: Vec<u8> = train_clips.iter().map(|c| c.actor).collect();
+    train_actors.sort_unstable();
+    train_actors.dedup();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        seed: args.seed,
+        augment: !args.no_augment,
+        ..TrainConfig::default()
+    };
+    eprintln!(
+        "emovox train: {} clips from actors {:?}, validating on {} clips from {:?}",
+        train_clips.len(),
+        train_actors,
+        val.len(),
+        val_actors
+    );
+    let bar = progress_bar(
+        train_clips.len() + val.len(),
+        "decoding and computing features",
+    );
+    let train_set = prepare(&train_clips, cfg.augment, cfg.seed, &|| bar.inc(1))?;
+    let val_set = prepare(&val, false, cfg.seed, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+
+    let steps = train_set.len().div_ceil(cfg.batch_size) * cfg.epochs;
+    let bar = progress_bar(steps, "training");
+    let mut status = String::from("epoch 1");
+    let trained = train(&train_set, &val_set, &cfg, |p| match p {
+        Progress::Step { loss, .. } => {
+            bar.set_message(format!("{status} | loss {loss:.3}"));
+            bar.inc(1);
+        }
+        Progress::Epoch {
+            epoch,
+            mean_loss,
+            validation,
+            improved,
+        } => {
+            status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
+            let line = match validation {
+                Some(m) => format!(
+                    "epoch {epoch:>2}: loss {mean_loss:.3}  val accuracy {:.3} macro-F1 {:.3}{}",
+                    m.accuracy,
+                    m.macro_f1,
+                    if improved { "  (best so far)" } else { "" }
+                ),
+                None => format!("epoch {epoch:>2}: loss {mean_loss:.3}"),
+            };
+            // A hidden bar (stderr not a terminal) prints nothing, so say it plainly there.
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+
+    let card = ModelCard {
+        name: "emovox-ravdess-cbl".into(),
+        labels: Emotion::names(),
+        features: FeatureConfig::current(),
+        normalisation: Normalisation {
+            mean: trained.normalisation.mean.clone(),
+            std: trained.normalisation.std.clone(),
+        },
+        window_frames: WINDOW_FRAMES,
+        hop_frames: HOP_FRAMES,
+        net: cfg.net.clone(),
+        training: Training {
+            train_actors: train_actors.clone(),
+            val_actors: val_actors.clone(),
+            retrained_on_all: val_actors.is_empty(),
+            train_files: train_set.len(),
+            epochs: trained.best_epoch,
+            seed: cfg.seed,
+            augmentation: if cfg.augment {
+                AUGMENTATIONS.map(String::from).to_vec()
+            } else {
+                Vec::new()
+            },
+            seconds: trained.seconds,
+            date: report::today(),
+            commit: report::commit(),
+        },
+        validation: trained.validation.as_ref().map(|m| Validation {
+            actors: val_actors.clone(),
+            files: m.n,
+            accuracy: m.accuracy,
+            macro_precision: m.macro_precision,
+            macro_recall: m.macro_recall,
+            macro_f1: m.macro_f1,
+            per_class_f1: m.per_class.iter().map(|c| c.f1).collect(),
+        }),
+    };
+    let weights = ModelCard::weights_path(&args.out);
+    trained
+        .varmap
+        .save(&weights)
+        .with_context(|| format!("writing {}", weights.display()))?;
+    card.save(&args.out)
+        .with_context(|| format!("writing {}", ModelCard::json_path(&args.out).display()))?;
+    eprintln!(
+        "emovox train: {:.0} s, kept epoch {} of {}; wrote {} and {}",
+        trained.seconds,
+        trained.best_epoch,
+        trained.losses.len(),
+        weights.display(),
+        ModelCard::json_path(&args.out).display()
+    );
+    if let Some(m) = &trained.validation {
+        eprintln!("validation on actors {val_actors:?}:");
+        report::print_metrics(m);
+    }
+    Ok(())
+}
+
+fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_owned());
+    bar
+}

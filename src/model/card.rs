@@ -1,0 +1,200 @@
+//! The model card: the JSON that travels with the weights and says everything needed to
+//! use them — labels, the feature configuration, normalisation, window, network sizes,
+//! what it was trained and validated on, and the scores measured on voices it never heard.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::input::{HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
+use super::net::NetConfig;
+use crate::dsp;
+use crate::labels::Emotion;
+
+/// How frames are computed. Loading compares a card's copy with [`FeatureConfig::current`]
+/// and refuses a model whose input this code cannot produce.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    pub sample_rate: u32,
+    pub n_fft: usize,
+    pub win_length: usize,
+    pub hop_length: usize,
+    pub n_mels: usize,
+    /// The per-frame features, in input order.
+    pub features: Vec<String>,
+    pub input_dim: usize,
+    /// "streaming": decibels without librosa's whole-signal top_db clip.
+    pub db_rule: String,
+}
+
+impl FeatureConfig {
+    /// What this build of emovox computes.
+    pub fn current() -> Self {
+        Self {
+            sample_rate: dsp::SAMPLE_RATE,
+            n_fft: dsp::N_FFT,
+            win_length: dsp::WIN_LENGTH,
+            hop_length: dsp::HOP_LENGTH,
+            n_mels: dsp::N_MELS,
+            features: ["mfcc:40", "chroma:12", "contrast:7", "tonnetz:6"]
+                .map(String::from)
+                .to_vec(),
+            input_dim: INPUT_DIM,
+            db_rule: "streaming".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalisation {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+/// How the model was made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    pub train_actors: Vec<u8>,
+    /// Actors whose scores are in `validation`; empty when retrained on every actor.
+    pub val_actors: Vec<u8>,
+    /// True when the final weights were retrained on all actors with the epoch count
+    /// chosen on the validation actors.
+    pub retrained_on_all: bool,
+    pub train_files: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    pub augmentation: Vec<String>,
+    pub seconds: f64,
+    pub date: String,
+    pub commit: String,
+}
+
+/// Scores on the validation actors (voices the model never trained on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    pub actors: Vec<u8>,
+    pub files: usize,
+    pub accuracy: f64,
+    pub macro_precision: f64,
+    pub macro_recall: f64,
+    pub macro_f1: f64,
+    pub per_class_f1: Vec<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub name: String,
+    pub labels: Vec<String>,
+    pub features: FeatureConfig,
+    pub normalisation: Normalisation,
+    pub window_frames: usize,
+    pub hop_frames: usize,
+    pub net: NetConfig,
+    pub training: Training,
+    pub validation: Option<Validation>,
+}
+
+/// Why a model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("{}: cannot read the model card: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a valid model card: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{}: the model expects features {card:?} but this emovox computes {code:?}", path.display())]
+    Features {
+        path: PathBuf,
+        card: Box<FeatureConfig>,
+        code: Box<FeatureConfig>,
+    },
+    #[error("{}: the model's labels {card:?} are not emovox's {code:?}", path.display())]
+    Labels {
+        path: PathBuf,
+        card: Vec<String>,
+        code: Vec<String>,
+    },
+    #[error("{}: {what}", path.display())]
+    Shape { path: PathBuf, what: String },
+}
+
+impl ModelCard {
+    /// The card's file next to the weights.
+    pub fn json_path(dir: &Path) -> PathBuf {
+        dir.join("emovox.json")
+    }
+
+    pub fn weights_path(dir: &Path) -> PathBuf {
+        dir.join("emovox.safetensors")
+    }
+
+    /// Reads a card and checks that this code can feed the model it describes.
+    pub fn load(dir: &Path) -> Result<ModelCard, CardError> {
+        let path = Self::json_path(dir);
+        let text = std::fs::read_to_string(&path).map_err(|source| CardError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let card: ModelCard = serde_json::from_str(&text).map_err(|source| CardError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        card.check(&path)?;
+        Ok(card)
+    }
+
+    /// Refuses a card whose features, labels or sizes this code cannot serve.
+    pub fn check(&self, path: &Path) -> Result<(), CardError> {
+        let code = FeatureConfig::current();
+        if self.features != code {
+            return Err(CardError::Features {
+                path: path.to_owned(),
+                card: Box::new(self.features.clone()),
+                code: Box::new(code),
+            });
+        }
+        if self.labels != Emotion::names() {
+            return Err(CardError::Labels {
+                path: path.to_owned(),
+                card: self.labels.clone(),
+                code: Emotion::names(),
+            });
+        }
+        let shape = |what: String| {
+            Err(CardError::Shape {
+                path: path.to_owned(),
+                what,
+            })
+        };
+        if self.normalisation.mean.len() != INPUT_DIM || self.normalisation.std.len() != INPUT_DIM {
+            return shape(format!(
+                "normalisation has {} means and {} deviations, expected {INPUT_DIM}",
+                self.normalisation.mean.len(),
+                self.normalisation.std.len()
+            ));
+        }
+        if self.window_frames != WINDOW_FRAMES || self.hop_frames != HOP_FRAMES {
+            return shape(format!(
+                "window {} / hop {} frames, but this emovox analyses {WINDOW_FRAMES} / {HOP_FRAMES}",
+                self.window_frames, self.hop_frames
+            ));
+        }
+        if self.net.input_dim != INPUT_DIM || self.net.classes != Emotion::COUNT {
+            return shape(format!(
+                "network input {} and classes {} do not fit",
+                self.net.input_dim, self.net.classes
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(&Self::json_path(dir), format!("{json}\n").as_bytes())
+    }
+}

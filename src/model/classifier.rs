@@ -1,0 +1,162 @@
+//! A trained model ready to use: weights, card and normalisation together. It classifies
+//! the same sliding windows everywhere: 3.0 s windows every 0.25 s, softmax averaged over
+//! a file.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use half::f16;
+
+use super::card::{CardError, ModelCard};
+use super::input::{
+    fill_window, signal_frames, to_f16, window_starts, Normaliser, INPUT_DIM, WINDOW_FRAMES,
+};
+use super::net::EmotionNet;
+use crate::dsp::StreamingExtractor;
+use crate::labels::Emotion;
+
+/// Windows per forward pass when a whole file is classified.
+const BATCH: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error("{}: cannot load the weights: {source}", path.display())]
+    Weights {
+        path: std::path::PathBuf,
+        source: candle_core::Error,
+    },
+    #[error("the model failed: {0}")]
+    Run(#[from] candle_core::Error),
+}
+
+/// Probabilities for the eight emotions, in [`Emotion::ALL`] order.
+pub type Probabilities = [f32; Emotion::COUNT];
+
+pub struct Classifier {
+    net: EmotionNet,
+    card: ModelCard,
+    norm: Normaliser,
+    // Owns the weights the network's tensors point into.
+    _varmap: VarMap,
+}
+
+impl Classifier {
+    /// Loads `emovox.json` and `emovox.safetensors` from `dir`, refusing a card this code
+    /// cannot feed.
+    pub fn load(dir: &Path) -> Result<Self, ModelError> {
+        let card = ModelCard::load(dir)?;
+        let varmap = VarMap::new();
+        let net = EmotionNet::new(
+            &card.net,
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        )?;
+        let path = ModelCard::weights_path(dir);
+        let mut loaded = varmap.clone();
+        loaded
+            .load(&path)
+            .map_err(|source| ModelError::Weights { path, source })?;
+        Ok(Self::from_parts(varmap, net, card))
+    }
+
+    /// A classifier from a network trained in this process.
+    pub fn from_parts(varmap: VarMap, net: EmotionNet, card: ModelCard) -> Self {
+        let norm = Normaliser::from_mean_std(&card.normalisation.mean, &card.normalisation.std);
+        Self {
+            net,
+            card,
+            norm,
+            _varmap: varmap,
+        }
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    /// Probabilities for the windows of `frames` (model inputs, f16) starting at `starts`.
+    pub fn windows(
+        &self,
+        frames: &[f16],
+        starts: &[usize],
+    ) -> Result<Vec<Probabilities>, ModelError> {
+        Ok(window_probabilities(&self.net, &self.norm, frames, starts)?)
+    }
+
+    /// Mean of the window probabilities over all frames of a clip.
+    pub fn classify_frames(&self, frames: &[f16]) -> Result<Probabilities, ModelError> {
+        Ok(clip_probabilities(&self.net, &self.norm, frames)?)
+    }
+
+    /// Classifies a 16 kHz mono signal as a whole.
+    pub fn classify_signal(
+        &self,
+        extractor: &mut StreamingExtractor,
+        signal: &[f32],
+    ) -> Result<Probabilities, ModelError> {
+        let frames = to_f16(&signal_frames(extractor, signal));
+        self.classify_frames(&frames)
+    }
+}
+
+/// Runs the network in inference mode over windows, `BATCH` at a time.
+pub(crate) fn window_probabilities(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    frames: &[f16],
+    starts: &[usize],
+) -> candle_core::Result<Vec<Probabilities>> {
+    let size = WINDOW_FRAMES * INPUT_DIM;
+    let mut out = Vec::with_capacity(starts.len());
+    let mut batch = vec![0.0f32; BATCH * size];
+    for chunk in starts.chunks(BATCH) {
+        for (slot, &start) in batch.chunks_exact_mut(size).zip(chunk) {
+            fill_window(frames, start, norm, slot);
+        }
+        let x = Tensor::from_slice(
+            &batch[..chunk.len() * size],
+            (chunk.len(), WINDOW_FRAMES, INPUT_DIM),
+            &Device::Cpu,
+        )?;
+        let probs = candle_nn::ops::softmax_last_dim(&net.forward(&x, None)?)?.to_vec2::<f32>()?;
+        for p in probs {
+            let mut row = [0.0f32; Emotion::COUNT];
+            for (r, v) in row.iter_mut().zip(p) {
+                *r = v;
+            }
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// A whole clip: the mean of its windows' probabilities.
+pub(crate) fn clip_probabilities(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    frames: &[f16],
+) -> candle_core::Result<Probabilities> {
+    let starts = window_starts(frames.len() / INPUT_DIM);
+    Ok(mean(&window_probabilities(net, norm, frames, &starts)?))
+}
+
+/// Element-wise mean of probability rows.
+pub fn mean(rows: &[Probabilities]) -> Probabilities {
+    let mut m = [0.0f32; Emotion::COUNT];
+    for row in rows {
+        for (a, b) in m.iter_mut().zip(row) {
+            *a += b;
+        }
+    }
+    let n = rows.len().max(1) as f32;
+    m.map(|v| v / n)
+}
+
+/// The index of the largest probability (the first one on ties).
+pub fn argmax(p: &Probabilities) -> usize {
+    p.iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > p[best] { i } else { best })
+}

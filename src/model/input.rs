@@ -1,0 +1,140 @@
+//! The model's input: 65 values per 10 ms frame (40 MFCC, 12 chroma, 7 spectral contrast,
+//! 6 tonnetz) under the streaming decibel rule, so training, file analysis and live audio
+//! feed the network the same numbers; and the sliding windows it classifies.
+
+use half::f16;
+
+use crate::dsp::{FrameFeatures, StreamingExtractor, N_CHROMA, N_CONTRAST, N_MFCC, N_TONNETZ};
+
+pub const INPUT_DIM: usize = N_MFCC + N_CHROMA + N_CONTRAST + N_TONNETZ;
+/// The window the model classifies: 300 frames = 3.0 s (the live engine uses the same).
+pub const WINDOW_FRAMES: usize = 300;
+/// Windows start every 25 frames = 0.25 s when a file or a stream is analysed.
+pub const HOP_FRAMES: usize = 25;
+
+/// One frame's model input, in the order the model card's feature list names.
+pub fn frame_vector(f: &FrameFeatures) -> [f32; INPUT_DIM] {
+    let mut v = [0.0f32; INPUT_DIM];
+    let (mfcc, rest) = v.split_at_mut(N_MFCC);
+    let (chroma, rest) = rest.split_at_mut(N_CHROMA);
+    let (contrast, tonnetz) = rest.split_at_mut(N_CONTRAST);
+    mfcc.copy_from_slice(&f.mfcc);
+    chroma.copy_from_slice(&f.chroma);
+    contrast.copy_from_slice(&f.contrast);
+    tonnetz.copy_from_slice(&f.tonnetz);
+    v
+}
+
+/// All frames of a 16 kHz signal as model inputs (unnormalised).
+pub fn signal_frames(extractor: &mut StreamingExtractor, signal: &[f32]) -> Vec<[f32; INPUT_DIM]> {
+    extractor.reset();
+    let mut out = Vec::with_capacity(crate::dsp::frame_count(signal.len()));
+    extractor.push(signal, |f| out.push(frame_vector(f)));
+    extractor.finish(|f| out.push(frame_vector(f)));
+    out
+}
+
+/// Frames kept at half precision: the augmented training set fits in a third of the
+/// memory, and f16 keeps about three significant digits, far finer than the features vary.
+pub fn to_f16(frames: &[[f32; INPUT_DIM]]) -> Vec<f16> {
+    frames.iter().flatten().map(|&x| f16::from_f32(x)).collect()
+}
+
+/// Start frames of the windows that cover `frames` frames: every `HOP_FRAMES`, the last
+/// one flush with the end; one window at 0 when the signal is shorter than a window.
+pub fn window_starts(frames: usize) -> Vec<usize> {
+    if frames <= WINDOW_FRAMES {
+        return vec![0];
+    }
+    let last = frames - WINDOW_FRAMES;
+    let mut starts: Vec<usize> = (0..=last).step_by(HOP_FRAMES).collect();
+    if starts.last() != Some(&last) {
+        starts.push(last);
+    }
+    starts
+}
+
+/// Copies a window of `WINDOW_FRAMES` frames starting at `start` into `out`, normalised;
+/// past the end the last frame repeats (how short clips are padded).
+pub fn fill_window(frames: &[f16], start: usize, norm: &Normaliser, out: &mut [f32]) {
+    let n = frames.len() / INPUT_DIM;
+    for (t, row) in out
+        .chunks_exact_mut(INPUT_DIM)
+        .enumerate()
+        .take(WINDOW_FRAMES)
+    {
+        let src = (start + t).min(n.saturating_sub(1));
+        let frame = frames.get(src * INPUT_DIM..(src + 1) * INPUT_DIM);
+        for (d, v) in row.iter_mut().enumerate() {
+            let x = frame.map_or(0.0, |f| f[d].to_f32());
+            *v = (x - norm.mean[d]) * norm.inv_std[d];
+        }
+    }
+}
+
+/// Per-dimension standardisation with the training set's statistics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Normaliser {
+    pub mean: Vec<f32>,
+    pub inv_std: Vec<f32>,
+}
+
+impl Normaliser {
+    pub fn from_mean_std(mean: &[f32], std: &[f32]) -> Self {
+        Self {
+            mean: mean.to_vec(),
+            inv_std: std.iter().map(|&s| 1.0 / s.max(1e-6)).collect(),
+        }
+    }
+
+    /// Mean and standard deviation of every frame of `sets`, per dimension (in f64).
+    pub fn fit<'a>(sets: impl Iterator<Item = &'a [f16]>) -> (Vec<f32>, Vec<f32>) {
+        let mut sum = vec![0.0f64; INPUT_DIM];
+        let mut sq = vec![0.0f64; INPUT_DIM];
+        let mut n = 0usize;
+        for frames in sets {
+            for frame in frames.chunks_exact(INPUT_DIM) {
+                for (d, x) in frame.iter().enumerate() {
+                    let x = f64::from(x.to_f32());
+                    sum[d] += x;
+                    sq[d] += x * x;
+                }
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let std = sum
+            .iter()
+            .zip(&sq)
+            .map(|(s, q)| ((q / n - (s / n).powi(2)).max(0.0).sqrt()) as f32)
+            .collect();
+        (mean, std)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_the_signal() {
+        assert_eq!(window_starts(100), vec![0]);
+        assert_eq!(window_starts(300), vec![0]);
+        assert_eq!(window_starts(330), vec![0, 25, 30]);
+        assert_eq!(window_starts(350), vec![0, 25, 50]);
+    }
+
+    #[test]
+    fn short_clips_repeat_their_last_frame() {
+        let frames: Vec<f16> = (0..2 * INPUT_DIM)
+            .map(|i| f16::from_f32((i / INPUT_DIM) as f32 + 1.0))
+            .collect();
+        let norm = Normaliser::from_mean_std(&[0.0; INPUT_DIM], &[1.0; INPUT_DIM]);
+        let mut out = vec![0.0; WINDOW_FRAMES * INPUT_DIM];
+        fill_window(&frames, 0, &norm, &mut out);
+        assert_eq!(out[0], 1.0);
+        assert_eq!(out[INPUT_DIM], 2.0);
+        assert_eq!(out[(WINDOW_FRAMES - 1) * INPUT_DIM], 2.0);
+    }
+}

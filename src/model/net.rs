@@ -1,0 +1,237 @@
+//! The network: a convolutional front end that shortens the sequence fourfold, a
+//! bidirectional LSTM, attention pooling over time and a linear head.
+//!
+//! (B, 300, 65) → Conv1d 65→C k5 → BatchNorm → ReLU → MaxPool 2 → Conv1d C→C k5 → BatchNorm
+//! → ReLU → MaxPool 2 → (B, 75, C) → dropout → BiLSTM H per direction → (B, 75, 2H) →
+//! softmax-over-time attention pool → dropout → Linear 2H→8. The recipe measured best in
+//! `MODEL-NOTES.md`; the conv front end is what makes a 2-core CPU fast enough, because the
+//! LSTM then runs 75 steps instead of 300.
+
+use candle_core::{DType, Device, IndexOp, Module, ModuleT, Result, Tensor, D};
+use candle_nn::{
+    batch_norm, conv1d, linear, BatchNorm, BatchNormConfig, Conv1d, Conv1dConfig, Linear,
+    VarBuilder,
+};
+use serde::{Deserialize, Serialize};
+
+use super::augment::Rng;
+
+/// Sizes of the network; recorded in the model card so loading builds the same shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetConfig {
+    pub input_dim: usize,
+    pub conv_channels: usize,
+    pub lstm_hidden: usize,
+    pub classes: usize,
+    pub dropout: f32,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            input_dim: super::input::INPUT_DIM,
+            conv_channels: 128,
+            lstm_hidden: 128,
+            classes: 8,
+            dropout: 0.3,
+        }
+    }
+}
+
+/// One LSTM direction with PyTorch's parameter names and gate order (input, forget, cell,
+/// output). candle-nn's `LSTM` steps by slicing its input inside the time loop; this one
+/// projects the whole input sequence with one matrix product first.
+pub struct Lstm {
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    hidden: usize,
+}
+
+impl Lstm {
+    pub fn new(input: usize, hidden: usize, vb: VarBuilder) -> Result<Self> {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let init = candle_nn::Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
+        let w_ih = vb.get_with_hints((4 * hidden, input), "weight_ih", init)?;
+        let w_hh = vb.get_with_hints((4 * hidden, hidden), "weight_hh", init)?;
+        let b_ih = vb.get_with_hints(4 * hidden, "bias_ih", init)?;
+        let b_hh = vb.get_with_hints(4 * hidden, "bias_hh", init)?;
+        Ok(Self {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+            hidden,
+        })
+    }
+
+    /// (B, T, in) → (B, T, H), run forwards or backwards in time.
+    pub fn forward(&self, x: &Tensor, reverse: bool) -> Result<Tensor> {
+        let (b, t, input) = x.dims3()?;
+        let projected = x
+            .reshape((b * t, input))?
+            .matmul(&self.w_ih.t()?)?
+            .broadcast_add(&(&self.b_ih + &self.b_hh)?)?
+            .reshape((b, t, 4 * self.hidden))?;
+        let w_hh = self.w_hh.t()?;
+        let mut h = Tensor::zeros((b, self.hidden), x.dtype(), x.device())?;
+        let mut c = h.clone();
+        let mut outputs = Vec::with_capacity(t);
+        for step in 0..t {
+            let index = if reverse { t - 1 - step } else { step };
+            let gates = (projected.i((.., index, ..))? + h.matmul(&w_hh)?)?;
+            let gates = gates.chunk(4, 1)?;
+            let i = candle_nn::ops::sigmoid(&gates[0])?;
+            let f = candle_nn::ops::sigmoid(&gates[1])?;
+            let g = gates[2].tanh()?;
+            let o = candle_nn::ops::sigmoid(&gates[3])?;
+            c = ((f * &c)? + (i * g)?)?;
+            h = (o * c.tanh()?)?;
+            outputs.push(h.clone());
+        }
+        if reverse {
+            outputs.reverse();
+        }
+        Tensor::stack(&outputs, 1)
+    }
+}
+
+pub struct EmotionNet {
+    conv1: Conv1d,
+    bn1: BatchNorm,
+    conv2: Conv1d,
+    bn2: BatchNorm,
+    forward_lstm: Lstm,
+    backward_lstm: Lstm,
+    attention: Linear,
+    head: Linear,
+    config: NetConfig,
+}
+
+impl EmotionNet {
+    pub fn new(config: &NetConfig, vb: VarBuilder) -> Result<Self> {
+        let conv = Conv1dConfig {
+            padding: 2,
+            ..Default::default()
+        };
+        let c = config.conv_channels;
+        let h = config.lstm_hidden;
+        let bn = BatchNormConfig {
+            eps: 1e-5,
+            momentum: 0.1,
+            ..Default::default()
+        };
+        Ok(Self {
+            conv1: conv1d(config.input_dim, c, 5, conv, vb.pp("conv1"))?,
+            bn1: batch_norm(c, bn, vb.pp("bn1"))?,
+            conv2: conv1d(c, c, 5, conv, vb.pp("conv2"))?,
+            bn2: batch_norm(c, bn, vb.pp("bn2"))?,
+            forward_lstm: Lstm::new(c, h, vb.pp("lstm_forward"))?,
+            backward_lstm: Lstm::new(c, h, vb.pp("lstm_backward"))?,
+            attention: linear(2 * h, 1, vb.pp("attention"))?,
+            head: linear(2 * h, config.classes, vb.pp("head"))?,
+            config: config.clone(),
+        })
+    }
+
+    /// (B, T, input_dim) → logits (B, classes). With `dropout` (training) BatchNorm uses
+    /// batch statistics and dropout masks come from that generator; without, inference.
+    pub fn forward(&self, x: &Tensor, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
+        let train = dropout.is_some();
+        let x = x.transpose(1, 2)?.contiguous()?;
+        let x = max_pool2(
+            &self
+                .bn1
+                .forward_t(&self.conv1.forward(&x)?, train)?
+                .relu()?,
+        )?;
+        let x = max_pool2(
+            &self
+                .bn2
+                .forward_t(&self.conv2.forward(&x)?, train)?
+                .relu()?,
+        )?;
+        let x = x.transpose(1, 2)?.contiguous()?;
+        let x = apply_dropout(&x, self.config.dropout, dropout.as_deref_mut())?;
+        let h = Tensor::cat(
+            &[
+                self.forward_lstm.forward(&x, false)?,
+                self.backward_lstm.forward(&x, true)?,
+            ],
+            2,
+        )?;
+        // Attention pooling: a softmax over time of one score per step. The plain-op
+        // softmax, because the fused one has no gradient.
+        let weights = candle_nn::ops::softmax(&self.attention.forward(&h)?, 1)?;
+        let pooled = h.broadcast_mul(&weights)?.sum(1)?;
+        let pooled = apply_dropout(&pooled, self.config.dropout, dropout)?;
+        self.head.forward(&pooled)
+    }
+}
+
+/// Max over pairs of time steps: (B, C, T) → (B, C, T / 2), an odd last step dropped.
+fn max_pool2(x: &Tensor) -> Result<Tensor> {
+    let (b, c, t) = x.dims3()?;
+    x.narrow(2, 0, t / 2 * 2)?
+        .reshape((b, c, t / 2, 2))?
+        .max(D::Minus1)
+}
+
+/// Inverted dropout with a mask from our own generator, so a training run repeats exactly
+/// for a seed (candle's CPU random numbers cannot be seeded).
+fn apply_dropout(x: &Tensor, p: f32, rng: Option<&mut Rng>) -> Result<Tensor> {
+    let Some(rng) = rng else { return Ok(x.clone()) };
+    if p <= 0.0 {
+        return Ok(x.clone());
+    }
+    let keep = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| {
+            if rng.uniform() < f64::from(p) {
+                0.0
+            } else {
+                keep
+            }
+        })
+        .collect();
+    x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
+}
+
+/// Gives every variable a fresh value from `rng`, in name order, so initialisation repeats
+/// for a seed: weights uniform in ±1/√fan_in (PyTorch's default bound), LSTM biases
+/// likewise, other biases and BatchNorm shifts 0, BatchNorm scales and running variances 1.
+pub fn initialise(varmap: &candle_nn::VarMap, rng: &mut Rng) -> Result<()> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("variable map lock poisoned".into()))?;
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let dims = var.dims().to_vec();
+        let n: usize = dims.iter().product();
+        let is_bn = name.starts_with("bn");
+        let value = |v: f32| Tensor::full(v, dims.as_slice(), &Device::Cpu);
+        let t = if is_bn && (name.ends_with("running_var") || name.ends_with(".weight")) {
+            value(1.0)?
+        } else if is_bn || (name.ends_with(".bias") && !name.contains("lstm")) {
+            value(0.0)?
+        } else {
+            let fan_in = if name.contains("lstm") {
+                dims[0] / 4
+            } else {
+                n / dims[0].max(1)
+            };
+            let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+            let values: Vec<f32> = (0..n).map(|_| rng.range(-bound, bound) as f32).collect();
+            Tensor::from_vec(values, dims.as_slice(), &Device::Cpu)?
+        };
+        var.set(&t.to_dtype(DType::F32)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! Training: decode and featurise the clips once (with augmented copies), then minibatch
+//! AdamW on random 3 s crops, validating on held-out actors after every epoch and keeping
+//! the best weights (early stopping).
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use half::f16;
+use rayon::prelude::*;
+
+use super::augment::{self, Rng};
+use super::card::Normalisation;
+use super::classifier::{argmax, clip_probabilities};
+use super::dataset::Clip;
+use super::input::{fill_window, signal_frames, to_f16, Normaliser, INPUT_DIM, WINDOW_FRAMES};
+use super::metrics::Metrics;
+use super::net::{initialise, EmotionNet, NetConfig};
+use crate::audio::{decode_file, DecodeError};
+use crate::dsp::StreamingExtractor;
+use crate::labels::Emotion;
+
+/// The training recipe (MODEL-NOTES.md's best, measured on held-out actors).
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub label_smoothing: f64,
+    /// Share of the steps spent warming the learning rate up (one-cycle schedule).
+    pub warmup: f64,
+    pub clip_norm: f64,
+    /// Epochs without a better validation macro-F1 before stopping.
+    pub patience: usize,
+    pub augment: bool,
+    pub net: NetConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            seed: 1,
+            batch_size: 32,
+            learning_rate: 2e-3,
+            weight_decay: 1e-2,
+            label_smoothing: 0.1,
+            warmup: 0.15,
+            clip_norm: 5.0,
+            patience: 8,
+            augment: true,
+            net: NetConfig::default(),
+        }
+    }
+}
+
+/// The augmented versions made of every training clip besides the original.
+pub const AUGMENTATIONS: [&str; 5] = [
+    "noise 20 dB SNR",
+    "pitch +2 semitones",
+    "pitch -2 semitones",
+    "time stretch 0.9",
+    "time stretch 1.1",
+];
+
+/// A clip's label and its model-input frames: the original first, then augmented versions.
+pub struct PreparedClip {
+    pub emotion: Emotion,
+    pub actor: u8,
+    pub versions: Vec<Vec<f16>>,
+}
+
+/// Decodes and featurises clips in parallel; `augment` adds the five [`AUGMENTATIONS`].
+/// `on_done` is called once per clip (for a progress bar).
+pub fn prepare(
+    clips: &[Clip],
+    augment: bool,
+    seed: u64,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Vec<PreparedClip>, DecodeError> {
+    clips
+        .par_iter()
+        .enumerate()
+        .map_init(StreamingExtractor::new, |extractor, (i, clip)| {
+            let signal = decode_file(&clip.path)?.samples;
+            let mut versions = vec![to_f16(&signal_frames(extractor, &signal))];
+            if augment {
+                let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                for audio in [
+                    augment::add_noise(&signal, 20.0, &mut rng),
+                    augment::pitch_shift(&signal, 2.0),
+                    augment::pitch_shift(&signal, -2.0),
+                    augment::time_stretch(&signal, 0.9),
+                    augment::time_stretch(&signal, 1.1),
+                ] {
+                    versions.push(to_f16(&signal_frames(extractor, &audio)));
+                }
+            }
+            on_done();
+            Ok(PreparedClip {
+                emotion: clip.emotion,
+                actor: clip.actor,
+                versions,
+            })
+        })
+        .collect()
+}
+
+/// What the caller hears after every step and epoch.
+pub enum Progress<'a> {
+    Step {
+        step: usize,
+        total: usize,
+        loss: f64,
+    },
+    Epoch {
+        epoch: usize,
+        mean_loss: f64,
+        validation: Option<&'a Metrics>,
+        improved: bool,
+    },
+}
+
+/// A trained network and what it learnt on.
+pub struct Trained {
+    pub varmap: VarMap,
+    pub net: EmotionNet,
+    pub normalisation: Normalisation,
+    /// Mean training loss of each epoch run.
+    pub losses: Vec<f64>,
+    /// The epoch (1-based) whose weights were kept.
+    pub best_epoch: usize,
+    pub validation: Option<Metrics>,
+    pub seconds: f64,
+}
+
+/// Trains on `train`, validating on `val` after every epoch when it is not empty.
+pub fn train(
+    train: &[PreparedClip],
+    val: &[PreparedClip],
+    cfg: &TrainConfig,
+    mut progress: impl FnMut(Progress),
+) -> candle_core::Result<Trained> {
+    let started = Instant::now();
+    // Normalisation from the original (unaugmented) training clips only.
+    let (mean, std) = Normaliser::fit(
+        train
+            .iter()
+            .filter_map(|c| c.versions.first())
+            .map(Vec::as_slice),
+    );
+    let norm = Normaliser::from_mean_std(&mean, &std);
+
+    let mut rng = Rng::new(cfg.seed);
+    let varmap = VarMap::new();
+    let net = EmotionNet::new(
+        &cfg.net,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )?;
+    initialise(&varmap, &mut rng)?;
+    let trainable: Vec<Var> = trainable_vars(&varmap);
+    let mut opt = AdamW::new(
+        trainable.clone(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )?;
+
+    let batch = cfg.batch_size.max(1);
+    let steps_per_epoch = train.len().div_ceil(batch);
+    let total_steps = (steps_per_epoch * cfg.epochs).max(1);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut x = vec![0.0f32; batch * WINDOW_FRAMES * INPUT_DIM];
+    let mut best: Option<(f64, usize, Vec<Tensor>, Metrics)> = None;
+    let mut losses = Vec::new();
+    let mut step = 0;
+    for epoch in 1..=cfg.epochs {
+        rng.shuffle(&mut order);
+        let mut epoch_loss = 0.0;
+        for items in order.chunks(batch) {
+            opt.set_learning_rate(one_cycle(cfg.learning_rate, cfg.warmup, step, total_steps));
+            let (inputs, targets) = make_batch(train, items, &norm, cfg, &mut rng, &mut x)?;
+            let logits = net.forward(&inputs, Some(&mut rng))?;
+            let loss = smoothed_cross_entropy(&logits, &targets)?;
+            let mut grads = loss.backward()?;
+            clip_gradients(&mut grads, &trainable, cfg.clip_norm)?;
+            opt.step(&grads)?;
+            let loss = f64::from(loss.to_scalar::<f32>()?);
+            epoch_loss += loss * items.len() as f64;
+            step += 1;
+            progress(Progress::Step {
+                step,
+                total: total_steps,
+                loss,
+            });
+        }
+        let mean_loss = epoch_loss / train.len().max(1) as f64;
+        losses.push(mean_loss);
+        let validation = if val.is_empty() {
+            None
+        } else {
+            Some(evaluate(&net, &norm, val)?)
+        };
+        let improved = match (&validation, &best) {
+            (Some(m), Some((f1, ..))) => m.macro_f1 > *f1,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if let (true, Some(m)) = (improved, &validation) {
+            best = Some((m.macro_f1, epoch, snapshot(&varmap)?, m.clone()));
+        }
+        progress(Progress::Epoch {
+            epoch,
+            mean_loss,
+            validation: validation.as_ref(),
+            improved,
+        });
+        if let Some((_, best_epoch, ..)) = &best {
+            if epoch - best_epoch >= cfg.patience {
+                break;
+            }
+        }
+    }
+    let (best_epoch, validation) = match best {
+        Some((_, epoch, weights, metrics)) => {
+            restore(&varmap, &weights)?;
+            (epoch, Some(metrics))
+        }
+        None => (losses.len(), None),
+    };
+    Ok(Trained {
+        varmap,
+        net,
+        normalisation: Normalisation { mean, std },
+        losses,
+        best_epoch,
+        validation,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Scores whole clips (their original version) the way `evaluate` does.
+pub fn evaluate(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    clips: &[PreparedClip],
+) -> candle_core::Result<Metrics> {
+    let mut truth = Vec::with_capacity(clips.len());
+    let mut predicted = Vec::with_capacity(clips.len());
+    for clip in clips {
+        let Some(frames) = clip.versions.first() else {
+            continue;
+        };
+        truth.push(clip.emotion.index());
+        predicted.push(argmax(&clip_probabilities(net, norm, frames)?));
+    }
+    Ok(Metrics::from_predictions(
+        &truth,
+        &predicted,
+        Emotion::COUNT,
+    ))
+}
+
+/// Learning rate at `step` of a one-cycle schedule: linear warm-up from peak / 25, then a
+/// cosine down to peak / 10⁴ (PyTorch's OneCycleLR shape).
+pub fn one_cycle(peak: f64, warmup: f64, step: usize, total: usize) -> f64 {
+    let warm = ((total as f64) * warmup).max(1.0);
+    let s = step as f64;
+    let (start, end) = (peak / 25.0, peak / 1e4);
+    if s < warm {
+        start + (peak - start) * s / warm
+    } else {
+        let progress = ((s - warm) / (total as f64 - warm).max(1.0)).min(1.0);
+        end + (peak - end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
+/// A batch of random crops (and, when augmenting, random versions) with smoothed targets.
+fn make_batch(
+    clips: &[PreparedClip],
+    items: &[usize],
+    norm: &Normaliser,
+    cfg: &TrainConfig,
+    rng: &mut Rng,
+    buffer: &mut [f32],
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let size = WINDOW_FRAMES * INPUT_DIM;
+    let smooth = cfg.label_smoothing;
+    let mut targets = vec![(smooth / Emotion::COUNT as f64) as f32; items.len() * Emotion::COUNT];
+    for (k, (&i, slot)) in items.iter().zip(buffer.chunks_exact_mut(size)).enumerate() {
+        let clip = &clips[i];
+        let version = if cfg.augment {
+            rng.below(clip.versions.len())
+        } else {
+            0
+        };
+        let frames = &clip.versions[version];
+        let n = frames.len() / INPUT_DIM;
+        let start = if n > WINDOW_FRAMES {
+            rng.below(n - WINDOW_FRAMES + 1)
+        } else {
+            0
+        };
+        fill_window(frames, start, norm, slot);
+        targets[k * Emotion::COUNT + clip.emotion.index()] += (1.0 - smooth) as f32;
+    }
+    let x = Tensor::from_slice(
+        &buffer[..items.len() * size],
+        (items.len(), WINDOW_FRAMES, INPUT_DIM),
+        &Device::Cpu,
+    )?;
+    let t = Tensor::from_vec(targets, (items.len(), Emotion::COUNT), &Device::Cpu)?;
+    Ok((x, t))
+}
+
+/// Cross-entropy against smoothed target distributions, from differentiable plain ops.
+fn smoothed_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let logp = candle_nn::ops::log_softmax(logits, 1)?;
+    (targets * logp)?.sum(1)?.mean(0)?.neg()
+}
+
+/// Scales all gradients down together when their global L2 norm exceeds `max_norm`.
+fn clip_gradients(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[Var],
+    max_norm: f64,
+) -> candle_core::Result<()> {
+    let mut sum = 0.0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            sum += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+        }
+    }
+    let norm = sum.sqrt();
+    if norm > max_norm {
+        let scale = max_norm / norm;
+        for v in vars {
+            if let Some(g) = grads.remove(v.as_tensor()) {
+                grads.insert(v.as_tensor(), (g * scale)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every variable but BatchNorm's running statistics, in name order.
+fn trainable_vars(varmap: &VarMap) -> Vec<Var> {
+    let Ok(data) = varmap.data().lock() else {
+        return Vec::new();
+    };
+    let mut named: Vec<(&String, &Var)> = data
+        .iter()
+        .filter(|(n, _)| !n.contains("running_"))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(b.0));
+    named.into_iter().map(|(_, v)| v.clone()).collect()
+}
+
+fn sorted_vars(varmap: &VarMap) -> Vec<Var> {
+    let Ok(data) = varmap.data().lock() else {
+        return Vec::new();
+    };
+    let mut named: Vec<(&String, &Var)> = data.iter().collect();
+    named.sort_by(|a, b| a.0.cmp(b.0));
+    named.into_iter().map(|(_, v)| v.clone()).collect()
+}
+
+/// Copies of every variable's value, running statistics included.
+fn snapshot(varmap: &VarMap) -> candle_core::Result<Vec<Tensor>> {
+    sorted_vars(varmap)
+        .iter()
+        .map(|v| v.as_tensor().copy())
+        .collect()
+}
+
+fn restore(varmap: &VarMap, values: &[Tensor]) -> candle_core::Result<()> {
+    for (v, t) in sorted_vars(varmap).iter().zip(values) {
+        v.set(t)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_cycle_warms_up_then_anneals() {
+        let lr = |s| one_cycle(1.0, 0.15, s, 100);
+        assert!((lr(0) - 0.04).abs() < 1e-12);
+        assert!((lr(15) - 1.0).abs() < 1e-12);
+        assert!(lr(10) > lr(5) && lr(50) < lr(20) && lr(99) < 0.01);
+    }
+}

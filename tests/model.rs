@@ -1,0 +1,242 @@
+//! The model end to end on a few fixture files: a tiny training run whose loss falls and
+//! whose saved model reloads to identical outputs, the model card's guard against features
+//! the code cannot produce, and `emovox evaluate --json`'s schema.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use emovox::labels::Emotion;
+use emovox::model::card::{ModelCard, Normalisation, Training};
+use emovox::model::dataset::{parse_path, scan};
+use emovox::model::input::{window_starts, HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
+use emovox::model::net::NetConfig;
+use emovox::model::train::{prepare, train, PreparedClip, TrainConfig};
+use emovox::model::{Classifier, FeatureConfig};
+
+/// The four 16 kHz fixture clips laid out as RAVDESS (`Actor_NN/name.wav`) in a new folder.
+fn ravdess_folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emovox-model-{}-{name}", std::process::id()));
+    for stem in &common::REFERENCE_STEMS[..4] {
+        let actor = &stem[stem.len() - 2..];
+        let folder = dir.join(format!("Actor_{actor}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(common::wav(stem), folder.join(format!("{stem}.wav"))).unwrap();
+    }
+    dir
+}
+
+fn tiny_config() -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch_size: 1,
+        learning_rate: 3e-3,
+        augment: true,
+        net: NetConfig {
+            conv_channels: 8,
+            lstm_hidden: 8,
+            ..NetConfig::default()
+        },
+        ..TrainConfig::default()
+    }
+}
+
+fn tiny_card(normalisation: Normalisation, cfg: &TrainConfig) -> ModelCard {
+    ModelCard {
+        name: "tiny-test".into(),
+        labels: Emotion::names(),
+        features: FeatureConfig::current(),
+        normalisation,
+        window_frames: WINDOW_FRAMES,
+        hop_frames: HOP_FRAMES,
+        net: cfg.net.clone(),
+        training: Training {
+            train_actors: vec![1, 5, 10, 20],
+            val_actors: vec![],
+            retrained_on_all: true,
+            train_files: 4,
+            epochs: cfg.epochs,
+            seed: cfg.seed,
+            augmentation: vec![],
+            seconds: 0.0,
+            date: "2026-11-26".into(),
+            commit: "test".into(),
+        },
+        validation: None,
+    }
+}
+
+fn prepared(dir: &Path, augment: bool) -> Vec<PreparedClip> {
+    let s = scan(dir).unwrap();
+    assert_eq!(s.clips.len(), 4);
+    prepare(&s.clips, augment, 1, &|| {}).unwrap()
+}
+
+#[test]
+fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
+    let dir = ravdess_folder("train");
+    let clips = prepared(&dir, true);
+    assert!(
+        clips.iter().all(|c| c.versions.len() == 6),
+        "original + five augmented versions"
+    );
+    let cfg = tiny_config();
+    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
+    println!("losses per epoch: {:?}", trained.losses);
+    assert_eq!(trained.losses.len(), 2);
+    assert!(
+        trained.losses[1] < trained.losses[0],
+        "loss did not fall: {:?}",
+        trained.losses
+    );
+
+    // Same seed, same run: training is deterministic.
+    let again = train(&clips, &[], &cfg, |_| {}).unwrap();
+    assert_eq!(trained.losses, again.losses);
+
+    let out = dir.join("model");
+    std::fs::create_dir_all(&out).unwrap();
+    let card = tiny_card(trained.normalisation.clone(), &cfg);
+    trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
+    card.save(&out).unwrap();
+
+    let in_memory = Classifier::from_parts(trained.varmap, trained.net, card);
+    let reloaded = Classifier::load(&out).unwrap();
+    let frames = &clips[0].versions[0];
+    let starts = window_starts(frames.len() / INPUT_DIM);
+    let a = in_memory.windows(frames, &starts).unwrap();
+    let b = reloaded.windows(frames, &starts).unwrap();
+    assert_eq!(a, b, "the reloaded model gives other outputs");
+    for p in &a {
+        let sum: f32 = p.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5 && p.iter().all(|v| v.is_finite() && *v >= 0.0));
+    }
+}
+
+#[test]
+fn a_card_whose_features_the_code_cannot_produce_is_refused() {
+    let dir = ravdess_folder("card");
+    let clips = prepared(&dir, false);
+    let cfg = TrainConfig {
+        epochs: 1,
+        augment: false,
+        ..tiny_config()
+    };
+    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
+    let out = dir.join("model");
+    std::fs::create_dir_all(&out).unwrap();
+    trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
+    let mut card = tiny_card(trained.normalisation.clone(), &cfg);
+    card.features.n_fft = 1024;
+    card.save(&out).unwrap();
+    let err = Classifier::load(&out)
+        .err()
+        .expect("a card asking for n_fft 1024 loads")
+        .to_string();
+    assert!(
+        err.contains("n_fft: 1024") && err.contains("n_fft: 512"),
+        "{err}"
+    );
+
+    let mut card = tiny_card(trained.normalisation, &cfg);
+    card.features.db_rule = "librosa".into();
+    card.save(&out).unwrap();
+    assert!(
+        Classifier::load(&out).is_err(),
+        "a card asking for the librosa dB rule loads"
+    );
+
+    std::fs::write(ModelCard::json_path(&out), "{ not json").unwrap();
+    let err = Classifier::load(&out).err().unwrap().to_string();
+    assert!(
+        err.contains("emovox.json") && err.contains("not a valid model card"),
+        "{err}"
+    );
+}
+
+#[test]
+fn evaluate_prints_one_json_line_with_the_documented_keys() {
+    let dir = ravdess_folder("evaluate");
+    let clips = prepared(&dir, false);
+    let cfg = TrainConfig {
+        epochs: 1,
+        augment: false,
+        ..tiny_config()
+    };
+    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
+    let out = dir.join("model");
+    std::fs::create_dir_all(&out).unwrap();
+    trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
+    tiny_card(trained.normalisation, &cfg).save(&out).unwrap();
+    // A stray file is reported, not silently dropped.
+    std::fs::write(dir.join("Actor_01").join("notes.wav"), b"x").unwrap();
+
+    let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .args([
+            "evaluate",
+            "--data",
+            dir.to_str().unwrap(),
+            "--weights",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("notes.wav"), "{stderr}");
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "n",
+        "accuracy",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "labels",
+        "per_class",
+        "confusion",
+    ] {
+        assert!(keys.contains(&k), "missing {k} in {stdout}");
+    }
+    assert_eq!(v["n"], 4);
+    assert_eq!(v["labels"].as_array().unwrap().len(), 8);
+    let confusion = v["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 8);
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|x| x.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 4);
+    assert_eq!(v["per_class"]["angry"]["support"], 1);
+}
+
+#[test]
+fn the_dataset_reader_reports_what_does_not_fit() {
+    let dir = ravdess_folder("scan");
+    std::fs::write(
+        dir.join("Actor_01").join("03-02-03-01-01-01-01.wav"),
+        b"song",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Actor_05").join("03-01-03-01-01-01-01.wav"),
+        b"wrong actor",
+    )
+    .unwrap();
+    std::fs::write(dir.join("README.txt"), b"not audio").unwrap();
+    let s = scan(&dir).unwrap();
+    assert_eq!(s.clips.len(), 4);
+    assert_eq!(s.actors(), vec![1, 5, 10, 20]);
+    let reasons: Vec<&str> = s.rejected.iter().map(|(_, why)| why.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("song")));
+    assert!(reasons.iter().any(|r| r.contains("folder is Actor_05")));
+    assert!(parse_path(Path::new("Actor_05/03-01-02-01-02-02-05.wav")).is_ok());
+}
