@@ -33,6 +33,12 @@ pub struct Args {
     /// Train on the original audio only.
     #[arg(long)]
     no_augment: bool,
+    /// Peak learning rate of the one-cycle schedule.
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Epochs without a better validation macro-F1 before stopping.
+    #[arg(long, default_value_t = 8)]
+    patience: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
