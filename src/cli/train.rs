@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
             let line = match validation {
                 Some(m) => format!(
-                    "epoch {epoch:>2}: loss {mean_loss:.3}  val accuracy {:.3} macro-F1 {:.3}{}",
+                    "epoch {epoch:>2}: loss {mean_loss:.3}  val (centre windows) accuracy {:.3} macro-F1 {:.3}{}",
                     m.accuracy,
                     m.macro_f1,
                     if improved { "  (best so far)" } else { "" }
