@@ -7,11 +7,8 @@
 //! `MODEL-NOTES.md`; the conv front end is what makes a 2-core CPU fast enough, because the
 //! LSTM then runs 75 steps instead of 300.
 
-use candle_core::{DType, Device, IndexOp, Module, ModuleT, Result, Tensor, D};
-use candle_nn::{
-    batch_norm, conv1d, linear, BatchNorm, BatchNormConfig, Conv1d, Conv1dConfig, Linear,
-    VarBuilder,
-};
+use candle_core::{DType, Device, IndexOp, Module, ModuleT, Result, Tensor};
+use candle_nn::{batch_norm, linear, BatchNorm, BatchNormConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::augment::Rng;
@@ -100,10 +97,57 @@ impl Lstm {
     }
 }
 
+/// A 1-D convolution over time ("same" padding, stride 1) as one matrix product over
+/// unfolded input. candle 0.11's own `conv1d` computes a wrong kernel gradient on CPU
+/// (relative error ~1 against finite differences, `tests/gradients.rs`), which left the
+/// front end untrained; unfolding with `narrow` and `cat` uses only ops whose gradients
+/// check out, and one large matrix product is fast on a CPU.
+pub struct TimeConv {
+    /// (out, in, kernel), PyTorch's layout and name.
+    weight: Tensor,
+    bias: Tensor,
+    kernel: usize,
+}
+
+impl TimeConv {
+    pub fn new(input: usize, output: usize, kernel: usize, vb: VarBuilder) -> Result<Self> {
+        let bound = 1.0 / ((input * kernel) as f64).sqrt();
+        let init = candle_nn::Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
+        let weight = vb.get_with_hints((output, input, kernel), "weight", init)?;
+        let bias = vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?;
+        Ok(Self {
+            weight,
+            bias,
+            kernel,
+        })
+    }
+
+    /// (B, T, in) → (B, T, out), time-major.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, c) = x.dims3()?;
+        let (out, _, k) = self.weight.dims3()?;
+        let pad = self.kernel / 2;
+        let padded = x.pad_with_zeros(1, pad, self.kernel - 1 - pad)?;
+        let shifted: Vec<Tensor> = (0..k)
+            .map(|j| padded.narrow(1, j, t))
+            .collect::<Result<_>>()?;
+        // Columns ordered [tap][channel], so the kernel is laid out (out, tap, channel).
+        let unfolded = Tensor::cat(&shifted, 2)?.reshape((b * t, k * c))?;
+        let w = self.weight.transpose(1, 2)?.reshape((out, k * c))?;
+        unfolded
+            .matmul(&w.t()?)?
+            .broadcast_add(&self.bias)?
+            .reshape((b, t, out))
+    }
+}
+
 pub struct EmotionNet {
-    conv1: Conv1d,
+    conv1: TimeConv,
     bn1: BatchNorm,
-    conv2: Conv1d,
+    conv2: TimeConv,
     bn2: BatchNorm,
     forward_lstm: Lstm,
     backward_lstm: Lstm,
@@ -114,10 +158,6 @@ pub struct EmotionNet {
 
 impl EmotionNet {
     pub fn new(config: &NetConfig, vb: VarBuilder) -> Result<Self> {
-        let conv = Conv1dConfig {
-            padding: 2,
-            ..Default::default()
-        };
         let c = config.conv_channels;
         let h = config.lstm_hidden;
         let bn = BatchNormConfig {
@@ -126,9 +166,9 @@ impl EmotionNet {
             ..Default::default()
         };
         Ok(Self {
-            conv1: conv1d(config.input_dim, c, 5, conv, vb.pp("conv1"))?,
+            conv1: TimeConv::new(config.input_dim, c, 5, vb.pp("conv1"))?,
             bn1: batch_norm(c, bn, vb.pp("bn1"))?,
-            conv2: conv1d(c, c, 5, conv, vb.pp("conv2"))?,
+            conv2: TimeConv::new(c, c, 5, vb.pp("conv2"))?,
             bn2: batch_norm(c, bn, vb.pp("bn2"))?,
             forward_lstm: Lstm::new(c, h, vb.pp("lstm_forward"))?,
             backward_lstm: Lstm::new(c, h, vb.pp("lstm_backward"))?,
@@ -142,20 +182,8 @@ impl EmotionNet {
     /// batch statistics and dropout masks come from that generator; without, inference.
     pub fn forward(&self, x: &Tensor, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
         let train = dropout.is_some();
-        let x = x.transpose(1, 2)?.contiguous()?;
-        let x = max_pool2(
-            &self
-                .bn1
-                .forward_t(&self.conv1.forward(&x)?, train)?
-                .relu()?,
-        )?;
-        let x = max_pool2(
-            &self
-                .bn2
-                .forward_t(&self.conv2.forward(&x)?, train)?
-                .relu()?,
-        )?;
-        let x = x.transpose(1, 2)?.contiguous()?;
+        let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, train)?.relu()?)?;
+        let x = max_pool2(&batch_norm_time(&self.bn2, &self.conv2.forward(&x)?, train)?.relu()?)?;
         let x = apply_dropout(&x, self.config.dropout, dropout.as_deref_mut())?;
         let h = Tensor::cat(
             &[
@@ -173,12 +201,18 @@ impl EmotionNet {
     }
 }
 
-/// Max over pairs of time steps: (B, C, T) → (B, C, T / 2), an odd last step dropped.
+/// BatchNorm over channels of a time-major (B, T, C) tensor: every step of every item is
+/// one sample, as `BatchNorm1d` on (B, C, T) does.
+fn batch_norm_time(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
+    let (b, t, c) = x.dims3()?;
+    bn.forward_t(&x.reshape((b * t, c))?, train)?
+        .reshape((b, t, c))
+}
+
+/// Max over pairs of time steps: (B, T, C) → (B, T / 2, C), an odd last step dropped.
 fn max_pool2(x: &Tensor) -> Result<Tensor> {
-    let (b, c, t) = x.dims3()?;
-    x.narrow(2, 0, t / 2 * 2)?
-        .reshape((b, c, t / 2, 2))?
-        .max(D::Minus1)
+    let (b, t, c) = x.dims3()?;
+    x.narrow(1, 0, t / 2 * 2)?.reshape((b, t / 2, 2, c))?.max(2)
 }
 
 /// Inverted dropout with a mask from our own generator, so a training run repeats exactly

@@ -1,0 +1,130 @@
+//! The network's gradients against finite differences, for every parameter, in f64 on a
+//! tiny configuration. This is how candle 0.11's conv1d was caught computing a wrong
+//! kernel gradient (relative error ~1), which had left the conv front end untrained; the
+//! network now convolves by unfolding and must stay correct.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use emovox::model::augment::Rng;
+use emovox::model::net::{EmotionNet, NetConfig, TimeConv};
+
+fn random(shape: &[usize], rng: &mut Rng) -> Tensor {
+    let n: usize = shape.iter().product();
+    Tensor::from_vec(
+        (0..n).map(|_| rng.normal()).collect::<Vec<f64>>(),
+        shape,
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+#[test]
+fn every_parameter_gradient_matches_finite_differences() {
+    let mut rng = Rng::new(3);
+    let varmap = VarMap::new();
+    let cfg = NetConfig {
+        input_dim: 5,
+        conv_channels: 4,
+        lstm_hidden: 3,
+        classes: 8,
+        dropout: 0.0,
+    };
+    let net = EmotionNet::new(
+        &cfg,
+        VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu),
+    )
+    .unwrap();
+    let x = random(&[2, 12, 5], &mut rng);
+    let w = random(&[2, 8], &mut rng);
+    // A scalar that depends on every logit; inference mode (BatchNorm on running statistics).
+    let loss = |net: &EmotionNet| {
+        (net.forward(&x, None).unwrap() * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    let grads = loss(&net).backward().unwrap();
+    let data = varmap.data().lock().unwrap();
+    let mut checked = 0;
+    for (name, var) in data.iter().filter(|(n, _)| !n.contains("running_")) {
+        let analytic = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient"));
+        let analytic = analytic.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let original = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let set = |values: Vec<f64>| {
+            var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu).unwrap())
+                .unwrap()
+        };
+        for i in (0..original.len()).step_by((original.len() / 6).max(1)) {
+            let eps = 1e-5;
+            let mut plus = original.clone();
+            plus[i] += eps;
+            set(plus);
+            let up = loss(&net).to_scalar::<f64>().unwrap();
+            let mut minus = original.clone();
+            minus[i] -= eps;
+            set(minus);
+            let down = loss(&net).to_scalar::<f64>().unwrap();
+            set(original.clone());
+            let numeric = (up - down) / (2.0 * eps);
+            let err = (numeric - analytic[i]).abs() / (numeric.abs() + analytic[i].abs() + 1e-6);
+            assert!(
+                err < 1e-5,
+                "{name}[{i}]: analytic {} vs numeric {numeric}",
+                analytic[i]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "only {checked} gradients checked");
+}
+
+#[test]
+fn the_unfolded_convolution_equals_candles_conv1d_forward() {
+    let mut rng = Rng::new(4);
+    let varmap = VarMap::new();
+    let conv = TimeConv::new(
+        3,
+        4,
+        5,
+        VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu).pp("c"),
+    )
+    .unwrap();
+    let data = varmap.data().lock().unwrap();
+    let weight = random(&[4, 3, 5], &mut rng);
+    let bias = random(&[4], &mut rng);
+    data["c.weight"].set(&weight).unwrap();
+    data["c.bias"].set(&bias).unwrap();
+    let x = random(&[2, 9, 3], &mut rng);
+    let ours = conv.forward(&x).unwrap();
+    // candle's forward is right (only its kernel gradient is not): (B, C, T) with padding 2.
+    let theirs = candle_nn::Conv1d::new(
+        weight,
+        Some(bias),
+        candle_nn::Conv1dConfig {
+            padding: 2,
+            ..Default::default()
+        },
+    )
+    .forward(&x.transpose(1, 2).unwrap().contiguous().unwrap())
+    .unwrap()
+    .transpose(1, 2)
+    .unwrap();
+    let diff = (ours - theirs)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
+    assert!(diff < 1e-12, "max difference {diff}");
+}
