@@ -146,6 +146,8 @@ fn good_files_are_still_listed_when_one_fails() {
     let err = stderr(&o);
     assert!(err.contains("missing.wav"), "{err}");
     assert!(err.contains("1 of 2 files could not be read"), "{err}");
+    // The reason is said once, not repeated by the error chain.
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
 
 #[test]

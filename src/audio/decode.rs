@@ -30,10 +30,10 @@ pub const MAX_CHANNELS: u16 = 64;
 /// Why a file could not be decoded. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("{}: cannot read the file: {source}", path.display())]
+    #[error("{}: cannot read the file: {reason}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("{}: the file is empty", path.display())]
     EmptyFile { path: PathBuf },
@@ -88,9 +88,9 @@ impl Decoded {
 
 /// Reads and decodes a file.
 pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
-    let io = |source| DecodeError::Io {
+    let io = |reason| DecodeError::Io {
         path: path.to_owned(),
-        source,
+        reason,
     };
     let size = std::fs::metadata(path).map_err(io)?.len();
     if size > MAX_FILE_BYTES {

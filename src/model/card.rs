@@ -97,15 +97,15 @@ pub struct ModelCard {
 /// Why a model could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CardError {
-    #[error("{}: cannot read the model card: {source}", path.display())]
+    #[error("{}: cannot read the model card: {reason}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
-    #[error("{}: not a valid model card: {source}", path.display())]
+    #[error("{}: not a valid model card: {reason}", path.display())]
     Json {
         path: PathBuf,
-        source: serde_json::Error,
+        reason: serde_json::Error,
     },
     #[error("{}: the model expects features {card:?} but this emovox computes {code:?}", path.display())]
     Features {
@@ -136,13 +136,13 @@ impl ModelCard {
     /// Reads a card and checks that this code can feed the model it describes.
     pub fn load(dir: &Path) -> Result<ModelCard, CardError> {
         let path = Self::json_path(dir);
-        let text = std::fs::read_to_string(&path).map_err(|source| CardError::Io {
+        let text = std::fs::read_to_string(&path).map_err(|reason| CardError::Io {
             path: path.clone(),
-            source,
+            reason,
         })?;
-        let card: ModelCard = serde_json::from_str(&text).map_err(|source| CardError::Json {
+        let card: ModelCard = serde_json::from_str(&text).map_err(|reason| CardError::Json {
             path: path.clone(),
-            source,
+            reason,
         })?;
         card.check(&path)?;
         Ok(card)

@@ -23,10 +23,10 @@ const BATCH: usize = 32;
 pub enum ModelError {
     #[error(transparent)]
     Card(#[from] CardError),
-    #[error("{}: cannot load the weights: {source}", path.display())]
+    #[error("{}: cannot load the weights: {reason}", path.display())]
     Weights {
         path: std::path::PathBuf,
-        source: candle_core::Error,
+        reason: candle_core::Error,
     },
     #[error("the model failed: {0}")]
     Run(#[from] candle_core::Error),
@@ -57,7 +57,7 @@ impl Classifier {
         let mut loaded = varmap.clone();
         loaded
             .load(&path)
-            .map_err(|source| ModelError::Weights { path, source })?;
+            .map_err(|reason| ModelError::Weights { path, reason })?;
         Ok(Self::from_parts(varmap, net, card))
     }
 
