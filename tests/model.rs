@@ -75,6 +75,21 @@ fn prepared(dir: &Path, augment: bool) -> Vec<PreparedClip> {
     prepare(&s.clips, augment, 1, &|| {}).unwrap()
 }
 
+/// One epoch of the tiny network on the fixture clips, weights saved to `dir/model`.
+fn quick_model(dir: &Path) -> (PathBuf, Normalisation, TrainConfig) {
+    let clips = prepared(dir, false);
+    let cfg = TrainConfig {
+        epochs: 1,
+        augment: false,
+        ..tiny_config()
+    };
+    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
+    let out = dir.join("model");
+    std::fs::create_dir_all(&out).unwrap();
+    trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
+    (out, trained.normalisation, cfg)
+}
+
 #[test]
 fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
     let dir = ravdess_folder("train");
@@ -119,17 +134,8 @@ fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
 #[test]
 fn a_card_whose_features_the_code_cannot_produce_is_refused() {
     let dir = ravdess_folder("card");
-    let clips = prepared(&dir, false);
-    let cfg = TrainConfig {
-        epochs: 1,
-        augment: false,
-        ..tiny_config()
-    };
-    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
-    let out = dir.join("model");
-    std::fs::create_dir_all(&out).unwrap();
-    trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
-    let mut card = tiny_card(trained.normalisation.clone(), &cfg);
+    let (out, normalisation, cfg) = quick_model(&dir);
+    let mut card = tiny_card(normalisation.clone(), &cfg);
     card.features.n_fft = 1024;
     card.save(&out).unwrap();
     let err = Classifier::load(&out)
@@ -141,7 +147,7 @@ fn a_card_whose_features_the_code_cannot_produce_is_refused() {
         "{err}"
     );
 
-    let mut card = tiny_card(trained.normalisation, &cfg);
+    let mut card = tiny_card(normalisation, &cfg);
     card.features.db_rule = "librosa".into();
     card.save(&out).unwrap();
     assert!(
@@ -160,17 +166,8 @@ fn a_card_whose_features_the_code_cannot_produce_is_refused() {
 #[test]
 fn evaluate_prints_one_json_line_with_the_documented_keys() {
     let dir = ravdess_folder("evaluate");
-    let clips = prepared(&dir, false);
-    let cfg = TrainConfig {
-        epochs: 1,
-        augment: false,
-        ..tiny_config()
-    };
-    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
-    let out = dir.join("model");
-    std::fs::create_dir_all(&out).unwrap();
-    trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
-    tiny_card(trained.normalisation, &cfg).save(&out).unwrap();
+    let (out, normalisation, cfg) = quick_model(&dir);
+    tiny_card(normalisation, &cfg).save(&out).unwrap();
     // A stray file is reported, not silently dropped.
     std::fs::write(dir.join("Actor_01").join("notes.wav"), b"x").unwrap();
 

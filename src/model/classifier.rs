@@ -101,18 +101,29 @@ impl Classifier {
     }
 }
 
-/// Runs the network in inference mode over windows, `BATCH` at a time.
+/// Runs the network in inference mode over windows of `frames` starting at `starts`.
 pub(crate) fn window_probabilities(
     net: &EmotionNet,
     norm: &Normaliser,
     frames: &[f16],
     starts: &[usize],
 ) -> candle_core::Result<Vec<Probabilities>> {
+    let windows: Vec<(&[f16], usize)> = starts.iter().map(|&s| (frames, s)).collect();
+    batch_probabilities(net, norm, &windows)
+}
+
+/// Runs the network in inference mode over (frames, start) windows, which may come from
+/// different clips, `BATCH` at a time.
+pub(crate) fn batch_probabilities(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    windows: &[(&[f16], usize)],
+) -> candle_core::Result<Vec<Probabilities>> {
     let size = WINDOW_FRAMES * INPUT_DIM;
-    let mut out = Vec::with_capacity(starts.len());
+    let mut out = Vec::with_capacity(windows.len());
     let mut batch = vec![0.0f32; BATCH * size];
-    for chunk in starts.chunks(BATCH) {
-        for (slot, &start) in batch.chunks_exact_mut(size).zip(chunk) {
+    for chunk in windows.chunks(BATCH) {
+        for (slot, &(frames, start)) in batch.chunks_exact_mut(size).zip(chunk) {
             fill_window(frames, start, norm, slot);
         }
         let x = Tensor::from_slice(

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::augment::{self, Rng};
 use super::card::Normalisation;
-use super::classifier::{argmax, clip_probabilities};
+use super::classifier::{argmax, batch_probabilities, clip_probabilities};
 use super::dataset::Clip;
 use super::input::{fill_window, signal_frames, to_f16, Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use super::metrics::Metrics;
@@ -273,30 +273,21 @@ pub fn evaluate_centre(
     norm: &Normaliser,
     clips: &[PreparedClip],
 ) -> candle_core::Result<Metrics> {
-    let mut truth = Vec::with_capacity(clips.len());
-    let mut predicted = Vec::with_capacity(clips.len());
-    let size = WINDOW_FRAMES * INPUT_DIM;
-    let mut buffer = vec![0.0f32; 32 * size];
-    for group in clips.chunks(32) {
-        for (clip, slot) in group.iter().zip(buffer.chunks_exact_mut(size)) {
+    let windows: Vec<(&[f16], usize)> = clips
+        .iter()
+        .map(|clip| {
             let frames = clip.versions.first().map_or(&[][..], Vec::as_slice);
-            let n = frames.len() / INPUT_DIM;
-            fill_window(frames, n.saturating_sub(WINDOW_FRAMES) / 2, norm, slot);
-            truth.push(clip.emotion.index());
-        }
-        let x = Tensor::from_slice(
-            &buffer[..group.len() * size],
-            (group.len(), WINDOW_FRAMES, INPUT_DIM),
-            &Device::Cpu,
-        )?;
-        for row in net.forward(&x, None)?.to_vec2::<f32>()? {
-            let mut logits = [0.0f32; Emotion::COUNT];
-            for (l, v) in logits.iter_mut().zip(row) {
-                *l = v;
-            }
-            predicted.push(argmax(&logits));
-        }
-    }
+            (
+                frames,
+                (frames.len() / INPUT_DIM).saturating_sub(WINDOW_FRAMES) / 2,
+            )
+        })
+        .collect();
+    let predicted: Vec<usize> = batch_probabilities(net, norm, &windows)?
+        .iter()
+        .map(argmax)
+        .collect();
+    let truth: Vec<usize> = clips.iter().map(|c| c.emotion.index()).collect();
     Ok(Metrics::from_predictions(
         &truth,
         &predicted,
