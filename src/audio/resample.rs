@@ -28,7 +28,12 @@ pub fn to_16k(mono: &[f32], rate: u32) -> Result<Vec<f32>, String> {
         FixedSync::Both,
     )
     .map_err(|e| e.to_string())?;
-    // f64 inside: the resampler's rounding then stays far below the 16-bit noise floor.
+    run_whole(&mut resampler, mono)
+}
+
+/// Resamples a whole mono clip, delay trimmed. f64 inside: the resampler's rounding then
+/// stays far below the 16-bit noise floor.
+fn run_whole(resampler: &mut dyn Resampler<f64>, mono: &[f32]) -> Result<Vec<f32>, String> {
     let input: Vec<f64> = mono.iter().map(|&x| f64::from(x)).collect();
     let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| e.to_string())?;
     let out = resampler
@@ -61,10 +66,5 @@ pub fn by_ratio(signal: &[f32], ratio: f64) -> Result<Vec<f32>, String> {
         FixedAsync::Input,
     )
     .map_err(|e| e.to_string())?;
-    let input: Vec<f64> = signal.iter().map(|&x| f64::from(x)).collect();
-    let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| e.to_string())?;
-    let out = resampler
-        .process_all(&adapter, input.len(), None)
-        .map_err(|e| e.to_string())?;
-    Ok(out.take_data().into_iter().map(|x| x as f32).collect())
+    run_whole(&mut resampler, signal)
 }

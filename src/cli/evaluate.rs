@@ -9,7 +9,6 @@ use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
 use emovox::model::classifier::argmax;
 use emovox::model::dataset::scan;
-use emovox::model::input::{signal_frames, to_f16};
 use emovox::model::metrics::Metrics;
 use emovox::model::Classifier;
 use rayon::prelude::*;
@@ -51,8 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .par_iter()
         .map_init(StreamingExtractor::new, |extractor, clip| {
             let signal = decode_file(&clip.path)?.samples;
-            let frames = to_f16(&signal_frames(extractor, &signal));
-            let probs = model.classify_frames(&frames)?;
+            let probs = model.classify_signal(extractor, &signal)?;
             Ok((clip.emotion.index(), argmax(&probs)))
         })
         .collect();

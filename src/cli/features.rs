@@ -94,10 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let wall = start.elapsed().as_secs_f64();
 
     // One file: its error is the command's error, reported once by main.
-    if results.len() == 1 {
-        if let Some(Err(_)) = results.first() {
-            return results.into_iter().next().map_or(Ok(()), |r| r.map(|_| ()));
-        }
+    if let [Err(_)] = results.as_slice() {
+        return results.into_iter().try_for_each(|r| r.map(drop));
     }
     let (mut audio_s, mut failed) = (0.0, 0);
     for (path, result) in args.files.iter().zip(&results) {

@@ -75,12 +75,6 @@ pub fn add_noise(signal: &[f32], snr_db: f64, rng: &mut Rng) -> Vec<f32> {
         .collect()
 }
 
-/// Scales the signal by `gain_db` decibels.
-pub fn gain(signal: &[f32], gain_db: f64) -> Vec<f32> {
-    let g = 10f64.powf(gain_db / 20.0) as f32;
-    signal.iter().map(|&x| x * g).collect()
-}
-
 /// `librosa.effects.time_stretch(y, rate)`: `rate` > 1 is faster (shorter), < 1 slower; the
 /// pitch stays. Returns `round(n / rate)` samples.
 pub fn time_stretch(signal: &[f32], rate: f64) -> Vec<f32> {

@@ -377,38 +377,35 @@ fn clip_gradients(
     Ok(())
 }
 
-/// Every variable but BatchNorm's running statistics, in name order.
-fn trainable_vars(varmap: &VarMap) -> Vec<Var> {
+/// Every variable with its name, in name order.
+fn sorted_vars(varmap: &VarMap) -> Vec<(String, Var)> {
     let Ok(data) = varmap.data().lock() else {
         return Vec::new();
     };
-    let mut named: Vec<(&String, &Var)> = data
-        .iter()
-        .filter(|(n, _)| !n.contains("running_"))
-        .collect();
-    named.sort_by(|a, b| a.0.cmp(b.0));
-    named.into_iter().map(|(_, v)| v.clone()).collect()
+    let mut named: Vec<(String, Var)> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named
 }
 
-fn sorted_vars(varmap: &VarMap) -> Vec<Var> {
-    let Ok(data) = varmap.data().lock() else {
-        return Vec::new();
-    };
-    let mut named: Vec<(&String, &Var)> = data.iter().collect();
-    named.sort_by(|a, b| a.0.cmp(b.0));
-    named.into_iter().map(|(_, v)| v.clone()).collect()
+/// Every variable but BatchNorm's running statistics, in name order.
+fn trainable_vars(varmap: &VarMap) -> Vec<Var> {
+    sorted_vars(varmap)
+        .into_iter()
+        .filter(|(n, _)| !n.contains("running_"))
+        .map(|(_, v)| v)
+        .collect()
 }
 
 /// Copies of every variable's value, running statistics included.
 fn snapshot(varmap: &VarMap) -> candle_core::Result<Vec<Tensor>> {
     sorted_vars(varmap)
         .iter()
-        .map(|v| v.as_tensor().copy())
+        .map(|(_, v)| v.as_tensor().copy())
         .collect()
 }
 
 fn restore(varmap: &VarMap, values: &[Tensor]) -> candle_core::Result<()> {
-    for (v, t) in sorted_vars(varmap).iter().zip(values) {
+    for ((_, v), t) in sorted_vars(varmap).iter().zip(values) {
         v.set(t)?;
     }
     Ok(())
