@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod dsp;
+pub mod engine;
 pub mod fsutil;
 pub mod labels;
 pub mod model;

@@ -22,6 +22,10 @@ enum Command {
     Train(cli::train::Args),
     /// Score a model on a RAVDESS-layout folder.
     Evaluate(cli::evaluate::Args),
+    /// Show live emotion from a microphone, one line (or JSON object) per hop.
+    Listen(cli::listen::Args),
+    /// List the input devices a microphone can be chosen from.
+    Devices(cli::devices::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +34,8 @@ fn main() -> ExitCode {
         Some(Command::Features(args)) => cli::features::run(args),
         Some(Command::Train(args)) => cli::train::run(args),
         Some(Command::Evaluate(args)) => cli::evaluate::run(args),
+        Some(Command::Listen(args)) => cli::listen::run(args),
+        Some(Command::Devices(args)) => cli::devices::run(args),
         None => {
             eprintln!(
                 "emovox: the desktop app is not built yet; the command-line tools are.\n\

@@ -8,7 +8,7 @@
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use emovox::model::augment::Rng;
-use emovox::model::net::{EmotionNet, NetConfig, TimeConv};
+use emovox::model::net::{EmotionNet, Lstm, NetConfig, TimeConv};
 
 fn random(shape: &[usize], rng: &mut Rng) -> Tensor {
     let n: usize = shape.iter().product();
@@ -128,4 +128,40 @@ fn the_unfolded_convolution_equals_candles_conv1d_forward() {
         .to_scalar::<f64>()
         .unwrap();
     assert!(diff < 1e-12, "max difference {diff}");
+}
+
+#[test]
+fn the_lstm_inference_loop_equals_its_differentiable_form() {
+    let mut rng = Rng::new(5);
+    let varmap = VarMap::new();
+    let lstm = Lstm::new(
+        6,
+        16,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu).pp("l"),
+    )
+    .unwrap();
+    {
+        let data = varmap.data().lock().unwrap();
+        for (name, var) in data.iter() {
+            let shape = var.dims().to_vec();
+            var.set(&random(&shape, &mut rng).to_dtype(DType::F32).unwrap())
+                .unwrap();
+            assert!(name.starts_with("l."));
+        }
+    }
+    let x = random(&[1, 11, 6], &mut rng).to_dtype(DType::F32).unwrap();
+    for reverse in [false, true] {
+        let ops = lstm.forward(&x, reverse, true).unwrap();
+        let looped = lstm.forward(&x, reverse, false).unwrap();
+        assert_eq!(ops.dims(), looped.dims());
+        let diff = (ops - looped)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "reverse {reverse}: max difference {diff}");
+    }
 }

@@ -1,7 +1,10 @@
-//! Getting audio in: any file a user has, as mono f32 at 16 kHz.
+//! Getting audio in: any file a user has, as mono f32 at 16 kHz, and live microphones
+//! through a lock-free ring.
 
+pub mod capture;
 pub mod decode;
 pub mod resample;
+pub mod ring;
 pub mod wav;
 
 pub use decode::{decode_bytes, decode_file, DecodeError, Decoded};

@@ -68,3 +68,79 @@ pub fn by_ratio(signal: &[f32], ratio: f64) -> Result<Vec<f32>, String> {
     .map_err(|e| e.to_string())?;
     run_whole(&mut resampler, signal)
 }
+
+/// Resamples a live mono stream to 16 kHz as it arrives, in blocks of about 10 ms (rubato's
+/// FFT resampler with a fixed input block, fed from a buffer, so any chunking works). The
+/// resampler's delay is dropped from the start of the output: output sample `i` belongs
+/// to input time `i / 16000`, as with [`to_16k`].
+pub struct StreamResampler {
+    inner: Option<Fft<f32>>,
+    pending: Vec<f32>,
+    out: Vec<f32>,
+    /// Output samples still to drop (the resampler's delay).
+    skip: usize,
+}
+
+impl StreamResampler {
+    pub fn new(rate: u32) -> Result<Self, String> {
+        if rate == SAMPLE_RATE {
+            return Ok(Self {
+                inner: None,
+                pending: Vec::new(),
+                out: Vec::new(),
+                skip: 0,
+            });
+        }
+        if rate == 0 {
+            return Err("the sample rate is 0 Hz".to_owned());
+        }
+        let (rate_in, rate_out) = (rate as usize, SAMPLE_RATE as usize);
+        let min_block = rate_in / gcd(rate_in, rate_out);
+        let block = (rate_in / 100).div_ceil(min_block).max(1) * min_block;
+        let inner = Fft::<f32>::new_custom(
+            rate_in,
+            rate_out,
+            block,
+            1,
+            1,
+            WindowFunction::BlackmanHarris2,
+            FixedSync::Input,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Self {
+            pending: Vec::with_capacity(4 * block),
+            out: vec![0.0; inner.output_frames_max()],
+            skip: inner.output_delay(),
+            inner: Some(inner),
+        })
+    }
+
+    /// Feeds samples at the input rate; calls `emit` with every 16 kHz block they complete.
+    pub fn push(&mut self, mono: &[f32], mut emit: impl FnMut(&[f32])) -> Result<(), String> {
+        let Some(inner) = self.inner.as_mut() else {
+            emit(mono);
+            return Ok(());
+        };
+        self.pending.extend_from_slice(mono);
+        let mut start = 0;
+        while self.pending.len() - start >= inner.input_frames_next() {
+            let need = inner.input_frames_next();
+            let input = InterleavedSlice::new(&self.pending[start..start + need], 1, need)
+                .map_err(|e| e.to_string())?;
+            let capacity = self.out.len();
+            let mut output =
+                InterleavedSlice::new_mut(&mut self.out, 1, capacity).map_err(|e| e.to_string())?;
+            let (used, produced) = inner
+                .process_into_buffer(&input, &mut output, None)
+                .map_err(|e| e.to_string())?;
+            start += used;
+            let dropped = self.skip.min(produced);
+            self.skip -= dropped;
+            if produced > dropped {
+                emit(&self.out[dropped..produced]);
+            }
+        }
+        self.pending.drain(..start);
+        Ok(())
+    }
+}

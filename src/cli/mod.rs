@@ -1,6 +1,8 @@
 //! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<()>`.
 
+pub mod devices;
 pub mod evaluate;
 pub mod features;
+pub mod listen;
 pub mod report;
 pub mod train;

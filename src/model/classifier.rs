@@ -121,7 +121,8 @@ pub(crate) fn batch_probabilities(
 ) -> candle_core::Result<Vec<Probabilities>> {
     let size = WINDOW_FRAMES * INPUT_DIM;
     let mut out = Vec::with_capacity(windows.len());
-    let mut batch = vec![0.0f32; BATCH * size];
+    // Sized for the windows at hand: the live engine classifies one window at a time.
+    let mut batch = vec![0.0f32; BATCH.min(windows.len()) * size];
     for chunk in windows.chunks(BATCH) {
         for (slot, &(frames, start)) in batch.chunks_exact_mut(size).zip(chunk) {
             fill_window(frames, start, norm, slot);

@@ -66,14 +66,24 @@ impl Lstm {
         })
     }
 
-    /// (B, T, in) → (B, T, H), run forwards or backwards in time.
-    pub fn forward(&self, x: &Tensor, reverse: bool) -> Result<Tensor> {
+    /// (B, T, in) → (B, T, H), run forwards or backwards in time. The recurrence is
+    /// built from candle ops (differentiable), except for a single sequence at inference
+    /// (the live engine's case), which runs as plain loops over the weights: the same
+    /// arithmetic without a dozen tensor allocations per step. Batches stay on candle's
+    /// matrix products, which beat per-sequence loops there.
+    pub fn forward(&self, x: &Tensor, reverse: bool, train: bool) -> Result<Tensor> {
         let (b, t, input) = x.dims3()?;
         let projected = x
             .reshape((b * t, input))?
             .matmul(&self.w_ih.t()?)?
             .broadcast_add(&(&self.b_ih + &self.b_hh)?)?
             .reshape((b, t, 4 * self.hidden))?;
+        if !train && b == 1 {
+            let w_hh: Vec<f32> = self.w_hh.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            let gates: Vec<f32> = projected.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            let h = recur(&gates, b, t, self.hidden, &w_hh, reverse);
+            return Tensor::from_vec(h, (b, t, self.hidden), x.device())?.to_dtype(x.dtype());
+        }
         let w_hh = self.w_hh.t()?;
         let mut h = Tensor::zeros((b, self.hidden), x.dtype(), x.device())?;
         let mut c = h.clone();
@@ -95,6 +105,63 @@ impl Lstm {
         }
         Tensor::stack(&outputs, 1)
     }
+}
+
+/// The LSTM recurrence for inference. `gates` holds the input projections plus both
+/// biases, (B, T, 4H) in PyTorch's gate order; `w_hh` is (4H, H) row-major. Returns the
+/// hidden states (B, T, H) in time order.
+fn recur(
+    gates: &[f32],
+    b: usize,
+    t: usize,
+    hidden: usize,
+    w_hh: &[f32],
+    reverse: bool,
+) -> Vec<f32> {
+    let mut out = vec![0.0f32; b * t * hidden];
+    let mut h = vec![0.0f32; hidden];
+    let mut c = vec![0.0f32; hidden];
+    let mut z = vec![0.0f32; 4 * hidden];
+    for item in 0..b {
+        h.fill(0.0);
+        c.fill(0.0);
+        for step in 0..t {
+            let index = if reverse { t - 1 - step } else { step };
+            let row = (item * t + index) * 4 * hidden;
+            for (j, zj) in z.iter_mut().enumerate() {
+                *zj = gates[row + j] + dot(&w_hh[j * hidden..(j + 1) * hidden], &h);
+            }
+            let (zi, rest) = z.split_at(hidden);
+            let (zf, rest) = rest.split_at(hidden);
+            let (zg, zo) = rest.split_at(hidden);
+            let dst = (item * t + index) * hidden;
+            for k in 0..hidden {
+                c[k] = sigmoid(zf[k]) * c[k] + sigmoid(zi[k]) * zg[k].tanh();
+                h[k] = sigmoid(zo[k]) * c[k].tanh();
+            }
+            out[dst..dst + hidden].copy_from_slice(&h);
+        }
+    }
+    out
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A dot product in eight independent lanes, which the compiler turns into SIMD (a plain
+/// `sum` must add in order and stays scalar).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, a_rest) = a.split_at(a.len() / 8 * 8);
+    let (b8, b_rest) = b.split_at(a8.len());
+    for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// A 1-D convolution over time ("same" padding, stride 1) as one matrix product over
@@ -207,8 +274,8 @@ impl EmotionNet {
         let x = apply_dropout(&x, self.config.dropout, dropout.as_deref_mut())?;
         let h = Tensor::cat(
             &[
-                self.forward_lstm.forward(&x, false)?,
-                self.backward_lstm.forward(&x, true)?,
+                self.forward_lstm.forward(&x, false, train)?,
+                self.backward_lstm.forward(&x, true, train)?,
             ],
             2,
         )?;

@@ -1,0 +1,12 @@
+//! The live engine: a source (microphone, file, or a file replayed like a microphone)
+//! feeds a worker thread that turns audio into spectrogram columns, levels and emotion
+//! predictions, sent as [`Event`]s on a bounded channel.
+
+pub mod events;
+pub mod pipeline;
+pub mod vad;
+pub mod worker;
+
+pub use events::{Event, Level, Prediction, RunSummary, SourceInfo};
+pub use pipeline::{Pipeline, PipelineConfig};
+pub use worker::{Engine, EngineConfig, EngineError, Source};

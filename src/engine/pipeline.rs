@@ -1,0 +1,322 @@
+//! The engine's synchronous core: interleaved samples at the device rate in, events out.
+//! Downmix → stream resampling to 16 kHz → streaming features → voice gate → a sliding
+//! window of model inputs → the model every hop. Sources feed it; it knows no threads.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use half::f16;
+
+use super::events::{Event, Level, Prediction};
+use super::vad::{frame_energy_db, VoiceGate};
+use crate::audio::resample::StreamResampler;
+use crate::dsp::{FrameFeatures, StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
+use crate::labels::Emotion;
+use crate::model::classifier::{ModelError, Probabilities};
+use crate::model::input::{frame_vector, INPUT_DIM, WINDOW_FRAMES};
+use crate::model::Classifier;
+
+/// Weight of the newest window in the smoothed probabilities shown to people: at one
+/// prediction per 250 ms that is a time constant of about 0.36 s. The windows already
+/// overlap by 2.75 s, so little smoothing is needed to steady the display.
+pub const SMOOTHING: f32 = 0.5;
+/// A pause longer than this (in frames, 1 s) restarts the smoothing: a new utterance is
+/// shown as itself, not blended with the last one.
+const SMOOTHING_RESTART_FRAMES: usize = 100;
+/// Input level is measured over blocks of 50 ms.
+const LEVEL_BLOCK: usize = SAMPLE_RATE as usize / 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot resample {rate} Hz audio: {reason}")]
+    Resample { rate: u32, reason: String },
+    #[error("{channels} channels is not a layout emovox can downmix")]
+    Channels { channels: u16 },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct PipelineConfig {
+    /// Frames (10 ms) between predictions.
+    pub hop_frames: usize,
+    /// Emit a spectrogram column per frame (the app draws them; `listen` does not need them).
+    pub spectrogram: bool,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            hop_frames: crate::model::input::HOP_FRAMES,
+            spectrogram: true,
+        }
+    }
+}
+
+pub struct Pipeline {
+    rate: u32,
+    channels: usize,
+    mono: Vec<f32>,
+    resampler: StreamResampler,
+    extractor: StreamingExtractor,
+    frames: FrameState,
+    level: LevelMeter,
+}
+
+impl Pipeline {
+    pub fn new(
+        classifier: Arc<Classifier>,
+        rate: u32,
+        channels: u16,
+        config: PipelineConfig,
+    ) -> Result<Self, PipelineError> {
+        if channels == 0 {
+            return Err(PipelineError::Channels { channels });
+        }
+        let resampler = StreamResampler::new(rate)
+            .map_err(|reason| PipelineError::Resample { rate, reason })?;
+        Ok(Self {
+            rate,
+            channels: usize::from(channels),
+            mono: Vec::with_capacity(8192),
+            resampler,
+            extractor: StreamingExtractor::new(),
+            frames: FrameState::new(classifier, config),
+            level: LevelMeter::default(),
+        })
+    }
+
+    /// Feeds interleaved samples (whole frames) that were handed over at `handed`.
+    pub fn push(
+        &mut self,
+        interleaved: &[f32],
+        handed: Instant,
+        out: &mut impl FnMut(Event),
+    ) -> Result<(), PipelineError> {
+        self.mono.clear();
+        match self.channels {
+            1 => self.mono.extend_from_slice(interleaved),
+            n => self.mono.extend(
+                interleaved
+                    .chunks_exact(n)
+                    .map(|f| f.iter().sum::<f32>() / n as f32),
+            ),
+        }
+        let Self {
+            resampler,
+            extractor,
+            frames,
+            level,
+            mono,
+            rate,
+            ..
+        } = self;
+        resampler
+            .push(mono, |samples| {
+                level.feed(samples, out);
+                extractor.push(samples, |f| frames.on_frame(f, handed, out));
+            })
+            .map_err(|reason| PipelineError::Resample {
+                rate: *rate,
+                reason,
+            })?;
+        frames.take_error()
+    }
+
+    /// Ends a stream that has an end (a file): the frames that reach into the padding
+    /// after the last sample, then one last prediction if any frames came since the
+    /// previous one. (A resampled stream loses its last ~20 ms still in the resampler.)
+    pub fn finish(&mut self, out: &mut impl FnMut(Event)) -> Result<(), PipelineError> {
+        let handed = Instant::now();
+        let Self {
+            extractor, frames, ..
+        } = self;
+        extractor.finish(|f| frames.on_frame(f, handed, out));
+        if frames.count % frames.config.hop_frames != 0 {
+            frames.predict(handed, out);
+        }
+        frames.take_error()
+    }
+
+    /// Seconds of audio in so far (10 ms per frame).
+    pub fn audio_seconds(&self) -> f64 {
+        frame_seconds(self.frames.count)
+    }
+
+    pub fn predictions(&self) -> u64 {
+        self.frames.predictions
+    }
+
+    /// Mean probabilities over the windows with speech, or over all windows if none had.
+    pub fn overall(&self) -> Option<Probabilities> {
+        let (sum, n) = if self.frames.speech_windows > 0 {
+            (&self.frames.speech_sum, self.frames.speech_windows)
+        } else {
+            (&self.frames.all_sum, self.frames.predictions)
+        };
+        (n > 0).then(|| sum.map(|s| s / n as f32))
+    }
+}
+
+fn frame_seconds(frames: usize) -> f64 {
+    frames as f64 * HOP_LENGTH as f64 / f64::from(SAMPLE_RATE)
+}
+
+/// Everything that happens per 10 ms frame.
+struct FrameState {
+    classifier: Arc<Classifier>,
+    config: PipelineConfig,
+    /// The last `WINDOW_FRAMES` model inputs, as a circular buffer of frames.
+    recent: Vec<f16>,
+    /// The window in time order, handed to the model.
+    window: Vec<f16>,
+    count: usize,
+    gate: VoiceGate,
+    speech_in_hop: bool,
+    frames_since_speech: usize,
+    smoothed: Option<Probabilities>,
+    predictions: u64,
+    speech_windows: u64,
+    speech_sum: Probabilities,
+    all_sum: Probabilities,
+    error: Option<ModelError>,
+}
+
+impl FrameState {
+    fn new(classifier: Arc<Classifier>, config: PipelineConfig) -> Self {
+        Self {
+            classifier,
+            config: PipelineConfig {
+                hop_frames: config.hop_frames.max(1),
+                ..config
+            },
+            recent: vec![f16::ZERO; WINDOW_FRAMES * INPUT_DIM],
+            window: vec![f16::ZERO; WINDOW_FRAMES * INPUT_DIM],
+            count: 0,
+            gate: VoiceGate::default(),
+            speech_in_hop: false,
+            frames_since_speech: usize::MAX / 2,
+            smoothed: None,
+            predictions: 0,
+            speech_windows: 0,
+            speech_sum: [0.0; Emotion::COUNT],
+            all_sum: [0.0; Emotion::COUNT],
+            error: None,
+        }
+    }
+
+    fn on_frame(&mut self, f: &FrameFeatures, handed: Instant, out: &mut impl FnMut(Event)) {
+        if self.config.spectrogram {
+            out(Event::Spectrogram {
+                frame: f.index,
+                mel_db: f.mel_db,
+            });
+        }
+        let slot = (self.count % WINDOW_FRAMES) * INPUT_DIM;
+        for (dst, src) in self.recent[slot..slot + INPUT_DIM]
+            .iter_mut()
+            .zip(frame_vector(f))
+        {
+            *dst = f16::from_f32(src);
+        }
+        self.count += 1;
+        if self.gate.update(frame_energy_db(&f.power)) {
+            self.speech_in_hop = true;
+        }
+        if self.count.is_multiple_of(self.config.hop_frames) {
+            self.predict(handed, out);
+        }
+    }
+
+    /// Classifies the last `WINDOW_FRAMES` frames (fewer at the start: the model pads a
+    /// short window by repeating its last frame, as it does for a short file).
+    fn predict(&mut self, handed: Instant, out: &mut impl FnMut(Event)) {
+        let n = self.count.min(WINDOW_FRAMES);
+        let first = self.count - n;
+        for k in 0..n {
+            let slot = ((first + k) % WINDOW_FRAMES) * INPUT_DIM;
+            self.window[k * INPUT_DIM..(k + 1) * INPUT_DIM]
+                .copy_from_slice(&self.recent[slot..slot + INPUT_DIM]);
+        }
+        let probabilities = match self.classifier.windows(&self.window[..n * INPUT_DIM], &[0]) {
+            Ok(rows) => match rows.first() {
+                Some(&p) => p,
+                None => return,
+            },
+            Err(e) => {
+                self.error.get_or_insert(e);
+                return;
+            }
+        };
+        let speech = std::mem::take(&mut self.speech_in_hop);
+        let hop = self.config.hop_frames;
+        if speech {
+            let restart = self.frames_since_speech >= SMOOTHING_RESTART_FRAMES;
+            self.smoothed = Some(match self.smoothed {
+                Some(prev) if !restart => std::array::from_fn(|i| {
+                    (1.0 - SMOOTHING) * prev[i] + SMOOTHING * probabilities[i]
+                }),
+                _ => probabilities,
+            });
+            self.frames_since_speech = 0;
+            self.speech_windows += 1;
+            add(&mut self.speech_sum, &probabilities);
+        } else {
+            self.frames_since_speech = self.frames_since_speech.saturating_add(hop);
+        }
+        self.predictions += 1;
+        add(&mut self.all_sum, &probabilities);
+        out(Event::Prediction(Prediction {
+            t: frame_seconds(self.count),
+            probabilities,
+            smoothed: self.smoothed.unwrap_or(probabilities),
+            speech,
+            latency: handed.elapsed(),
+        }));
+    }
+
+    fn take_error(&mut self) -> Result<(), PipelineError> {
+        match self.error.take() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn add(sum: &mut Probabilities, p: &Probabilities) {
+    for (s, v) in sum.iter_mut().zip(p) {
+        *s += v;
+    }
+}
+
+/// RMS and peak of the 16 kHz mono signal over 50 ms blocks.
+#[derive(Default)]
+struct LevelMeter {
+    sum_sq: f64,
+    peak: f32,
+    n: usize,
+    total: u64,
+}
+
+impl LevelMeter {
+    fn feed(&mut self, samples: &[f32], out: &mut impl FnMut(Event)) {
+        for &x in samples {
+            self.sum_sq += f64::from(x * x);
+            self.peak = self.peak.max(x.abs());
+            self.n += 1;
+            self.total += 1;
+            if self.n == LEVEL_BLOCK {
+                let rms = (self.sum_sq / LEVEL_BLOCK as f64).sqrt() as f32;
+                out(Event::Level(Level {
+                    t: self.total as f64 / f64::from(SAMPLE_RATE),
+                    rms_dbfs: 20.0 * rms.max(1e-6).log10(),
+                    peak_dbfs: 20.0 * self.peak.max(1e-6).log10(),
+                }));
+                *self = Self {
+                    total: self.total,
+                    ..Self::default()
+                };
+            }
+        }
+    }
+}

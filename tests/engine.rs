@@ -1,0 +1,235 @@
+//! The live engine without a sound card: a file analysed directly and the same file pushed
+//! through the ring the way a microphone's callback pushes must give the same predictions,
+//! and those must be the windows file analysis classifies.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use emovox::audio::capture::DeviceChoice;
+use emovox::audio::decode_file;
+use emovox::dsp::StreamingExtractor;
+use emovox::engine::{Engine, EngineConfig, Event, Prediction, RunSummary, Source};
+use emovox::model::input::{signal_frames, to_f16, HOP_FRAMES, WINDOW_FRAMES};
+use emovox::model::Classifier;
+
+fn model() -> Arc<Classifier> {
+    Arc::new(Classifier::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap())
+}
+
+/// Runs an engine to its end and returns its predictions, other events and summary.
+fn run(source: Source, config: EngineConfig) -> (Vec<Prediction>, Vec<Event>, RunSummary) {
+    let engine = Engine::start(source, model(), config).unwrap();
+    let mut predictions = Vec::new();
+    let mut others = Vec::new();
+    loop {
+        match engine
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
+            Event::Prediction(p) => predictions.push(p),
+            Event::Finished(summary) => return (predictions, others, summary),
+            other => others.push(other),
+        }
+    }
+}
+
+const CLIP: &str = "03-01-05-02-01-01-10";
+
+#[test]
+fn file_and_replayed_microphone_give_the_same_predictions() {
+    let path = common::wav(CLIP);
+    let (file, _, file_summary) = run(Source::File(path.clone()), EngineConfig::default());
+    let (live, _, live_summary) = run(Source::Replay { path, speed: 0.0 }, EngineConfig::default());
+    assert!(!file_summary.failed && !live_summary.failed);
+    assert_eq!(live_summary.dropped_samples, 0);
+    assert_eq!(file.len(), live.len());
+    assert!(file.len() > 10, "{} predictions", file.len());
+    for (a, b) in file.iter().zip(&live) {
+        assert_eq!(a.t, b.t);
+        assert_eq!(a.probabilities, b.probabilities, "at {} s", a.t);
+        assert_eq!(a.speech, b.speech, "at {} s", a.t);
+        assert_eq!(a.smoothed, b.smoothed, "at {} s", a.t);
+    }
+    assert_eq!(file_summary.overall, live_summary.overall);
+}
+
+#[test]
+fn live_windows_are_the_windows_file_analysis_classifies() {
+    let path = common::wav(CLIP);
+    let (live, _, _) = run(Source::File(path.clone()), EngineConfig::default());
+    let model = model();
+    let signal = decode_file(&path).unwrap().samples;
+    let frames = to_f16(&signal_frames(&mut StreamingExtractor::new(), &signal));
+    let mut compared = 0;
+    for p in &live {
+        // A prediction at t covers the 300 frames that end there.
+        let end = (p.t * 100.0).round() as usize;
+        if end < WINDOW_FRAMES || !end.is_multiple_of(HOP_FRAMES) {
+            continue;
+        }
+        let offline = model.windows(&frames, &[end - WINDOW_FRAMES]).unwrap();
+        for (a, b) in p.probabilities.iter().zip(&offline[0]) {
+            assert!((a - b).abs() < 1e-6, "at {} s: {a} vs {b}", p.t);
+        }
+        compared += 1;
+    }
+    assert!(compared >= 3, "only {compared} full windows compared");
+}
+
+#[test]
+fn predictions_come_every_hop_and_the_gate_hears_the_speech() {
+    let (predictions, others, summary) =
+        run(Source::File(common::wav(CLIP)), EngineConfig::default());
+    for (i, p) in predictions.iter().enumerate().take(predictions.len() - 1) {
+        assert!(
+            (p.t - 0.25 * (i + 1) as f64).abs() < 1e-9,
+            "{} at #{i}",
+            p.t
+        );
+    }
+    // RAVDESS clips open with about half a second of room tone before the actor speaks.
+    assert!(!predictions[0].speech, "speech at 0.25 s");
+    assert!(predictions[0].label().is_none());
+    let spoken = predictions.iter().filter(|p| p.speech).count();
+    assert!(spoken >= 6, "only {spoken} windows with speech");
+    assert!(predictions
+        .iter()
+        .filter(|p| p.speech)
+        .all(|p| p.label().is_some()));
+    assert_eq!(summary.predictions as usize, predictions.len());
+    let overall = summary.overall.unwrap();
+    assert!((overall.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    // The display gets a spectrogram column per frame and a level every 50 ms.
+    let columns = others
+        .iter()
+        .filter(|e| matches!(e, Event::Spectrogram { .. }))
+        .count();
+    let levels: Vec<f32> = others
+        .iter()
+        .filter_map(|e| match e {
+            Event::Level(l) => Some(l.rms_dbfs),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(columns, (summary.audio_s * 100.0).round() as usize);
+    assert!(levels.len() as f64 >= summary.audio_s * 20.0 - 1.0);
+    let loudest = levels.iter().copied().fold(f32::MIN, f32::max);
+    assert!((-60.0..0.0).contains(&loudest), "loudest {loudest} dBFS");
+    assert!(others.iter().any(|e| matches!(e, Event::Progress { .. })));
+}
+
+#[test]
+fn a_slow_consumer_loses_display_events_but_no_predictions_are_skipped() {
+    let config = EngineConfig {
+        capacity: 16,
+        ..EngineConfig::default()
+    };
+    let path = common::wav(CLIP);
+    let engine = Engine::start(Source::Replay { path, speed: 0.0 }, model(), config).unwrap();
+    let mut received = Vec::new();
+    let summary = loop {
+        // A consumer far slower than the worker: 2 ms per event.
+        std::thread::sleep(Duration::from_millis(2));
+        match engine
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
+            Event::Prediction(p) => received.push(p.t),
+            Event::Finished(s) => break s,
+            _ => {}
+        }
+    };
+    assert!(!summary.failed);
+    assert!(summary.lost_events > 0, "nothing was lost");
+    assert_eq!(
+        summary.dropped_samples, 0,
+        "the worker fell behind the source"
+    );
+    // Every hop was classified, whatever the consumer saw.
+    let frames = (summary.audio_s * 100.0).round() as u64;
+    let hops = frames.div_ceil(HOP_FRAMES as u64);
+    assert_eq!(summary.predictions, hops);
+    assert!(received.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn a_bad_file_ends_with_an_error_event_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("emovox-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("truncated.wav");
+    let good = std::fs::read(common::wav(CLIP)).unwrap();
+    std::fs::write(&bad, &good[..30]).unwrap();
+    for source in [
+        Source::File(bad.clone()),
+        Source::Replay {
+            path: bad.clone(),
+            speed: 0.0,
+        },
+    ] {
+        let (predictions, others, summary) = run(source, EngineConfig::default());
+        assert!(summary.failed);
+        assert!(predictions.is_empty());
+        let message = others
+            .iter()
+            .find_map(|e| match e {
+                Event::Error(m) => Some(m.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(message.contains("truncated.wav"), "{message}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_microphone_that_does_not_exist_is_an_error_at_start() {
+    let source = Source::Microphone(DeviceChoice::Name("no such microphone 1234".into()));
+    let Err(e) = Engine::start(source, model(), EngineConfig::default()) else {
+        panic!("opened a device that does not exist");
+    };
+    // With a sound server: no device matches. Without one (a bare machine): no host.
+    let message = e.to_string();
+    assert!(
+        message.contains("no such microphone 1234") || message.contains("audio system"),
+        "{message}"
+    );
+}
+
+#[test]
+fn stopping_a_replay_ends_it_promptly_with_a_summary() {
+    let path = common::wav(CLIP);
+    let engine = Engine::start(
+        Source::Replay { path, speed: 1.0 },
+        model(),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    // Wait for the first prediction (0.25 s of real-time audio), then stop.
+    loop {
+        if let Event::Prediction(_) = engine
+            .events()
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+        {
+            break;
+        }
+    }
+    engine.stop();
+    let summary = loop {
+        if let Event::Finished(s) = engine
+            .events()
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap()
+        {
+            break s;
+        }
+    };
+    assert!(!summary.failed);
+    assert!(summary.audio_s < 2.0, "ran on for {} s", summary.audio_s);
+}
