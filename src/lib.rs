@@ -3,6 +3,7 @@
 //! Data flows one way: [`audio`] turns any file into mono 16 kHz samples, [`dsp`] turns
 //! samples into librosa-exact frame features, one frame at a time or a whole signal at once.
 
+pub mod app;
 pub mod audio;
 pub mod dsp;
 pub mod engine;

@@ -8,10 +8,17 @@ mod cli;
 
 /// Recognise emotion in speech, live from a microphone or from audio files.
 #[derive(Parser)]
-#[command(name = "emovox", version, about)]
+#[command(
+    name = "emovox",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    app: cli::app::Args,
 }
 
 #[derive(Subcommand)]
@@ -36,13 +43,7 @@ fn main() -> ExitCode {
         Some(Command::Evaluate(args)) => cli::evaluate::run(args),
         Some(Command::Listen(args)) => cli::listen::run(args),
         Some(Command::Devices(args)) => cli::devices::run(args),
-        None => {
-            eprintln!(
-                "emovox: the desktop app is not built yet; the command-line tools are.\n\
-                 Try `emovox features FILE.wav` or `emovox --help`."
-            );
-            Ok(())
-        }
+        None => cli::app::run(cli.app),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

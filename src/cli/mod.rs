@@ -1,5 +1,6 @@
 //! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<()>`.
 
+pub mod app;
 pub mod devices;
 pub mod evaluate;
 pub mod features;

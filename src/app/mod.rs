@@ -1,0 +1,255 @@
+//! The desktop app (eframe/egui): the only module that knows egui. `logic` drains the
+//! engine's events into [`AppState`]; `ui` draws it. Features and the model never run on
+//! this thread.
+
+pub mod colors;
+mod panels;
+mod spectrogram;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use crate::audio::capture::{input_devices, DeviceChoice};
+use crate::engine::{Engine, EngineConfig, Source};
+use crate::model::Classifier;
+pub use panels::Requests;
+use spectrogram::SpectrogramTexture;
+pub use state::{Activity, AppState, View};
+
+/// Events taken per frame at most, so a burst (a fast file analysis) cannot stall drawing.
+const MAX_EVENTS_PER_FRAME: usize = 20_000;
+/// Redraw rate while something runs.
+const REFRESH: Duration = Duration::from_millis(33);
+
+/// How the app starts.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// A file to analyse at once (`emovox FILE`).
+    pub open: Option<PathBuf>,
+    /// A file that stands in for the microphone (demos, tests, machines without one),
+    /// replayed at `replay_speed` × real time (0: as fast as the engine takes it).
+    pub replay: Option<PathBuf>,
+    pub replay_speed: f64,
+    /// Start listening at once.
+    pub listen: bool,
+}
+
+pub struct EmovoxApp {
+    pub state: AppState,
+    classifier: Arc<Classifier>,
+    options: AppOptions,
+    engine: Option<Engine>,
+    spectrogram: SpectrogramTexture,
+    /// The path typed into File → Open, while that window is open.
+    open_path: Option<String>,
+    /// CPU time of the last `ui` call, for the frame-time benchmark.
+    pub last_ui_time: Duration,
+}
+
+impl EmovoxApp {
+    pub fn new(classifier: Arc<Classifier>, options: AppOptions) -> Self {
+        let card = classifier.card();
+        let mut state = AppState::new(
+            card.name.clone(),
+            card.validation.as_ref().map(|v| v.macro_f1),
+        );
+        refresh_devices(&mut state, options.replay.as_deref());
+        let mut app = Self {
+            state,
+            classifier,
+            options: options.clone(),
+            engine: None,
+            spectrogram: SpectrogramTexture::default(),
+            open_path: None,
+            last_ui_time: Duration::ZERO,
+        };
+        if let Some(path) = options.open {
+            app.open_file(path);
+        } else if options.listen {
+            app.listen();
+        }
+        app
+    }
+
+    /// Starts listening to the chosen input (or the stand-in file).
+    pub fn listen(&mut self) {
+        self.stop();
+        let source = match &self.options.replay {
+            Some(path) => Source::Replay {
+                path: path.clone(),
+                speed: self.options.replay_speed,
+            },
+            None => Source::Microphone(match self.state.device {
+                Some(i) => DeviceChoice::Index(i),
+                None => DeviceChoice::Default,
+            }),
+        };
+        let name = match &source {
+            Source::Replay { path, .. } => format!("{} (file as microphone)", path.display()),
+            _ => "microphone".to_owned(),
+        };
+        match Engine::start(
+            source,
+            Arc::clone(&self.classifier),
+            EngineConfig::default(),
+        ) {
+            Ok(engine) => {
+                self.state.audio_problem = None;
+                self.state.begin(View::Live { source: name });
+                self.engine = Some(engine);
+            }
+            Err(e) => self.state.audio_problem = Some(e.to_string()),
+        }
+    }
+
+    /// Analyses a file on the engine's worker.
+    pub fn open_file(&mut self, path: PathBuf) {
+        self.stop();
+        match Engine::start(
+            Source::File(path.clone()),
+            Arc::clone(&self.classifier),
+            EngineConfig::default(),
+        ) {
+            Ok(engine) => {
+                self.state.begin(View::File { path });
+                self.engine = Some(engine);
+            }
+            Err(e) => self.state.error(e.to_string()),
+        }
+    }
+
+    /// Stops what runs; what it showed stays on screen.
+    pub fn stop(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.stop();
+            // Take what it sent up to its end, so the view shows the run's summary.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while let Ok(event) = engine.events().recv_deadline(deadline) {
+                let finished = matches!(event, crate::engine::Event::Finished(_));
+                self.state.apply(event);
+                if finished {
+                    break;
+                }
+            }
+        }
+        if self.state.is_running() {
+            self.state.activity = Activity::Finished;
+        }
+    }
+
+    /// Takes the engine's events into the state (called every frame).
+    pub fn drain_events(&mut self) {
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        for event in engine.events().try_iter().take(MAX_EVENTS_PER_FRAME) {
+            self.state.apply(event);
+        }
+        if !self.state.is_running() {
+            self.engine = None;
+        }
+    }
+
+    fn act(&mut self, req: Requests) {
+        if req.refresh_devices {
+            refresh_devices(&mut self.state, self.options.replay.as_deref());
+        }
+        if req.stop {
+            self.stop();
+        }
+        if req.listen {
+            self.listen();
+        }
+        if let Some(path) = req.open {
+            self.open_file(path);
+        }
+    }
+}
+
+fn refresh_devices(state: &mut AppState, replay: Option<&Path>) {
+    if replay.is_some() {
+        state.devices.clear();
+        return;
+    }
+    match input_devices() {
+        Ok(devices) => {
+            state.devices = devices;
+            state.audio_problem = None;
+        }
+        Err(e) => {
+            state.devices.clear();
+            state.audio_problem = Some(e.to_string());
+        }
+    }
+}
+
+impl eframe::App for EmovoxApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.drain_events();
+        self.spectrogram.update(ctx, &self.state);
+        if self.state.is_running() {
+            ctx.request_repaint_after(REFRESH);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        let dropped: Vec<PathBuf> = ui.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        let mut req = Requests::default();
+        egui::Panel::top("top").show(ui, |ui| {
+            req = panels::top_bar_ui(ui, &mut self.state, &mut self.open_path);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| panels::status_ui(ui, &self.state));
+        egui::Panel::right("emotion")
+            .exact_size(260.0)
+            .show(ui, |ui| panels::emotion_ui(ui, &self.state));
+        egui::CentralPanel::default().show(ui, |ui| {
+            let height = (ui.available_height() - 8.0).max(200.0);
+            self.spectrogram.ui(ui, &self.state, height * 0.5);
+            panels::timeline_ui(ui, &self.state, height * 0.5);
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            req.open = Some(path);
+        }
+        self.act(req);
+        self.last_ui_time = started.elapsed();
+    }
+}
+
+/// The spectrogram and the timeline share their time axis: zooming one zooms both.
+fn time_axis() -> egui::Id {
+    egui::Id::unique("emovox-time-axis")
+}
+
+/// Opens the main window and runs until it is closed.
+pub fn run(classifier: Arc<Classifier>, options: AppOptions) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("emovox")
+            .with_inner_size([1200.0, 780.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "emovox",
+        native,
+        Box::new(move |_cc| Ok(Box::new(EmovoxApp::new(classifier, options)))),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the window ({e}); is there a display? The command-line tools \
+             work without one: `emovox --help`"
+        )
+    })
+}

@@ -1,0 +1,315 @@
+//! The panels of the main window, each a function of the state it draws. They only draw
+//! and report what the user asked for; the app acts on it.
+
+use std::path::PathBuf;
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Span};
+
+use super::colors::emotion_rgb;
+use super::state::{Activity, AppState, View, LIVE_TIMELINE_S};
+use crate::labels::Emotion;
+
+/// What the user asked for in this frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Requests {
+    pub listen: bool,
+    pub stop: bool,
+    pub open: Option<PathBuf>,
+    pub refresh_devices: bool,
+}
+
+fn color(e: Emotion) -> Color32 {
+    let [r, g, b] = emotion_rgb(e);
+    Color32::from_rgb(r, g, b)
+}
+
+/// Listen/Stop, the input picker, the level meter, the model's name and File → Open.
+pub fn top_bar_ui(
+    ui: &mut egui::Ui,
+    state: &mut AppState,
+    open_path: &mut Option<String>,
+) -> Requests {
+    let mut req = Requests::default();
+    ui.horizontal(|ui| {
+        let running = state.is_running();
+        if ui
+            .add_enabled(!running, egui::Button::new("Listen"))
+            .on_hover_text("Listen to the microphone")
+            .clicked()
+        {
+            req.listen = true;
+        }
+        if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
+            req.stop = true;
+        }
+        ui.separator();
+        let selected = match state.device.and_then(|i| state.devices.get(i)) {
+            Some(d) => d.name.clone(),
+            None => "System default".to_owned(),
+        };
+        egui::ComboBox::from_label("Input")
+            .selected_text(selected)
+            .width(220.0)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut state.device, None, "System default");
+                for d in &state.devices {
+                    ui.selectable_value(&mut state.device, Some(d.index), d.name.as_str());
+                }
+            });
+        if ui
+            .button("Refresh")
+            .on_hover_text("Look for input devices again")
+            .clicked()
+        {
+            req.refresh_devices = true;
+        }
+        ui.separator();
+        level_meter_ui(ui, state);
+        ui.separator();
+        if ui.button("Open file…").clicked() {
+            open_path.get_or_insert_with(String::new);
+        }
+        ui.separator();
+        let model = match state.model_f1 {
+            Some(f1) => format!("Model: {} (F1 {f1:.2} on unseen voices)", state.model_name),
+            None => format!("Model: {}", state.model_name),
+        };
+        ui.label(model);
+    });
+    if let Some(path) = open_path.as_mut() {
+        let mut close = false;
+        egui::Window::new("Open an audio file")
+            .collapsible(false)
+            .show(ui.ctx(), |ui| {
+                ui.label("WAV, FLAC, MP3 or Ogg Vorbis; or drop a file onto the window.");
+                let edit = ui
+                    .horizontal(|ui| {
+                        let label = ui.label("Path");
+                        ui.add(
+                            egui::TextEdit::singleline(path)
+                                .hint_text("/path/to/file.wav")
+                                .desired_width(400.0),
+                        )
+                        .labelled_by(label.id)
+                    })
+                    .inner;
+                ui.horizontal(|ui| {
+                    let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.button("Open").clicked() || enter) && !path.trim().is_empty() {
+                        req.open = Some(PathBuf::from(path.trim()));
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            });
+        if close {
+            *open_path = None;
+        }
+    }
+    req
+}
+
+fn level_meter_ui(ui: &mut egui::Ui, state: &AppState) {
+    let (fraction, text) = match (&state.level, state.is_live() && state.is_running()) {
+        (Some(level), true) => (
+            ((level.rms_dbfs + 60.0) / 60.0).clamp(0.0, 1.0),
+            format!("{:.0} dBFS", level.rms_dbfs),
+        ),
+        _ => (0.0, "level".to_owned()),
+    };
+    ui.add(
+        egui::ProgressBar::new(fraction)
+            .desired_width(120.0)
+            .text(text),
+    );
+}
+
+/// The status line: what runs, how far a file is, dropped audio, errors, no microphone.
+pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
+    ui.horizontal_wrapped(|ui| {
+        match (&state.view, state.activity) {
+            (View::Empty, _) => {
+                ui.label("Press Listen to hear the microphone, or drop an audio file here.");
+            }
+            (View::Live { source }, Activity::Running) => {
+                ui.label(format!("Listening to {source}"));
+            }
+            (View::File { path }, Activity::Running) => {
+                let (done, total) = state
+                    .progress
+                    .unwrap_or((0.0, state.duration_s.unwrap_or(0.0)));
+                let fraction = if total > 0.0 {
+                    (done / total) as f32
+                } else {
+                    0.0
+                };
+                ui.label(format!("Analysing {}", path.display()));
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .desired_width(200.0)
+                        .show_percentage(),
+                );
+            }
+            (View::Live { source }, _) => {
+                ui.label(format!("Stopped ({source})"));
+            }
+            (View::File { path }, Activity::Failed) => {
+                ui.label(format!("Could not analyse {}", path.display()));
+            }
+            (View::File { path }, _) => {
+                let seconds = state.duration_s.unwrap_or(0.0);
+                ui.label(format!("{} ({seconds:.1} s)", path.display()));
+            }
+        }
+        if state.dropped_samples > 0 {
+            ui.colored_label(
+                Color32::from_rgb(240, 180, 60),
+                format!(
+                    "{} samples dropped (the computer fell behind)",
+                    state.dropped_samples
+                ),
+            );
+        }
+    });
+    if let Some(problem) = &state.audio_problem {
+        ui.colored_label(
+            Color32::from_rgb(240, 180, 60),
+            format!("No microphone: {problem}. Files still work: drop one here or use Open file…"),
+        );
+    }
+    for e in &state.errors {
+        ui.colored_label(Color32::from_rgb(240, 90, 80), e);
+    }
+}
+
+/// The current emotion in large type with its probability, or "no speech"; a bar per
+/// emotion. For a file: its overall reading and per-segment labels.
+pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
+    let shown = match &state.view {
+        View::File { .. } if !state.is_running() => state.overall().map(|(e, p)| (Some(e), p)),
+        _ => state.current().map(|p| (p.label(), p.smoothed)),
+    };
+    match shown {
+        Some((Some(e), p)) => {
+            ui.label(
+                RichText::new(e.name().to_uppercase())
+                    .size(40.0)
+                    .strong()
+                    .color(color(e)),
+            );
+            ui.label(RichText::new(format!("{:.0}%", p[e.index()] * 100.0)).size(22.0));
+        }
+        Some((None, _)) => {
+            ui.label(RichText::new("no speech").size(40.0).color(Color32::GRAY));
+            ui.label(RichText::new(" ").size(22.0));
+        }
+        None => {
+            ui.label(RichText::new("—").size(40.0).color(Color32::GRAY));
+            ui.label(RichText::new(" ").size(22.0));
+        }
+    }
+    ui.add_space(6.0);
+    let probs = shown.map(|(_, p)| p).unwrap_or([0.0; Emotion::COUNT]);
+    let speech = shown.is_some_and(|(e, _)| e.is_some());
+    for e in Emotion::ALL {
+        let p = probs[e.index()];
+        let fill = if speech {
+            color(e)
+        } else {
+            Color32::from_gray(90)
+        };
+        ui.add(
+            egui::ProgressBar::new(p)
+                .desired_width(ui.available_width())
+                .fill(fill)
+                .text(format!("{} {:.0}%", e.name(), p * 100.0)),
+        );
+    }
+    if matches!(state.view, View::File { .. }) && !state.is_running() {
+        let segments = state.segments();
+        if !segments.is_empty() {
+            ui.add_space(8.0);
+            ui.label(RichText::new("Segments").strong());
+            egui::ScrollArea::vertical()
+                .max_height(160.0)
+                .show(ui, |ui| {
+                    for s in segments {
+                        ui.colored_label(
+                            color(s.label),
+                            format!(
+                                "{:5.2}–{:5.2} s  {} {:.0}%",
+                                s.start_s,
+                                s.end_s,
+                                s.label.name(),
+                                s.confidence * 100.0
+                            ),
+                        );
+                    }
+                });
+        }
+    }
+}
+
+/// The eight probabilities over time (the last 30 s live, the whole file otherwise), one
+/// colour per emotion, shaded where there was no speech.
+pub fn timeline_ui(ui: &mut egui::Ui, state: &AppState, height: f32) {
+    let last_t = state.current().map_or(0.0, |p| p.t);
+    let mut plot = Plot::new("timeline")
+        .height(height)
+        .legend(Legend::default())
+        .allow_zoom([true, false])
+        .allow_drag([!state.is_live(), false])
+        .allow_scroll([!state.is_live(), false])
+        .include_y(0.0)
+        .include_y(1.0)
+        .x_axis_label("time (s)")
+        .y_axis_label("probability");
+    // A file's spectrogram and timeline zoom and scroll together; live, the spectrogram
+    // shows 10 s and the timeline 30 s.
+    plot = if state.is_live() {
+        plot.include_x((last_t - LIVE_TIMELINE_S).max(0.0))
+            .include_x(last_t.max(LIVE_TIMELINE_S))
+    } else {
+        plot.include_x(0.0)
+            .include_x(state.duration_s.unwrap_or(last_t))
+            .link_axis(super::time_axis(), [true, false])
+    };
+    plot.show(ui, |plot_ui| {
+        // Shade the stretches without speech.
+        let mut silence_start: Option<f64> = None;
+        let mut prev_t = state.predictions.front().map_or(0.0, |p| p.t - 0.25);
+        for p in &state.predictions {
+            match (p.speech, silence_start) {
+                (false, None) => silence_start = Some(prev_t),
+                (true, Some(s)) => {
+                    plot_ui.span(
+                        Span::new("", s..=prev_t)
+                            .fill(Color32::from_white_alpha(12))
+                            .border_width(0.0),
+                    );
+                    silence_start = None;
+                }
+                _ => {}
+            }
+            prev_t = p.t;
+        }
+        if let Some(s) = silence_start {
+            plot_ui.span(
+                Span::new("", s..=prev_t)
+                    .fill(Color32::from_white_alpha(12))
+                    .border_width(0.0),
+            );
+        }
+        for e in Emotion::ALL {
+            let points: PlotPoints = state
+                .predictions
+                .iter()
+                .map(|p| [p.t, f64::from(p.smoothed[e.index()])])
+                .collect();
+            plot_ui.line(Line::new(e.name(), points).color(color(e)).width(2.0));
+        }
+    });
+}

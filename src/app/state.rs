@@ -1,0 +1,339 @@
+//! What the window shows, as plain data: no egui types, so the logic that turns engine
+//! events into it is tested without a window.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use crate::audio::capture::DeviceInfo;
+use crate::dsp::N_MELS;
+use crate::engine::{Event, Level, Prediction, RunSummary};
+use crate::labels::Emotion;
+use crate::model::classifier::{argmax, Probabilities};
+
+/// The live spectrogram shows the last 10 s (1,000 columns of 10 ms).
+pub const LIVE_COLUMNS: usize = 1000;
+/// The live timeline shows the last 30 s.
+pub const LIVE_TIMELINE_S: f64 = 30.0;
+/// Errors kept for display.
+const MAX_ERRORS: usize = 5;
+
+/// Where the audio on screen comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum View {
+    /// Nothing yet: the start screen.
+    Empty,
+    /// A microphone (or a file standing in for one), scrolling.
+    Live { source: String },
+    /// A file analysed as a whole.
+    File { path: PathBuf },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activity {
+    Idle,
+    /// The engine runs: listening, or analysing a file (`progress` tells how far).
+    Running,
+    Finished,
+    Failed,
+}
+
+/// A stretch of a file where the model heard one emotion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub label: Emotion,
+    /// Mean probability of `label` over the stretch.
+    pub confidence: f32,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub view: View,
+    pub activity: Activity,
+    pub devices: Vec<DeviceInfo>,
+    /// Index into `devices`; `None` is the system default.
+    pub device: Option<usize>,
+    /// Why there is no microphone, in words (no sound server, no device), if so.
+    pub audio_problem: Option<String>,
+    pub model_name: String,
+    pub model_f1: Option<f64>,
+    pub level: Option<Level>,
+    /// Spectrogram columns (mel dB), oldest first; live keeps the last `LIVE_COLUMNS`.
+    pub columns: VecDeque<[f32; N_MELS]>,
+    /// Frame index of `columns[0]`.
+    pub first_column: usize,
+    /// Columns received since the view began, for a texture that appends only new ones.
+    pub columns_received: usize,
+    /// Predictions, oldest first; live keeps the last `LIVE_TIMELINE_S`.
+    pub predictions: VecDeque<Prediction>,
+    /// Seconds analysed and in all, while a file is analysed.
+    pub progress: Option<(f64, f64)>,
+    pub duration_s: Option<f64>,
+    pub dropped_samples: u64,
+    pub errors: Vec<String>,
+    pub summary: Option<RunSummary>,
+}
+
+impl AppState {
+    pub fn new(model_name: String, model_f1: Option<f64>) -> Self {
+        Self {
+            view: View::Empty,
+            activity: Activity::Idle,
+            devices: Vec::new(),
+            device: None,
+            audio_problem: None,
+            model_name,
+            model_f1,
+            level: None,
+            columns: VecDeque::new(),
+            first_column: 0,
+            columns_received: 0,
+            predictions: VecDeque::new(),
+            progress: None,
+            duration_s: None,
+            dropped_samples: 0,
+            errors: Vec::new(),
+            summary: None,
+        }
+    }
+
+    /// Clears what the last run showed and starts a new view.
+    pub fn begin(&mut self, view: View) {
+        self.view = view;
+        self.activity = Activity::Running;
+        self.level = None;
+        self.columns.clear();
+        self.first_column = 0;
+        self.columns_received = 0;
+        self.predictions.clear();
+        self.progress = None;
+        self.duration_s = None;
+        self.dropped_samples = 0;
+        self.summary = None;
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.view, View::Live { .. })
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.activity == Activity::Running
+    }
+
+    /// Shows an error (the newest few are kept).
+    pub fn error(&mut self, message: String) {
+        if self.errors.len() == MAX_ERRORS {
+            self.errors.remove(0);
+        }
+        self.errors.push(message);
+    }
+
+    /// Takes one event from the engine.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Started(info) => {
+                self.duration_s = info.duration_s;
+                if let View::Live { source } = &mut self.view {
+                    *source = info.name;
+                }
+            }
+            Event::Spectrogram { frame, mel_db } => {
+                if self.columns.is_empty() {
+                    self.first_column = frame;
+                }
+                self.columns.push_back(mel_db);
+                self.columns_received += 1;
+                if self.is_live() && self.columns.len() > LIVE_COLUMNS {
+                    self.columns.pop_front();
+                    self.first_column += 1;
+                }
+            }
+            Event::Level(level) => self.level = Some(level),
+            Event::Prediction(p) => {
+                let t = p.t;
+                self.predictions.push_back(p);
+                if self.is_live() {
+                    while self
+                        .predictions
+                        .front()
+                        .is_some_and(|old| old.t < t - LIVE_TIMELINE_S)
+                    {
+                        self.predictions.pop_front();
+                    }
+                }
+            }
+            Event::Progress { done_s, total_s } => self.progress = Some((done_s, total_s)),
+            Event::Dropped { total } => self.dropped_samples = total,
+            Event::Error(message) => self.error(message),
+            Event::Finished(summary) => {
+                self.activity = if summary.failed {
+                    Activity::Failed
+                } else {
+                    Activity::Finished
+                };
+                self.dropped_samples = self.dropped_samples.max(summary.dropped_samples);
+                self.summary = Some(summary);
+                self.progress = None;
+            }
+        }
+    }
+
+    /// The newest prediction.
+    pub fn current(&self) -> Option<&Prediction> {
+        self.predictions.back()
+    }
+
+    /// A file's overall reading: the mean over its windows with speech.
+    pub fn overall(&self) -> Option<(Emotion, Probabilities)> {
+        let p = self.summary.as_ref()?.overall?;
+        Some((Emotion::ALL[argmax(&p)], p))
+    }
+
+    /// Consecutive windows with speech and the same top label, as stretches of the file
+    /// (each window is credited with the last 0.25 s it adds).
+    pub fn segments(&self) -> Vec<Segment> {
+        let mut out: Vec<Segment> = Vec::new();
+        let mut sum = 0.0f32;
+        let mut n = 0u32;
+        let mut prev_t = 0.0;
+        for p in &self.predictions {
+            let start = prev_t;
+            prev_t = p.t;
+            let Some(label) = p.label() else {
+                continue;
+            };
+            let confidence = p.probabilities[label.index()];
+            match out.last_mut() {
+                Some(seg) if seg.label == label && (seg.end_s - start).abs() < 1e-6 => {
+                    seg.end_s = p.t;
+                    sum += confidence;
+                    n += 1;
+                    seg.confidence = sum / n as f32;
+                }
+                _ => {
+                    out.push(Segment {
+                        start_s: start,
+                        end_s: p.t,
+                        label,
+                        confidence,
+                    });
+                    sum = confidence;
+                    n = 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn prediction(t: f64, top: Emotion, speech: bool) -> Prediction {
+        let mut p = [0.02f32; 8];
+        p[top.index()] = 0.86;
+        Prediction {
+            t,
+            probabilities: p,
+            smoothed: p,
+            speech,
+            latency: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn live_views_keep_ten_seconds_of_columns_and_thirty_of_predictions() {
+        let mut s = AppState::new("m".into(), None);
+        s.begin(View::Live {
+            source: "mic".into(),
+        });
+        for frame in 0..1500 {
+            s.apply(Event::Spectrogram {
+                frame,
+                mel_db: [frame as f32; N_MELS],
+            });
+        }
+        assert_eq!(s.columns.len(), LIVE_COLUMNS);
+        assert_eq!(s.first_column, 500);
+        assert_eq!(s.columns[0][0], 500.0);
+        assert_eq!(s.columns_received, 1500);
+        for i in 1..=200 {
+            s.apply(Event::Prediction(prediction(
+                i as f64 * 0.25,
+                Emotion::Calm,
+                true,
+            )));
+        }
+        assert_eq!(s.current().map(|p| p.t), Some(50.0));
+        assert!(s.predictions.front().is_some_and(|p| p.t >= 20.0));
+    }
+
+    #[test]
+    fn a_file_keeps_everything_and_reads_as_segments() {
+        let mut s = AppState::new("m".into(), None);
+        s.begin(View::File {
+            path: "a.wav".into(),
+        });
+        for frame in 0..1500 {
+            s.apply(Event::Spectrogram {
+                frame,
+                mel_db: [0.0; N_MELS],
+            });
+        }
+        assert_eq!(s.columns.len(), 1500);
+        let script = [
+            (Emotion::Neutral, false),
+            (Emotion::Angry, true),
+            (Emotion::Angry, true),
+            (Emotion::Sad, true),
+            (Emotion::Sad, false),
+            (Emotion::Angry, true),
+        ];
+        for (i, (e, speech)) in script.iter().enumerate() {
+            s.apply(Event::Prediction(prediction(
+                (i + 1) as f64 * 0.25,
+                *e,
+                *speech,
+            )));
+        }
+        let segs = s.segments();
+        let got: Vec<(f64, f64, Emotion)> =
+            segs.iter().map(|g| (g.start_s, g.end_s, g.label)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0.25, 0.75, Emotion::Angry),
+                (0.75, 1.0, Emotion::Sad),
+                (1.25, 1.5, Emotion::Angry),
+            ]
+        );
+        assert!((segs[0].confidence - 0.86).abs() < 1e-6);
+        s.apply(Event::Finished(RunSummary {
+            overall: Some(prediction(0.0, Emotion::Angry, true).probabilities),
+            ..RunSummary::default()
+        }));
+        assert_eq!(s.activity, Activity::Finished);
+        assert_eq!(s.overall().map(|o| o.0), Some(Emotion::Angry));
+    }
+
+    #[test]
+    fn errors_are_kept_newest_last_and_a_failed_run_says_so() {
+        let mut s = AppState::new("m".into(), None);
+        s.begin(View::File {
+            path: "bad.wav".into(),
+        });
+        for i in 0..7 {
+            s.apply(Event::Error(format!("e{i}")));
+        }
+        assert_eq!(s.errors, vec!["e2", "e3", "e4", "e5", "e6"]);
+        s.apply(Event::Finished(RunSummary {
+            failed: true,
+            ..RunSummary::default()
+        }));
+        assert_eq!(s.activity, Activity::Failed);
+        assert!(!s.is_running());
+    }
+}

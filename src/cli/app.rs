@@ -1,0 +1,39 @@
+//! `emovox [FILE] [--replay FILE] [--listen]`: the desktop app, the default command.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use emovox::app::{self, AppOptions};
+use emovox::model::Classifier;
+
+use super::evaluate::default_weights;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An audio file to open and analyse at once.
+    file: Option<PathBuf>,
+    /// Use this audio file as the microphone (played in real time), e.g. for a demo or a
+    /// machine without one.
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Start listening at once.
+    #[arg(long)]
+    listen: bool,
+    /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
+    #[arg(long)]
+    weights: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let weights = args.weights.unwrap_or_else(default_weights);
+    let classifier = Arc::new(Classifier::load(&weights)?);
+    app::run(
+        classifier,
+        AppOptions {
+            open: args.file,
+            replay: args.replay,
+            replay_speed: 1.0,
+            listen: args.listen,
+        },
+    )
+}

@@ -1,0 +1,174 @@
+//! The desktop app driven through its accessibility tree (egui_kittest, headless): what a
+//! person clicks, then what the app's state and window say. A file replayed through the
+//! live path stands in for the microphone.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use emovox::app::{Activity, AppOptions, EmovoxApp, View};
+use emovox::model::Classifier;
+
+const CLIP: &str = "03-01-05-02-01-01-10";
+
+fn model() -> Arc<Classifier> {
+    Arc::new(Classifier::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap())
+}
+
+fn harness(options: AppOptions) -> Harness<'static, EmovoxApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 780.0))
+        .build_eframe(move |_cc| EmovoxApp::new(model(), options))
+}
+
+/// Steps frames until `done` holds (or fails after 20 s).
+fn step_until(h: &mut Harness<'static, EmovoxApp>, done: impl Fn(&EmovoxApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done(h.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out; state: {:?}",
+            h.state().state.activity
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+fn finished(app: &EmovoxApp) -> bool {
+    !app.state.is_running() && app.state.summary.is_some()
+}
+
+/// A dropped file, as the window system hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn listen_runs_the_live_view_and_stop_stops_it() {
+    let mut h = harness(AppOptions {
+        replay: Some(common::wav(CLIP)),
+        replay_speed: 0.0,
+        ..AppOptions::default()
+    });
+    h.step();
+    assert_eq!(h.state().state.view, View::Empty);
+    h.get_by_label("Listen").click();
+    step_until(&mut h, finished);
+    let s = &h.state().state;
+    assert!(s.is_live());
+    assert!(
+        s.predictions.len() > 10,
+        "{} predictions",
+        s.predictions.len()
+    );
+    assert!(s.predictions.iter().any(|p| p.speech));
+    assert!(s.columns.len() > 300, "{} columns", s.columns.len());
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+
+    // In real time, Stop ends it long before the clip's 3.7 s.
+    let mut h = harness(AppOptions {
+        replay: Some(common::wav(CLIP)),
+        replay_speed: 1.0,
+        ..AppOptions::default()
+    });
+    h.step();
+    h.get_by_label("Listen").click();
+    step_until(&mut h, |app| app.state.predictions.len() >= 2);
+    h.get_by_label("Stop").click();
+    h.step();
+    h.step();
+    let s = &h.state().state;
+    assert_eq!(s.activity, Activity::Finished);
+    let t = s.current().unwrap().t;
+    assert!(t < 2.0, "ran on to {t} s");
+    // The window says what happened, and a stopped view keeps its reading.
+    h.get_by_label_contains("Stopped");
+}
+
+#[test]
+fn a_dropped_file_is_analysed_and_shown_with_its_segments() {
+    let mut h = harness(AppOptions::default());
+    h.step();
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(common::wav(CLIP))));
+    step_until(&mut h, finished);
+    let s = &h.state().state;
+    assert_eq!(
+        s.view,
+        View::File {
+            path: common::wav(CLIP)
+        }
+    );
+    let (label, _) = s.overall().unwrap();
+    assert!(!s.segments().is_empty());
+    // The whole file: a column per 10 ms, every window.
+    assert!(s.columns.len() >= 360, "{} columns", s.columns.len());
+    assert!(s.predictions.len() >= 14);
+    // The overall label is on screen in large type, and the segments are listed.
+    h.get_by_label(&label.name().to_uppercase());
+    h.get_by_label("Segments");
+}
+
+#[test]
+fn file_open_takes_a_typed_path_and_a_bad_file_is_a_message() {
+    let dir = std::env::temp_dir().join(format!("emovox-app-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("truncated.wav");
+    std::fs::write(&bad, &std::fs::read(common::wav(CLIP)).unwrap()[..40]).unwrap();
+
+    let mut h = harness(AppOptions::default());
+    h.step();
+    h.get_by_label("Open file…").click();
+    // A new window takes a frame to size itself before it is shown.
+    h.run_steps(3);
+    h.get_by_label("Path").click();
+    h.step();
+    h.get_by_label("Path").type_text(bad.to_str().unwrap());
+    h.step();
+    h.get_by_label("Open").click();
+    step_until(&mut h, finished);
+    assert_eq!(h.state().state.activity, Activity::Failed);
+    // The decoder's message, naming the file, is on screen as it is.
+    let error = h.state().state.errors.first().unwrap().clone();
+    assert!(error.contains("truncated.wav"), "{error}");
+    h.get_by_label(&error);
+    h.get_by_label_contains("Could not analyse");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn without_a_microphone_the_app_says_so_and_files_still_work() {
+    let mut h = harness(AppOptions::default());
+    h.step();
+    // An input that does not exist, as on a machine with no sound card.
+    h.state_mut().state.device = Some(999);
+    h.get_by_label("Listen").click();
+    h.step();
+    h.step();
+    assert!(!h.state().state.is_running());
+    h.get_by_label_contains("No microphone");
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(common::wav(CLIP))));
+    step_until(&mut h, finished);
+    assert_eq!(h.state().state.activity, Activity::Finished);
+    assert!(h.state().state.overall().is_some());
+}
