@@ -4,7 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An emotion label. The order is RAVDESS's (codes 01–08) and is the model's class index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Emotion {
     Neutral,
     Calm,

@@ -5,9 +5,11 @@
 
 pub mod app;
 pub mod audio;
+pub mod clock;
 pub mod dsp;
 pub mod engine;
 pub mod fsutil;
 pub mod labels;
 pub mod model;
 pub mod npy;
+pub mod session;

@@ -172,3 +172,91 @@ fn without_a_microphone_the_app_says_so_and_files_still_work() {
     assert_eq!(h.state().state.activity, Activity::Finished);
     assert!(h.state().state.overall().is_some());
 }
+
+#[test]
+fn a_recorded_session_is_labelled_saved_and_reopened() {
+    let root = std::env::temp_dir().join(format!("emovox-app-sessions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut h = harness(AppOptions {
+        replay: Some(common::wav(CLIP)),
+        replay_speed: 1.0,
+        sessions: Some(root.clone()),
+        ..AppOptions::default()
+    });
+    h.step();
+    h.get_by_label("Listen").click();
+    step_until(&mut h, |app| !app.state.predictions.is_empty());
+    h.get_by_label("Record").click();
+    h.step();
+    assert!(h.state().state.recording.as_ref().unwrap().active);
+    // Keys 1–8 mark the emotion from now on: angry (5) at about 1 s, sad (4) at 2 s.
+    step_until(&mut h, |app| app.state.recording_time().unwrap() >= 1.0);
+    h.key_press(egui::Key::Num5);
+    step_until(&mut h, |app| app.state.recording_time().unwrap() >= 2.0);
+    h.key_press(egui::Key::Num4);
+    // The clip ends, the engine finishes, the recording stops and is saved.
+    step_until(&mut h, finished);
+    h.state_mut().flush_saves();
+    let rec = h.state().state.recording.clone().unwrap();
+    assert!(!rec.active);
+    let labels: Vec<_> = rec.session.labels.iter().map(|r| r.label.name()).collect();
+    assert_eq!(labels, ["angry", "sad"]);
+
+    let listed = emovox::session::list(&root);
+    assert_eq!(listed.len(), 1);
+    let (dir, saved) = &listed[0];
+    let saved = saved.as_ref().unwrap();
+    // labels.txt keeps microseconds.
+    assert_eq!(saved.labels.len(), rec.session.labels.len());
+    for (a, b) in saved.labels.iter().zip(&rec.session.labels) {
+        assert_eq!(a.label, b.label);
+        assert!((a.start_s - b.start_s).abs() < 1e-5 && (a.end_s - b.end_s).abs() < 1e-5);
+    }
+    assert!(
+        saved.predictions.len() >= 4,
+        "{} predictions",
+        saved.predictions.len()
+    );
+    let audio = emovox::audio::decode_file(&dir.join("audio.wav")).unwrap();
+    assert!(
+        (audio.seconds() - saved.seconds).abs() < 0.05,
+        "{} vs {}",
+        audio.seconds(),
+        saved.seconds
+    );
+    assert!(saved.seconds > 2.0);
+    let text = std::fs::read_to_string(dir.join("labels.txt")).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+
+    // Delete the second label in the list, then reopen the session from the list.
+    h.get_all_by_label("Delete").nth(1).unwrap().click();
+    h.step();
+    let left: Vec<_> = h
+        .state()
+        .state
+        .recording
+        .as_ref()
+        .unwrap()
+        .session
+        .labels
+        .iter()
+        .map(|r| r.label.name())
+        .collect();
+    assert_eq!(left, ["angry"]);
+    h.state_mut().flush_saves();
+    h.get_by_label("Sessions").click();
+    h.run_steps(3);
+    h.get_by_label("Reopen").click();
+    step_until(&mut h, finished);
+    let reopened = h.state().state.recording.clone().unwrap();
+    assert_eq!(&reopened.dir, dir);
+    let labels: Vec<_> = reopened
+        .session
+        .labels
+        .iter()
+        .map(|r| r.label.name())
+        .collect();
+    assert_eq!(labels, ["angry"]);
+    assert!(matches!(h.state().state.view, View::File { .. }));
+    std::fs::remove_dir_all(&root).unwrap();
+}

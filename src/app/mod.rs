@@ -4,6 +4,7 @@
 
 pub mod colors;
 mod panels;
+mod session_panel;
 mod spectrogram;
 pub mod state;
 
@@ -14,16 +15,20 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use crate::audio::capture::{input_devices, DeviceChoice};
-use crate::engine::{Engine, EngineConfig, Source};
+use crate::engine::{Command, Engine, EngineConfig, Source};
+use crate::labels::Emotion;
 use crate::model::Classifier;
+use crate::session::{self, Autosaver, Session, SessionError};
 pub use panels::Requests;
 use spectrogram::SpectrogramTexture;
-pub use state::{Activity, AppState, View};
+pub use state::{Activity, AppState, Recording, View};
 
 /// Events taken per frame at most, so a burst (a fast file analysis) cannot stall drawing.
 const MAX_EVENTS_PER_FRAME: usize = 20_000;
 /// Redraw rate while something runs.
 const REFRESH: Duration = Duration::from_millis(33);
+/// A session with changes is saved this often (and when its recording stops).
+const AUTOSAVE: Duration = Duration::from_secs(2);
 
 /// How the app starts.
 #[derive(Clone, Debug, Default)]
@@ -36,6 +41,8 @@ pub struct AppOptions {
     pub replay_speed: f64,
     /// Start listening at once.
     pub listen: bool,
+    /// Where sessions are recorded [default: `session::default_root()`].
+    pub sessions: Option<PathBuf>,
 }
 
 pub struct EmovoxApp {
@@ -46,7 +53,15 @@ pub struct EmovoxApp {
     spectrogram: SpectrogramTexture,
     /// The path typed into File → Open, while that window is open.
     open_path: Option<String>,
-    /// CPU time of the last `ui` call, for the frame-time benchmark.
+    autosaver: Autosaver,
+    last_save: Instant,
+    pub sessions_root: PathBuf,
+    sessions_open: bool,
+    sessions_list: Vec<(PathBuf, Result<Session, SessionError>)>,
+    /// Where a drag on the timeline began (stream seconds).
+    drag_start: Option<f64>,
+    /// Time the last frame's `logic` and `ui` took, for the frame-time benchmark.
+    pub last_logic_time: Duration,
     pub last_ui_time: Duration,
 }
 
@@ -65,6 +80,16 @@ impl EmovoxApp {
             engine: None,
             spectrogram: SpectrogramTexture::default(),
             open_path: None,
+            autosaver: Autosaver::new(),
+            last_save: Instant::now(),
+            sessions_root: options
+                .sessions
+                .clone()
+                .unwrap_or_else(session::default_root),
+            sessions_open: false,
+            sessions_list: Vec::new(),
+            drag_start: None,
+            last_logic_time: Duration::ZERO,
             last_ui_time: Duration::ZERO,
         };
         if let Some(path) = options.open {
@@ -78,6 +103,7 @@ impl EmovoxApp {
     /// Starts listening to the chosen input (or the stand-in file).
     pub fn listen(&mut self) {
         self.stop();
+        self.close_session();
         let source = match &self.options.replay {
             Some(path) => Source::Replay {
                 path: path.clone(),
@@ -109,6 +135,11 @@ impl EmovoxApp {
     /// Analyses a file on the engine's worker.
     pub fn open_file(&mut self, path: PathBuf) {
         self.stop();
+        self.close_session();
+        self.analyse(path);
+    }
+
+    fn analyse(&mut self, path: PathBuf) {
         match Engine::start(
             Source::File(path.clone()),
             Arc::clone(&self.classifier),
@@ -141,6 +172,100 @@ impl EmovoxApp {
         }
     }
 
+    /// Starts recording what is heard into a new session folder.
+    pub fn record(&mut self) {
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        if !self.state.is_live() || self.state.recording.as_ref().is_some_and(|r| r.active) {
+            return;
+        }
+        let dir = match session::create_dir(&self.sessions_root) {
+            Ok(dir) => dir,
+            Err(e) => return self.state.error(format!("cannot start a session: {e}")),
+        };
+        engine.command(Command::StartRecording(dir.join(session::AUDIO_FILE)));
+        let device = match &self.state.view {
+            View::Live { source } => source.clone(),
+            _ => String::new(),
+        };
+        self.state.recording = Some(Recording {
+            dir,
+            session: Session {
+                device,
+                rate: crate::dsp::SAMPLE_RATE,
+                started: crate::clock::now_iso(),
+                model: self.state.model_name.clone(),
+                ..Session::default()
+            },
+            stream_t0: self.state.current().map_or(0.0, |p| p.t),
+            active: true,
+            dirty: true,
+        });
+    }
+
+    pub fn stop_recording(&mut self) {
+        if let Some(engine) = &self.engine {
+            engine.command(Command::StopRecording);
+        }
+    }
+
+    /// Reopens a session: its audio is analysed as a file, its labels can be edited.
+    pub fn open_session(&mut self, dir: PathBuf) {
+        match Session::load(&dir) {
+            Ok(session) => {
+                self.stop();
+                self.close_session();
+                self.analyse(dir.join(session::AUDIO_FILE));
+                self.state.recording = Some(Recording {
+                    dir,
+                    session,
+                    stream_t0: 0.0,
+                    active: false,
+                    dirty: false,
+                });
+            }
+            Err(e) => self.state.error(e.to_string()),
+        }
+    }
+
+    /// Saves and forgets the session on screen.
+    fn close_session(&mut self) {
+        if let Some(rec) = self.state.recording.take() {
+            if rec.dirty {
+                self.autosaver.save(&rec.dir, &rec.session);
+            }
+        }
+    }
+
+    /// Saves the session when it changed, at most every `AUTOSAVE`, and at once when its
+    /// recording has stopped.
+    fn autosave(&mut self) {
+        for e in self.autosaver.errors() {
+            self.state.error(e);
+        }
+        let Some(rec) = &mut self.state.recording else {
+            return;
+        };
+        if rec.dirty && (!rec.active || self.last_save.elapsed() >= AUTOSAVE) {
+            self.autosaver.save(&rec.dir, &rec.session);
+            rec.dirty = false;
+            self.last_save = Instant::now();
+        }
+    }
+
+    /// Waits until every save asked for so far is on disk (tests, exit).
+    pub fn flush_saves(&mut self) {
+        self.autosave();
+        if let Some(rec) = &mut self.state.recording {
+            if rec.dirty {
+                self.autosaver.save(&rec.dir, &rec.session);
+                rec.dirty = false;
+            }
+        }
+        self.autosaver.wait();
+    }
+
     /// Takes the engine's events into the state (called every frame).
     pub fn drain_events(&mut self) {
         let Some(engine) = &self.engine else {
@@ -167,6 +292,19 @@ impl EmovoxApp {
         if let Some(path) = req.open {
             self.open_file(path);
         }
+        if req.record {
+            self.record();
+        }
+        if req.stop_recording {
+            self.stop_recording();
+        }
+        if let Some(dir) = req.reopen {
+            self.open_session(dir);
+        }
+        if req.show_sessions {
+            self.sessions_list = session::list(&self.sessions_root);
+            self.sessions_open = true;
+        }
     }
 }
 
@@ -189,11 +327,14 @@ fn refresh_devices(state: &mut AppState, replay: Option<&Path>) {
 
 impl eframe::App for EmovoxApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
         self.drain_events();
+        self.autosave();
         self.spectrogram.update(ctx, &self.state);
         if self.state.is_running() {
             ctx.request_repaint_after(REFRESH);
         }
+        self.last_logic_time = started.elapsed();
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
@@ -205,19 +346,62 @@ impl eframe::App for EmovoxApp {
                 .map(|f| f.path().to_path_buf())
                 .collect()
         });
+        if self.state.recording.as_ref().is_some_and(|r| r.active) {
+            let keys = [
+                egui::Key::Num1,
+                egui::Key::Num2,
+                egui::Key::Num3,
+                egui::Key::Num4,
+                egui::Key::Num5,
+                egui::Key::Num6,
+                egui::Key::Num7,
+                egui::Key::Num8,
+            ];
+            for (key, emotion) in keys.into_iter().zip(Emotion::ALL) {
+                if ui.input(|i| i.key_pressed(key)) {
+                    self.state.mark_now(emotion);
+                }
+            }
+        }
         let mut req = Requests::default();
         egui::Panel::top("top").show(ui, |ui| {
             req = panels::top_bar_ui(ui, &mut self.state, &mut self.open_path);
         });
         egui::Panel::bottom("status").show(ui, |ui| panels::status_ui(ui, &self.state));
         egui::Panel::right("emotion")
-            .exact_size(260.0)
-            .show(ui, |ui| panels::emotion_ui(ui, &self.state));
+            .exact_size(290.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("right")
+                    .show(ui, |ui| {
+                        panels::emotion_ui(ui, &self.state);
+                        session_panel::labels_ui(ui, &mut self.state);
+                    });
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             let height = (ui.available_height() - 8.0).max(200.0);
             self.spectrogram.ui(ui, &self.state, height * 0.5);
-            panels::timeline_ui(ui, &self.state, height * 0.5);
+            if let Some((a, b)) =
+                panels::timeline_ui(ui, &self.state, height * 0.5, &mut self.drag_start)
+            {
+                let t0 = self.state.recording.as_ref().map_or(0.0, |r| r.stream_t0);
+                let choice = self.state.label_choice;
+                self.state.add_label(a - t0, b - t0, choice);
+            }
         });
+        if self.sessions_open {
+            let mut open = true;
+            if let Some(dir) = session_panel::sessions_window_ui(
+                ui.ctx(),
+                &mut open,
+                &self.sessions_root,
+                &self.sessions_list,
+            ) {
+                req.reopen = Some(dir);
+                open = false;
+            }
+            self.sessions_open = open;
+        }
         if let Some(path) = dropped.into_iter().next() {
             req.open = Some(path);
         }

@@ -17,6 +17,10 @@ pub struct Requests {
     pub stop: bool,
     pub open: Option<PathBuf>,
     pub refresh_devices: bool,
+    pub record: bool,
+    pub stop_recording: bool,
+    pub show_sessions: bool,
+    pub reopen: Option<PathBuf>,
 }
 
 fn color(e: Emotion) -> Color32 {
@@ -42,6 +46,28 @@ pub fn top_bar_ui(
         }
         if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
             req.stop = true;
+        }
+        let recording = state.recording.as_ref().is_some_and(|r| r.active);
+        if recording {
+            let seconds = state.recording_time().unwrap_or(0.0);
+            if ui
+                .button(
+                    RichText::new(format!("Stop recording ({seconds:.0} s)"))
+                        .color(Color32::from_rgb(240, 90, 80)),
+                )
+                .clicked()
+            {
+                req.stop_recording = true;
+            }
+        } else if ui
+            .add_enabled(running && state.is_live(), egui::Button::new("Record"))
+            .on_hover_text("Record what is heard into a new session")
+            .clicked()
+        {
+            req.record = true;
+        }
+        if ui.button("Sessions").clicked() {
+            req.show_sessions = true;
         }
         ui.separator();
         let selected = match state.device.and_then(|i| state.devices.get(i)) {
@@ -255,13 +281,19 @@ pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
 
 /// The eight probabilities over time (the last 30 s live, the whole file otherwise), one
 /// colour per emotion, shaded where there was no speech.
-pub fn timeline_ui(ui: &mut egui::Ui, state: &AppState, height: f32) {
+pub fn timeline_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    height: f32,
+    drag_start: &mut Option<f64>,
+) -> Option<(f64, f64)> {
     let last_t = state.current().map_or(0.0, |p| p.t);
     let mut plot = Plot::new("timeline")
         .height(height)
         .legend(Legend::default())
         .allow_zoom([true, false])
-        .allow_drag([!state.is_live(), false])
+        // With a session on screen a drag labels a stretch instead of scrolling.
+        .allow_drag([!state.is_live() && state.recording.is_none(), false])
         .allow_scroll([!state.is_live(), false])
         .include_y(0.0)
         .include_y(1.0)
@@ -277,7 +309,18 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &AppState, height: f32) {
             .include_x(state.duration_s.unwrap_or(last_t))
             .link_axis(super::time_axis(), [true, false])
     };
-    plot.show(ui, |plot_ui| {
+    let response = plot.show(ui, |plot_ui| {
+        // The session's labels, in their emotion's colour, behind everything.
+        if let Some(rec) = &state.recording {
+            for r in &rec.session.labels {
+                let [red, g, b] = emotion_rgb(r.label);
+                plot_ui.span(
+                    Span::new("", (rec.stream_t0 + r.start_s)..=(rec.stream_t0 + r.end_s))
+                        .fill(Color32::from_rgba_unmultiplied(red, g, b, 40))
+                        .border_width(0.0),
+                );
+            }
+        }
         // Shade the stretches without speech.
         let mut silence_start: Option<f64> = None;
         let mut prev_t = state.predictions.front().map_or(0.0, |p| p.t - 0.25);
@@ -312,4 +355,21 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &AppState, height: f32) {
             plot_ui.line(Line::new(e.name(), points).color(color(e)).width(2.0));
         }
     });
+    // Only a session on screen can be labelled.
+    state.recording.as_ref()?;
+    let r = &response.response;
+    let pointer_x = r
+        .interact_pointer_pos()
+        .map(|p| response.transform.value_from_position(p).x);
+    if r.drag_started() {
+        *drag_start = pointer_x;
+    }
+    if r.drag_stopped() {
+        if let (Some(a), Some(b)) = (drag_start.take(), pointer_x) {
+            if (b - a).abs() > 0.05 {
+                return Some((a.min(b), a.max(b)));
+            }
+        }
+    }
+    None
 }

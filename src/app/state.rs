@@ -9,6 +9,7 @@ use crate::dsp::N_MELS;
 use crate::engine::{Event, Level, Prediction, RunSummary};
 use crate::labels::Emotion;
 use crate::model::classifier::{argmax, Probabilities};
+use crate::session::{PredictionRecord, Region, Session};
 
 /// The live spectrogram shows the last 10 s (1,000 columns of 10 ms).
 pub const LIVE_COLUMNS: usize = 1000;
@@ -47,8 +48,24 @@ pub struct Segment {
     pub confidence: f32,
 }
 
+/// A session being recorded, or one reopened for labelling.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recording {
+    pub dir: PathBuf,
+    pub session: Session,
+    /// Stream time at which the recording began (0 for a reopened session).
+    pub stream_t0: f64,
+    /// Audio is being written now.
+    pub active: bool,
+    /// Changed since the last save.
+    pub dirty: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct AppState {
+    pub recording: Option<Recording>,
+    /// The emotion a drag on the timeline labels.
+    pub label_choice: Emotion,
     pub view: View,
     pub activity: Activity,
     pub devices: Vec<DeviceInfo>,
@@ -78,6 +95,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(model_name: String, model_f1: Option<f64>) -> Self {
         Self {
+            recording: None,
+            label_choice: Emotion::Neutral,
             view: View::Empty,
             activity: Activity::Idle,
             devices: Vec::new(),
@@ -152,6 +171,15 @@ impl AppState {
             Event::Level(level) => self.level = Some(level),
             Event::Prediction(p) => {
                 let t = p.t;
+                if let Some(rec) = self.recording.as_mut().filter(|r| r.active) {
+                    rec.session.predictions.push(PredictionRecord {
+                        t: t - rec.stream_t0,
+                        speech: p.speech,
+                        label: p.label(),
+                        probabilities: p.probabilities,
+                    });
+                    rec.dirty = true;
+                }
                 self.predictions.push_back(p);
                 if self.is_live() {
                     while self
@@ -166,6 +194,18 @@ impl AppState {
             Event::Progress { done_s, total_s } => self.progress = Some((done_s, total_s)),
             Event::Dropped { total } => self.dropped_samples = total,
             Event::Error(message) => self.error(message),
+            Event::Recording(status) => {
+                if let Some(rec) = &mut self.recording {
+                    rec.stream_t0 = status.stream_t0;
+                    rec.session.extend_to(status.seconds);
+                    if rec.active && !status.active {
+                        rec.session.ended = Some(crate::clock::now_iso());
+                        rec.session.close_label();
+                    }
+                    rec.active = status.active;
+                    rec.dirty = true;
+                }
+            }
             Event::Finished(summary) => {
                 self.activity = if summary.failed {
                     Activity::Failed
@@ -177,6 +217,55 @@ impl AppState {
                 self.progress = None;
             }
         }
+    }
+
+    /// Seconds into the recording now (the newest stream time, less where it began).
+    pub fn recording_time(&self) -> Option<f64> {
+        let rec = self.recording.as_ref()?;
+        let now = self.current().map_or(0.0, |p| p.t);
+        Some((now - rec.stream_t0).max(0.0).max(rec.session.seconds))
+    }
+
+    /// Keys 1–8 while recording: `emotion` from now on.
+    pub fn mark_now(&mut self, emotion: Emotion) {
+        let Some(t) = self.recording_time() else {
+            return;
+        };
+        if let Some(rec) = self.recording.as_mut().filter(|r| r.active) {
+            rec.session.mark_from(t, emotion);
+            rec.dirty = true;
+        }
+    }
+
+    /// Adds a labelled region (seconds of the recording), as a drag on the timeline does.
+    pub fn add_label(&mut self, start_s: f64, end_s: f64, label: Emotion) {
+        if let Some(rec) = &mut self.recording {
+            let (a, b) = (start_s.min(end_s).max(0.0), start_s.max(end_s));
+            crate::session::labels::insert(
+                &mut rec.session.labels,
+                Region {
+                    start_s: a,
+                    end_s: b,
+                    label,
+                },
+            );
+            rec.dirty = true;
+        }
+    }
+
+    /// Edits region `i` (move, relabel) or deletes it (`None`).
+    pub fn edit_label(&mut self, i: usize, region: Option<Region>) {
+        let Some(rec) = &mut self.recording else {
+            return;
+        };
+        if i >= rec.session.labels.len() {
+            return;
+        }
+        rec.session.labels.remove(i);
+        if let Some(r) = region {
+            crate::session::labels::insert(&mut rec.session.labels, r);
+        }
+        rec.dirty = true;
     }
 
     /// The newest prediction.

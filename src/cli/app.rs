@@ -19,6 +19,10 @@ pub struct Args {
     /// Start listening at once.
     #[arg(long)]
     listen: bool,
+    /// Where recording sessions are kept [default: $EMOVOX_SESSIONS, else
+    /// ~/.local/share/emovox/sessions].
+    #[arg(long)]
+    sessions: Option<PathBuf>,
     /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
     #[arg(long)]
     weights: Option<PathBuf>,
@@ -34,6 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             replay: args.replay,
             replay_speed: 1.0,
             listen: args.listen,
+            sessions: args.sessions,
         },
     )
 }

@@ -20,10 +20,23 @@ pub enum Event {
     Progress { done_s: f64, total_s: f64 },
     /// Samples lost because the worker fell behind the device, since the start.
     Dropped { total: u64 },
-    /// The source failed; a `Finished` follows.
+    /// The source failed (a `Finished` follows), or something beside it did (a recording).
     Error(String),
+    /// A recording's state: sent when it starts, every second while it runs, and when it
+    /// stops (`active: false`).
+    Recording(RecordingStatus),
     /// The last event of a run.
     Finished(RunSummary),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordingStatus {
+    pub path: std::path::PathBuf,
+    /// Seconds of audio in the file.
+    pub seconds: f64,
+    /// Stream time (as `Prediction::t`) at which the recording began.
+    pub stream_t0: f64,
+    pub active: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -7,6 +7,6 @@ pub mod pipeline;
 pub mod vad;
 pub mod worker;
 
-pub use events::{Event, Level, Prediction, RunSummary, SourceInfo};
+pub use events::{Event, Level, Prediction, RecordingStatus, RunSummary, SourceInfo};
 pub use pipeline::{Pipeline, PipelineConfig};
-pub use worker::{Engine, EngineConfig, EngineError, Source};
+pub use worker::{Command, Engine, EngineConfig, EngineError, Source};

@@ -2,12 +2,13 @@
 //! Downmix → stream resampling to 16 kHz → streaming features → voice gate → a sliding
 //! window of model inputs → the model every hop. Sources feed it; it knows no threads.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use half::f16;
 
-use super::events::{Event, Level, Prediction};
+use super::events::{Event, Level, Prediction, RecordingStatus};
 use super::vad::{frame_energy_db, VoiceGate};
 use crate::audio::resample::StreamResampler;
 use crate::dsp::{FrameFeatures, StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
@@ -15,6 +16,7 @@ use crate::labels::Emotion;
 use crate::model::classifier::{ModelError, Probabilities};
 use crate::model::input::{frame_vector, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::Classifier;
+use crate::session::WavStreamWriter;
 
 /// Weight of the newest window in the smoothed probabilities shown to people: at one
 /// prediction per 250 ms that is a time constant of about 0.36 s. The windows already
@@ -54,6 +56,7 @@ impl Default for PipelineConfig {
 }
 
 pub struct Pipeline {
+    recorder: Option<Recorder>,
     rate: u32,
     channels: usize,
     mono: Vec<f32>,
@@ -76,6 +79,7 @@ impl Pipeline {
         let resampler = StreamResampler::new(rate)
             .map_err(|reason| PipelineError::Resample { rate, reason })?;
         Ok(Self {
+            recorder: None,
             rate,
             channels: usize::from(channels),
             mono: Vec::with_capacity(8192),
@@ -109,10 +113,14 @@ impl Pipeline {
             level,
             mono,
             rate,
+            recorder,
             ..
         } = self;
         resampler
             .push(mono, |samples| {
+                if let Some(r) = recorder {
+                    r.write(samples);
+                }
                 level.feed(samples, out);
                 extractor.push(samples, |f| frames.on_frame(f, handed, out));
             })
@@ -120,7 +128,63 @@ impl Pipeline {
                 rate: *rate,
                 reason,
             })?;
-        frames.take_error()
+        self.report_recording(out);
+        self.frames.take_error()
+    }
+
+    /// Starts writing the 16 kHz stream to a WAV file (replacing any recording).
+    pub fn start_recording(&mut self, path: &Path, out: &mut impl FnMut(Event)) {
+        self.stop_recording(out);
+        match WavStreamWriter::create(path, SAMPLE_RATE) {
+            Ok(writer) => {
+                let recorder = Recorder {
+                    writer,
+                    stream_t0: self.audio_seconds(),
+                    error: None,
+                    reported_s: 0.0,
+                };
+                out(Event::Recording(recorder.status(true)));
+                self.recorder = Some(recorder);
+            }
+            Err(e) => out(Event::Error(format!(
+                "cannot record to {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Finishes the recording, if one runs.
+    pub fn stop_recording(&mut self, out: &mut impl FnMut(Event)) {
+        let Some(recorder) = self.recorder.take() else {
+            return;
+        };
+        let status = recorder.status(false);
+        let path = status.path.clone();
+        if let Err(e) = recorder.writer.finish() {
+            out(Event::Error(format!(
+                "{}: the recording could not be completed ({e}); what was recorded before is kept",
+                path.display()
+            )));
+        }
+        out(Event::Recording(status));
+    }
+
+    /// A status every second; on a write error (a full disk), the recording stops with an
+    /// error event, keeping what was written before.
+    fn report_recording(&mut self, out: &mut impl FnMut(Event)) {
+        let Some(r) = &mut self.recorder else {
+            return;
+        };
+        if let Some(e) = r.error.take() {
+            let path = r.writer.path().display().to_string();
+            out(Event::Error(format!(
+                "recording stopped: {path}: {e}; what was recorded so far is kept"
+            )));
+            self.stop_recording(out);
+        } else if r.writer.seconds() >= r.reported_s + 1.0 {
+            r.reported_s = r.writer.seconds().floor();
+            out(Event::Recording(r.status(true)));
+        }
     }
 
     /// Ends a stream that has an end (a file): the frames that reach into the padding
@@ -160,6 +224,34 @@ impl Pipeline {
 
 fn frame_seconds(frames: usize) -> f64 {
     frames as f64 * HOP_LENGTH as f64 / f64::from(SAMPLE_RATE)
+}
+
+/// A WAV file being written from the 16 kHz stream.
+struct Recorder {
+    writer: WavStreamWriter,
+    stream_t0: f64,
+    /// The first write error; the recording stops after the chunk it happened in.
+    error: Option<std::io::Error>,
+    reported_s: f64,
+}
+
+impl Recorder {
+    fn write(&mut self, samples: &[f32]) {
+        if self.error.is_none() {
+            if let Err(e) = self.writer.write(samples) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn status(&self, active: bool) -> RecordingStatus {
+        RecordingStatus {
+            path: self.writer.path().to_owned(),
+            seconds: self.writer.seconds(),
+            stream_t0: self.stream_t0,
+            active,
+        }
+    }
 }
 
 /// Everything that happens per 10 ms frame.

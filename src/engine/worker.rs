@@ -76,9 +76,18 @@ pub enum EngineError {
     Thread(std::io::Error),
 }
 
+/// What the engine can be asked while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Write the 16 kHz stream to this WAV file from now on (live sources only).
+    StartRecording(PathBuf),
+    StopRecording,
+}
+
 /// A running engine. Dropping it stops the worker and waits for it.
 pub struct Engine {
     events: Receiver<Event>,
+    commands: Sender<Command>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -92,6 +101,7 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
         let (tx, events) = crossbeam_channel::bounded(config.capacity.max(16));
+        let (commands, command_rx) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let live = match &source {
             Source::Microphone(choice) => Some(capture::open(choice)?),
@@ -99,6 +109,7 @@ impl Engine {
         };
         let worker = Worker {
             sink: Sink::new(tx, !matches!(source, Source::File(_))),
+            commands: command_rx,
             stop: Arc::clone(&stop),
             classifier,
             config,
@@ -111,9 +122,15 @@ impl Engine {
             .map_err(EngineError::Thread)?;
         Ok(Self {
             events,
+            commands,
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// Sends a command to the worker (ignored once it has finished).
+    pub fn command(&self, command: Command) {
+        let _ = self.commands.send(command);
     }
 
     pub fn events(&self) -> &Receiver<Event> {
@@ -142,6 +159,7 @@ impl Drop for Engine {
 
 struct Worker {
     sink: Sink,
+    commands: Receiver<Command>,
     stop: Arc<AtomicBool>,
     classifier: Arc<Classifier>,
     config: EngineConfig,
@@ -165,6 +183,10 @@ impl Worker {
             (Source::Replay { path, speed }, None) => self.run_replay(path, speed, &mut pipeline),
             (Source::Microphone(_), None) => End::Failed("the microphone was not opened".into()),
         };
+        if let Some(p) = pipeline.as_mut() {
+            let sink = &mut self.sink;
+            p.stop_recording(&mut |ev| sink.send_last(ev));
+        }
         let failed = matches!(end, End::Failed(_));
         if let End::Failed(message) = end {
             self.sink.send_last(Event::Error(message));
@@ -271,6 +293,15 @@ impl Worker {
             }
             if let Some(message) = errors.and_then(|e| e.try_recv().ok()) {
                 return End::Failed(format!("the input device \"{name}\" failed: {message}"));
+            }
+            for command in self.commands.try_iter() {
+                let sink = &mut self.sink;
+                match command {
+                    Command::StartRecording(path) => {
+                        pipeline.start_recording(&path, &mut |ev| sink.send_last(ev))
+                    }
+                    Command::StopRecording => pipeline.stop_recording(&mut |ev| sink.send_last(ev)),
+                }
             }
             let dropped = reader.counters().dropped();
             if dropped != self.sink.dropped {

@@ -1,0 +1,285 @@
+//! A recording session on disk: a folder holding `audio.wav` (16-bit, written as it is
+//! recorded), `labels.txt` (Audacity label track) and `session.json` (device, rate,
+//! times, model, the predictions timeline, the labels). Metadata and labels are written
+//! atomically (temporary file + rename), so a crash leaves the old or the new version.
+
+pub mod labels;
+pub mod wav_writer;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::labels::Emotion;
+pub use labels::Region;
+pub use wav_writer::WavStreamWriter;
+
+pub const AUDIO_FILE: &str = "audio.wav";
+pub const LABELS_FILE: &str = "labels.txt";
+pub const META_FILE: &str = "session.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{}: {reason}", path.display())]
+    Io {
+        path: PathBuf,
+        reason: std::io::Error,
+    },
+    #[error("{}: not a session file: {reason}", path.display())]
+    Json {
+        path: PathBuf,
+        reason: serde_json::Error,
+    },
+    #[error("{}: {reason}", path.display())]
+    Labels {
+        path: PathBuf,
+        reason: labels::LabelError,
+    },
+}
+
+/// One prediction as the session keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRecord {
+    pub t: f64,
+    pub speech: bool,
+    pub label: Option<Emotion>,
+    pub probabilities: [f32; Emotion::COUNT],
+}
+
+/// `session.json`. Unknown fields are ignored and missing ones take defaults, so files
+/// from other versions still open.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Session {
+    pub device: String,
+    pub rate: u32,
+    pub started: String,
+    pub ended: Option<String>,
+    pub seconds: f64,
+    pub model: String,
+    pub labels: Vec<Region>,
+    pub predictions: Vec<PredictionRecord>,
+    /// The last label runs on with the recording (it was marked "from now").
+    #[serde(skip)]
+    pub open_label: bool,
+}
+
+/// Where sessions go unless the user picks a folder: `$EMOVOX_SESSIONS`, else
+/// `$XDG_DATA_HOME/emovox/sessions`, else `~/.local/share/emovox/sessions`.
+pub fn default_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("EMOVOX_SESSIONS") {
+        return PathBuf::from(dir);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    data.join("emovox").join("sessions")
+}
+
+/// A new, empty session folder under `root`, named by the time (UTC).
+pub fn create_dir(root: &Path) -> Result<PathBuf, SessionError> {
+    let stamp = crate::clock::now_stamp();
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |reason| SessionError::Io { path, reason }
+    };
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    // Two sessions in the same second get -2, -3…
+    for n in 1..1000 {
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
+        let dir = root.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io(&dir)(e)),
+        }
+    }
+    Err(io(root)(std::io::Error::other(
+        "too many sessions started this second",
+    )))
+}
+
+impl Session {
+    /// Writes `labels.txt` and `session.json` atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), SessionError> {
+        let labels_path = dir.join(LABELS_FILE);
+        crate::fsutil::write_atomic(&labels_path, labels::to_audacity(&self.labels).as_bytes())
+            .map_err(|reason| SessionError::Io {
+                path: labels_path,
+                reason,
+            })?;
+        let meta_path = dir.join(META_FILE);
+        let json = serde_json::to_vec_pretty(self).map_err(|reason| SessionError::Json {
+            path: meta_path.clone(),
+            reason,
+        })?;
+        crate::fsutil::write_atomic(&meta_path, &json).map_err(|reason| SessionError::Io {
+            path: meta_path,
+            reason,
+        })
+    }
+
+    /// Reads a session folder. `labels.txt` is the labels' source of truth (it may have
+    /// been edited in Audacity); `session.json` holds the rest.
+    pub fn load(dir: &Path) -> Result<Self, SessionError> {
+        let meta_path = dir.join(META_FILE);
+        let text = std::fs::read(&meta_path).map_err(|reason| SessionError::Io {
+            path: meta_path.clone(),
+            reason,
+        })?;
+        let mut session: Session =
+            serde_json::from_slice(&text).map_err(|reason| SessionError::Json {
+                path: meta_path,
+                reason,
+            })?;
+        let labels_path = dir.join(LABELS_FILE);
+        match std::fs::read_to_string(&labels_path) {
+            Ok(text) => {
+                session.labels =
+                    labels::parse_audacity(&text).map_err(|reason| SessionError::Labels {
+                        path: labels_path,
+                        reason,
+                    })?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(reason) => {
+                return Err(SessionError::Io {
+                    path: labels_path,
+                    reason,
+                })
+            }
+        }
+        Ok(session)
+    }
+
+    /// Marks "from `t` on" as `label` (keys 1–8 while recording): the region open at `t`
+    /// ends there and a new one starts, running on with the recording.
+    pub fn mark_from(&mut self, t: f64, label: Emotion) {
+        labels::insert(
+            &mut self.labels,
+            Region {
+                start_s: t,
+                end_s: f64::INFINITY,
+                label,
+            },
+        );
+        if let Some(last) = self.labels.last_mut() {
+            last.end_s = self.seconds.max(t);
+        }
+        self.open_label = true;
+    }
+
+    /// The recording has reached `seconds`; an open label follows it.
+    pub fn extend_to(&mut self, seconds: f64) {
+        self.seconds = seconds;
+        if self.open_label {
+            if let Some(last) = self.labels.last_mut() {
+                last.end_s = seconds.max(last.start_s);
+            }
+        }
+    }
+
+    /// The recording stopped: the open label ends where it is.
+    pub fn close_label(&mut self) {
+        self.open_label = false;
+    }
+}
+
+/// The sessions under `root`, newest first: (folder, metadata). Folders that are not
+/// sessions are skipped; ones whose metadata cannot be read are listed with the error.
+pub fn list(root: &Path) -> Vec<(PathBuf, Result<Session, SessionError>)> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, Result<Session, SessionError>)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(META_FILE).exists() || p.join(AUDIO_FILE).exists())
+        .map(|p| {
+            let s = Session::load(&p);
+            (p, s)
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out
+}
+
+/// Saves sessions on a thread of its own, so the GUI thread never waits for the disk.
+/// Only the newest pending save of a burst is written.
+pub struct Autosaver {
+    tx: crossbeam_channel::Sender<Job>,
+    errors: crossbeam_channel::Receiver<String>,
+}
+
+enum Job {
+    Save(PathBuf, Session),
+    /// Answered once every save before it is done.
+    Flush(crossbeam_channel::Sender<()>),
+}
+
+impl Default for Autosaver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Autosaver {
+    pub fn new() -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let (err_tx, errors) = crossbeam_channel::unbounded();
+        let spawned = std::thread::Builder::new()
+            .name("emovox-autosave".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    // Of a burst, only the newest save of each folder matters.
+                    let mut jobs = vec![job];
+                    jobs.extend(rx.try_iter());
+                    let mut done: Vec<PathBuf> = Vec::new();
+                    let mut flushes = Vec::new();
+                    for job in jobs.into_iter().rev() {
+                        match job {
+                            Job::Save(dir, session) if !done.contains(&dir) => {
+                                if let Err(e) = session.save(&dir) {
+                                    let _ = err_tx.send(format!("the session was not saved: {e}"));
+                                }
+                                done.push(dir);
+                            }
+                            Job::Save(..) => {}
+                            Job::Flush(reply) => flushes.push(reply),
+                        }
+                    }
+                    for reply in flushes {
+                        let _ = reply.send(());
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            // Saving then happens nowhere: say so once, at once.
+            let (err_tx, errors) = crossbeam_channel::unbounded();
+            let _ = err_tx.send(format!("cannot start the autosave thread: {e}"));
+            return Self { tx, errors };
+        }
+        Self { tx, errors }
+    }
+
+    pub fn save(&self, dir: &Path, session: &Session) {
+        let _ = self.tx.send(Job::Save(dir.to_owned(), session.clone()));
+    }
+
+    /// Waits (at most 10 s) until the saves asked for so far are done.
+    pub fn wait(&self) {
+        let (reply, done) = crossbeam_channel::bounded(1);
+        if self.tx.send(Job::Flush(reply)).is_ok() {
+            let _ = done.recv_timeout(std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// Errors from saves so far, in words.
+    pub fn errors(&self) -> Vec<String> {
+        self.errors.try_iter().collect()
+    }
+}

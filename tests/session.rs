@@ -1,0 +1,145 @@
+//! Sessions on disk: audio that stays readable after a crash, labels Audacity can open,
+//! metadata written atomically, errors (a full disk, a path that cannot be a folder) that
+//! say which file and why.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use emovox::audio::decode_file;
+use emovox::labels::Emotion;
+use emovox::session::{self, Region, Session, SessionError, WavStreamWriter};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emovox-session-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tone(seconds: f64) -> Vec<f32> {
+    (0..(seconds * 16_000.0) as usize)
+        .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 220.0 * i as f32 / 16_000.0).sin())
+        .collect()
+}
+
+#[test]
+fn a_finished_recording_reads_back_sample_for_sample() {
+    let dir = temp("finished");
+    let path = dir.join(session::AUDIO_FILE);
+    let signal = tone(2.3);
+    let mut w = WavStreamWriter::create(&path, 16_000).unwrap();
+    for chunk in signal.chunks(333) {
+        w.write(chunk).unwrap();
+    }
+    assert!((w.seconds() - 2.3).abs() < 1e-3);
+    w.finish().unwrap();
+    let back = decode_file(&path).unwrap().samples;
+    assert_eq!(back.len(), signal.len());
+    let worst = back
+        .iter()
+        .zip(&signal)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 1.0 / 32767.0, "{worst}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_crash_loses_at_most_the_last_second() {
+    let dir = temp("crash");
+    let path = dir.join(session::AUDIO_FILE);
+    let mut w = WavStreamWriter::create(&path, 16_000).unwrap();
+    for chunk in tone(3.7).chunks(160) {
+        w.write(chunk).unwrap();
+    }
+    // The process dies: no finish, no flush of what is still buffered.
+    std::mem::forget(w);
+    let back = decode_file(&path).unwrap();
+    assert!(
+        back.seconds() >= 2.7 && back.seconds() <= 3.7,
+        "{} s",
+        back.seconds()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_full_disk_is_an_error_not_a_panic() {
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let err = match WavStreamWriter::create(full, 16_000) {
+        Err(e) => e,
+        Ok(mut w) => w.write(&tone(1.5)).unwrap_err(),
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::StorageFull, "{err}");
+}
+
+#[test]
+fn sessions_save_load_and_list_newest_first() {
+    let root = temp("list");
+    let first = session::create_dir(&root).unwrap();
+    let second = session::create_dir(&root).unwrap();
+    assert_ne!(first, second);
+    let mut s = Session {
+        device: "virtmic".into(),
+        rate: 16_000,
+        started: emovox::clock::now_iso(),
+        model: "m".into(),
+        ..Session::default()
+    };
+    s.extend_to(2.0);
+    s.mark_from(0.5, Emotion::Happy);
+    s.extend_to(4.0);
+    s.mark_from(3.0, Emotion::Sad);
+    s.extend_to(5.0);
+    s.close_label();
+    assert_eq!(
+        s.labels,
+        vec![
+            Region {
+                start_s: 0.5,
+                end_s: 3.0,
+                label: Emotion::Happy
+            },
+            Region {
+                start_s: 3.0,
+                end_s: 5.0,
+                label: Emotion::Sad
+            },
+        ]
+    );
+    s.save(&second).unwrap();
+    let text = std::fs::read_to_string(second.join(session::LABELS_FILE)).unwrap();
+    assert_eq!(text, "0.500000\t3.000000\thappy\n3.000000\t5.000000\tsad\n");
+    assert_eq!(Session::load(&second).unwrap(), s);
+
+    // Labels edited in Audacity win over the copy in session.json.
+    std::fs::write(second.join(session::LABELS_FILE), "1\t2\tangry\n").unwrap();
+    let edited = Session::load(&second).unwrap();
+    assert_eq!(edited.labels.len(), 1);
+    assert_eq!(edited.labels[0].label, Emotion::Angry);
+
+    // A damaged session.json is listed with its error, not skipped or fatal.
+    std::fs::write(first.join(session::META_FILE), "{ not json").unwrap();
+    let listed = session::list(&root);
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].0, second);
+    assert!(listed[0].1.is_ok());
+    assert!(matches!(listed[1].1, Err(SessionError::Json { .. })));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_folder_that_cannot_be_made_is_a_clear_error() {
+    let root = temp("blocked");
+    let file = root.join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let err = session::create_dir(&file.join("sessions")).unwrap_err();
+    assert!(err.to_string().contains("not-a-folder"), "{err}");
+    let err = Session::default().save(&file).unwrap_err();
+    assert!(err.to_string().contains("not-a-folder"), "{err}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
