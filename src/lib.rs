@@ -1,7 +1,9 @@
 //! emovox: recognise emotion in speech, live from a microphone or from audio files.
 //!
-//! Data flows one way: [`audio`] turns any file into mono 16 kHz samples, [`dsp`] turns
-//! samples into librosa-exact frame features, one frame at a time or a whole signal at once.
+//! Data flows one way: [`audio`] turns any file (or a microphone) into mono 16 kHz
+//! samples, [`dsp`] turns samples into librosa-exact frame features, [`model`] classifies
+//! windows of them, [`engine`] runs all that live on a worker thread and emits events,
+//! which the desktop [`app`] draws and [`session`] keeps on disk.
 
 pub mod app;
 pub mod audio;

@@ -172,3 +172,42 @@ fn usage_errors_are_refused() {
         stderr(&o)
     );
 }
+
+#[test]
+fn evaluate_scores_the_labelled_regions_of_sessions() {
+    let dir = tmp_dir().join("session");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A session as the app writes it: the audio, its labels, its metadata.
+    std::fs::copy(
+        common::wav("03-01-05-02-01-01-10"),
+        dir.join(emovox::session::AUDIO_FILE),
+    )
+    .unwrap();
+    let session = emovox::session::Session {
+        rate: 16_000,
+        seconds: 3.7,
+        labels: vec![
+            emovox::session::Region {
+                start_s: 0.4,
+                end_s: 3.6,
+                label: emovox::labels::Emotion::Angry,
+            },
+            // Too short to judge: skipped.
+            emovox::session::Region {
+                start_s: 3.6,
+                end_s: 3.7,
+                label: emovox::labels::Emotion::Sad,
+            },
+        ],
+        ..Default::default()
+    };
+    session.save(&dir).unwrap();
+    let out = emovox(&["evaluate", "--sessions", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["n"], 1);
+    let angry_support = &v["per_class"]["angry"]["support"];
+    assert_eq!(angry_support, 1, "{v}");
+    // Neither --data nor --sessions: a usage error.
+    assert!(!emovox(&["evaluate"]).status.success());
+}
