@@ -58,6 +58,7 @@ fn tiny_card(normalisation: Normalisation, cfg: &TrainConfig) -> ModelCard {
             val_actors: vec![],
             retrained_on_all: true,
             train_files: 4,
+            sessions: Vec::new(),
             epochs: cfg.epochs,
             seed: cfg.seed,
             augmentation: vec![],
@@ -236,4 +237,65 @@ fn the_dataset_reader_reports_what_does_not_fit() {
     assert!(reasons.iter().any(|r| r.contains("song")));
     assert!(reasons.iter().any(|r| r.contains("folder is Actor_05")));
     assert!(parse_path(Path::new("Actor_05/03-01-02-01-02-02-05.wav")).is_ok());
+}
+
+#[test]
+fn train_also_learns_from_the_labelled_regions_of_sessions() {
+    let data = ravdess_folder("sessions");
+    let session_dir = data.with_extension("session");
+    std::fs::create_dir_all(&session_dir).unwrap();
+    std::fs::copy(
+        common::wav("03-01-05-02-01-01-10"),
+        session_dir.join(emovox::session::AUDIO_FILE),
+    )
+    .unwrap();
+    let region = |a: f64, b: f64, label| emovox::session::Region {
+        start_s: a,
+        end_s: b,
+        label,
+    };
+    emovox::session::Session {
+        seconds: 3.7,
+        labels: vec![
+            region(0.5, 2.0, Emotion::Angry),
+            region(2.0, 3.5, Emotion::Sad),
+            // Too short to learn from.
+            region(3.5, 3.7, Emotion::Calm),
+        ],
+        ..Default::default()
+    }
+    .save(&session_dir)
+    .unwrap();
+    let out = data.with_extension("out");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--sessions")
+        .arg(&session_dir)
+        .args([
+            "--epochs",
+            "1",
+            "--val-actors",
+            "none",
+            "--no-augment",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let card = ModelCard::load(&out).unwrap();
+    assert_eq!(card.training.train_files, 4 + 2);
+    assert_eq!(
+        card.training.sessions,
+        vec![session_dir.display().to_string()]
+    );
+    assert!(card.training.train_actors.contains(&0));
+    for dir in [&data, &session_dir, &out] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -1,14 +1,16 @@
-//! `emovox train --data DIR [--epochs N] [--seed S] [--val-actors LIST] [--out DIR]`
+//! `emovox train --data DIR [--epochs N] [--seed S] [--val-actors LIST] [--out DIR]
+//! [--sessions DIR...]`
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use emovox::labels::Emotion;
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
-use emovox::model::dataset::{parse_actor_list, scan};
+use emovox::model::dataset::{parse_actor_list, scan, Clip, Intensity};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::train::{prepare, train, Progress, TrainConfig, AUGMENTATIONS};
 use emovox::model::FeatureConfig;
+use emovox::session::Session;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::report;
@@ -39,6 +41,30 @@ pub struct Args {
     /// Epochs without a better validation macro-F1 before stopping.
     #[arg(long, default_value_t = 8)]
     patience: usize,
+    /// Recorded sessions to learn from as well: every labelled region of 0.5 s or more
+    /// is a training clip (never a validation one).
+    #[arg(long, num_args = 1..)]
+    sessions: Vec<PathBuf>,
+}
+
+/// The labelled regions of sessions as training clips (actor 0).
+fn session_clips(dirs: &[PathBuf]) -> anyhow::Result<Vec<Clip>> {
+    let mut clips = Vec::new();
+    for dir in dirs {
+        let session = Session::load(dir)?;
+        for r in session.labels.iter().filter(|r| r.end_s - r.start_s >= 0.5) {
+            clips.push(Clip {
+                path: dir.join(emovox::session::AUDIO_FILE),
+                emotion: r.label,
+                intensity: Intensity::Normal,
+                statement: 0,
+                repetition: 0,
+                actor: 0,
+                span: Some((r.start_s, r.end_s)),
+            });
+        }
+    }
+    Ok(clips)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -49,10 +75,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         parse_actor_list(&args.val_actors).map_err(anyhow::Error::msg)?
     };
-    let (val, train_clips): (Vec<_>, Vec<_>) = scanned
+    let (val, mut train_clips): (Vec<_>, Vec<_>) = scanned
         .clips
         .into_iter()
         .partition(|c| val_actors.contains(&c.actor));
+    let from_sessions = session_clips(&args.sessions)?;
+    if !args.sessions.is_empty() && from_sessions.is_empty() {
+        bail!("the sessions hold no labelled regions of 0.5 s or more");
+    }
+    train_clips.extend(from_sessions);
     if train_clips.is_empty() {
         bail!(
             "{}: no training clips left after holding out actors {val_actors:?}",
@@ -142,6 +173,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             val_actors: val_actors.clone(),
             retrained_on_all: val_actors.is_empty(),
             train_files: train_set.len(),
+            sessions: args
+                .sessions
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect(),
             epochs: trained.best_epoch,
             seed: cfg.seed,
             augmentation: if cfg.augment {

@@ -61,6 +61,9 @@ pub struct Training {
     /// chosen on the validation actors.
     pub retrained_on_all: bool,
     pub train_files: usize,
+    /// Recorded sessions whose labelled regions were trained on too (actor 0).
+    #[serde(default)]
+    pub sessions: Vec<String>,
     pub epochs: usize,
     pub seed: u64,
     pub augmentation: Vec<String>,

@@ -16,7 +16,7 @@ pub enum Intensity {
 }
 
 /// One speech clip and what its name says about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Clip {
     pub path: PathBuf,
     pub emotion: Emotion,
@@ -24,8 +24,11 @@ pub struct Clip {
     /// 1 = "Kids are talking by the door", 2 = "Dogs are sitting by the door".
     pub statement: u8,
     pub repetition: u8,
-    /// 1–24; odd actors are male, even female.
+    /// 1–24; odd actors are male, even female. 0: a voice from a recorded session.
     pub actor: u8,
+    /// The stretch of the file to use, in seconds (a labelled region of a session);
+    /// `None` is the whole file.
+    pub span: Option<(f64, f64)>,
 }
 
 impl Clip {
@@ -158,6 +161,7 @@ fn parse_name(name: &str, path: &Path) -> Result<Clip, String> {
         return Err(format!("actor {actor:02} is outside 01-24"));
     }
     Ok(Clip {
+        span: None,
         path: path.to_owned(),
         emotion,
         intensity,

@@ -84,7 +84,13 @@ pub fn prepare(
         .par_iter()
         .enumerate()
         .map_init(StreamingExtractor::new, |extractor, (i, clip)| {
-            let signal = decode_file(&clip.path)?.samples;
+            let mut signal = decode_file(&clip.path)?.samples;
+            if let Some((start, end)) = clip.span {
+                let rate = f64::from(crate::dsp::SAMPLE_RATE);
+                let b = ((end * rate) as usize).min(signal.len());
+                let a = ((start * rate) as usize).min(b);
+                signal = signal[a..b].to_vec();
+            }
             let mut versions = vec![to_f16(&signal_frames(extractor, &signal))];
             if augment {
                 let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
