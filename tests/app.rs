@@ -243,6 +243,12 @@ fn a_recorded_session_is_labelled_saved_and_reopened() {
         .map(|r| r.label.name())
         .collect();
     assert_eq!(left, ["angry"]);
+    // Move the remaining label's end from 2.0 s to 1.5 s, as a screen reader would.
+    h.get_by_label("End of label 1").set_value_accesskit(1.5);
+    h.step();
+    let moved = h.state().state.recording.as_ref().unwrap().session.labels[0].clone();
+    assert_eq!(moved.end_s, 1.5);
+    assert!((moved.start_s - 1.0).abs() < 0.3, "{moved:?}");
     h.state_mut().flush_saves();
     h.get_by_label("Sessions").click();
     h.run_steps(3);

@@ -88,7 +88,8 @@ pub fn labels_ui(ui: &mut egui::Ui, state: &mut AppState) {
                             .speed(0.05)
                             .range(0.0..=end)
                             .suffix(" s"),
-                    );
+                    )
+                    .accessible_name(format!("Start of label {}", i + 1));
                     ui.label("to");
                     let start = r.start_s;
                     ui.add(
@@ -96,7 +97,8 @@ pub fn labels_ui(ui: &mut egui::Ui, state: &mut AppState) {
                             .speed(0.05)
                             .range(start..=f64::MAX)
                             .suffix(" s"),
-                    );
+                    )
+                    .accessible_name(format!("End of label {}", i + 1));
                 });
                 if delete {
                     edit = Some((i, None));
