@@ -21,7 +21,13 @@ pub struct SpectrogramTexture {
     uploaded: usize,
     /// Whether the texture holds a live ring (else a whole file).
     live: bool,
+    /// When a file's texture was last rebuilt.
+    rebuilt: Option<std::time::Instant>,
 }
+
+/// While a file is analysed its whole texture is rebuilt at most this often: a 10-minute
+/// file has 60,000 columns, too many to re-colour every frame.
+const FILE_REBUILD: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl SpectrogramTexture {
     /// Brings the texture up to date with the state's columns.
@@ -38,7 +44,12 @@ impl SpectrogramTexture {
         if self.live {
             self.update_ring(ctx, state);
         } else {
+            let due = self.rebuilt.is_none_or(|t| t.elapsed() >= FILE_REBUILD);
+            if state.is_running() && !due {
+                return;
+            }
             self.rebuild_whole(ctx, state);
+            self.rebuilt = Some(std::time::Instant::now());
         }
         self.uploaded = state.columns_received;
     }
