@@ -73,17 +73,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let m = Metrics::from_predictions(&truth, &predicted, Emotion::COUNT);
-    if args.json {
-        println!("{}", report::metrics_json(&m));
-    } else {
-        report::print_metrics(&m);
-        eprintln!(
-            "model {} ({}), {:.1} s",
-            model.card().name,
-            weights.display(),
-            started.elapsed().as_secs_f64()
-        );
-    }
+    print(
+        &args,
+        &m,
+        &format!("model {} ({})", model.card().name, weights.display()),
+        started,
+    );
     if m.n < scanned.clips.len() {
         bail!(
             "{} of {} files could not be read",
@@ -125,17 +120,23 @@ fn run_sessions(args: &Args, model: &Classifier, started: Instant) -> anyhow::Re
         bail!("the sessions hold no labelled regions of {MIN_REGION_S} s or more");
     }
     let m = Metrics::from_predictions(&truth, &predicted, Emotion::COUNT);
-    if args.json {
-        println!("{}", report::metrics_json(&m));
-    } else {
-        report::print_metrics(&m);
-        eprintln!(
-            "model {} on {} labelled regions of {} sessions, {:.1} s",
-            model.card().name,
-            m.n,
-            args.sessions.len(),
-            started.elapsed().as_secs_f64()
-        );
-    }
+    let what = format!(
+        "model {} on {} labelled regions of {} sessions",
+        model.card().name,
+        m.n,
+        args.sessions.len()
+    );
+    print(args, &m, &what, started);
     Ok(())
+}
+
+/// The scores as tables (with `what` was scored and how long it took on stderr), or as
+/// one JSON line.
+fn print(args: &Args, m: &Metrics, what: &str, started: Instant) {
+    if args.json {
+        println!("{}", report::metrics_json(m));
+    } else {
+        report::print_metrics(m);
+        eprintln!("{what}, {:.1} s", started.elapsed().as_secs_f64());
+    }
 }

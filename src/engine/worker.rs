@@ -14,8 +14,8 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::events::{Event, RunSummary, SourceInfo};
 use super::pipeline::{Pipeline, PipelineConfig};
 use crate::audio::capture::{self, CaptureError, DeviceChoice};
-use crate::audio::decode_file;
 use crate::audio::ring::{ring, RingReader, RingWriter};
+use crate::audio::{decode_file, Decoded};
 use crate::dsp::SAMPLE_RATE;
 use crate::model::Classifier;
 
@@ -246,15 +246,19 @@ impl Worker {
         end
     }
 
+    /// Decodes a file to 16 kHz mono and makes the pipeline for it.
+    fn open_file(&self, path: &std::path::Path) -> Result<(Decoded, Pipeline), End> {
+        let decoded = decode_file(path).map_err(|e| End::Failed(e.to_string()))?;
+        let pipeline = self.pipeline(SAMPLE_RATE, 1).map_err(End::Failed)?;
+        Ok((decoded, pipeline))
+    }
+
     fn run_replay(&mut self, path: PathBuf, speed: f64, slot: &mut Option<Pipeline>) -> End {
-        let decoded = match decode_file(&path) {
-            Ok(d) => d,
-            Err(e) => return End::Failed(e.to_string()),
+        let (decoded, pipeline) = match self.open_file(&path) {
+            Ok(opened) => opened,
+            Err(end) => return end,
         };
-        let pipeline = match self.pipeline(SAMPLE_RATE, 1) {
-            Ok(p) => slot.insert(p),
-            Err(e) => return End::Failed(e),
-        };
+        let pipeline = slot.insert(pipeline);
         self.sink.send(Event::Started(SourceInfo {
             name: path.display().to_string(),
             rate: SAMPLE_RATE,
@@ -337,14 +341,11 @@ impl Worker {
     }
 
     fn run_file(&mut self, path: PathBuf, slot: &mut Option<Pipeline>) -> End {
-        let decoded = match decode_file(&path) {
-            Ok(d) => d,
-            Err(e) => return End::Failed(e.to_string()),
+        let (decoded, pipeline) = match self.open_file(&path) {
+            Ok(opened) => opened,
+            Err(end) => return end,
         };
-        let pipeline = match self.pipeline(SAMPLE_RATE, 1) {
-            Ok(p) => slot.insert(p),
-            Err(e) => return End::Failed(e),
-        };
+        let pipeline = slot.insert(pipeline);
         let total_s = decoded.seconds();
         self.sink.send(Event::Started(SourceInfo {
             name: path.display().to_string(),
