@@ -1,6 +1,6 @@
-//! Inference of one 3 s window (batch 1) and of a batch of 32, with the shipped network's
+//! Inference of one 3 s window (batch 1) and of batches of 4 and 32, with the shipped network's
 //! shape. Target: one window in ≤ 5 ms on one core. Run single-threaded, as the live
-//! engine does: `RAYON_NUM_THREADS=1 cargo bench --bench model`.
+//! engine does: `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 cargo bench --bench model`.
 
 use std::hint::black_box;
 
@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     )
     .expect("network builds");
     initialise(&varmap, &mut Rng::new(1)).expect("initialises");
-    for batch in [1usize, 32] {
+    for batch in [1usize, 4, 32] {
         let mut rng = Rng::new(2);
         let values: Vec<f32> = (0..batch * WINDOW_FRAMES * INPUT_DIM)
             .map(|_| rng.normal() as f32)

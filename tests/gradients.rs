@@ -134,9 +134,10 @@ fn the_unfolded_convolution_equals_candles_conv1d_forward() {
 fn the_lstm_inference_loop_equals_its_differentiable_form() {
     let mut rng = Rng::new(5);
     let varmap = VarMap::new();
+    // 4H = 80: one full block of 64 gate outputs and a partial one.
     let lstm = Lstm::new(
         6,
-        16,
+        20,
         VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu).pp("l"),
     )
     .unwrap();
@@ -149,7 +150,7 @@ fn the_lstm_inference_loop_equals_its_differentiable_form() {
             assert!(name.starts_with("l."));
         }
     }
-    let x = random(&[1, 11, 6], &mut rng).to_dtype(DType::F32).unwrap();
+    let x = random(&[3, 11, 6], &mut rng).to_dtype(DType::F32).unwrap();
     for reverse in [false, true] {
         let ops = lstm.forward(&x, reverse, true).unwrap();
         let looped = lstm.forward(&x, reverse, false).unwrap();
