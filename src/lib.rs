@@ -3,7 +3,8 @@
 //! Data flows one way: [`audio`] turns any file (or a microphone) into mono 16 kHz
 //! samples, [`dsp`] turns samples into librosa-exact frame features, [`model`] classifies
 //! windows of them, [`engine`] runs all that live on a worker thread and emits events,
-//! which the desktop [`app`] draws and [`session`] keeps on disk.
+//! which the desktop [`app`] draws and [`session`] keeps on disk; [`predict`] reports on
+//! whole files for the batch command and the HTTP server.
 
 pub mod app;
 pub mod audio;
@@ -14,4 +15,5 @@ pub mod fsutil;
 pub mod labels;
 pub mod model;
 pub mod npy;
+pub mod predict;
 pub mod session;

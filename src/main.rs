@@ -29,6 +29,8 @@ enum Command {
     Train(cli::train::Args),
     /// Score a model on a RAVDESS-layout folder.
     Evaluate(cli::evaluate::Args),
+    /// The emotion of audio files (folders are searched recursively).
+    Predict(cli::predict::Args),
     /// Show live emotion from a microphone, one line (or JSON object) per hop.
     Listen(cli::listen::Args),
     /// List the input devices a microphone can be chosen from.
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Some(Command::Features(args)) => cli::features::run(args),
         Some(Command::Train(args)) => cli::train::run(args),
         Some(Command::Evaluate(args)) => cli::evaluate::run(args),
+        Some(Command::Predict(args)) => cli::predict::run(args),
         Some(Command::Listen(args)) => cli::listen::run(args),
         Some(Command::Devices(args)) => cli::devices::run(args),
         None => cli::app::run(cli.app),

@@ -12,6 +12,7 @@ use emovox::audio::capture::DeviceChoice;
 use emovox::engine::{Engine, EngineConfig, Event, Prediction, RunSummary, Source};
 use emovox::labels::Emotion;
 use emovox::model::Classifier;
+use emovox::predict::ProbabilitiesJson;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::evaluate::default_weights;
@@ -139,23 +140,10 @@ impl Serialize for JsonLine<'_> {
         let mut map = s.serialize_map(Some(5))?;
         map.serialize_entry("t", &((p.t * 1000.0).round() / 1000.0))?;
         map.serialize_entry("label", &p.label().map(Emotion::name))?;
-        map.serialize_entry("probabilities", &JsonProbabilities(&p.probabilities))?;
+        map.serialize_entry("probabilities", &ProbabilitiesJson(&p.probabilities))?;
         map.serialize_entry("speech", &p.speech)?;
         let latency_ms = (p.latency.as_secs_f64() * 1e5).round() / 100.0;
         map.serialize_entry("latency_ms", &latency_ms)?;
-        map.end()
-    }
-}
-
-/// The eight probabilities by name, in the labels' order.
-struct JsonProbabilities<'a>(&'a [f32; Emotion::COUNT]);
-
-impl Serialize for JsonProbabilities<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(Emotion::COUNT))?;
-        for (e, p) in Emotion::ALL.iter().zip(self.0) {
-            map.serialize_entry(e.name(), &((f64::from(*p) * 1e4).round() / 1e4))?;
-        }
         map.end()
     }
 }

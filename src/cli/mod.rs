@@ -5,5 +5,6 @@ pub mod devices;
 pub mod evaluate;
 pub mod features;
 pub mod listen;
+pub mod predict;
 pub mod report;
 pub mod train;

@@ -1,0 +1,282 @@
+//! `emovox predict PATH... [--json|--csv] [--timeline] [--threads N] [--weights DIR]`:
+//! the emotion of every audio file given, folders searched recursively.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use emovox::audio::decode_file;
+use emovox::dsp::StreamingExtractor;
+use emovox::labels::Emotion;
+use emovox::model::classifier::argmax;
+use emovox::model::Classifier;
+use emovox::predict::{analyse, AnalysisJson, FileAnalysis};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use super::evaluate::default_weights;
+
+/// Extensions taken from folders (files named on the command line are always tried).
+const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "wave", "flac", "mp3", "ogg", "oga"];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Audio files, and folders to search for them (recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// One JSON object per file per line.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Comma-separated values with a header row.
+    #[arg(long)]
+    csv: bool,
+    /// Also report every 3 s window (start, end, speech, label, probabilities).
+    #[arg(long)]
+    timeline: bool,
+    /// Files analysed at once [default: one per CPU core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
+    #[arg(long)]
+    weights: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let model = Classifier::load(&args.weights.clone().unwrap_or_else(default_weights))?;
+    let (files, mut failed) = gather(&args.paths);
+    if files.is_empty() && failed == 0 {
+        bail!(
+            "no audio files found (looked for .{})",
+            AUDIO_EXTENSIONS.join(", .")
+        );
+    }
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = args.threads {
+        pool = pool.num_threads(n.max(1));
+    }
+    let pool = pool.build().context("starting the worker threads")?;
+    let bar = progress_bar(files.len());
+    let results: Vec<anyhow::Result<FileAnalysis>> = pool.install(|| {
+        files
+            .par_iter()
+            .map_init(StreamingExtractor::new, |extractor, path| {
+                // Decoding errors name the file themselves.
+                let result = decode_file(path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|d| {
+                        analyse(&model, extractor, &d.samples)
+                            .with_context(|| path.display().to_string())
+                    });
+                bar.inc(1);
+                result
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let format = Format::of(&args);
+    format.header(&mut out, args.timeline)?;
+    let (mut audio_s, mut analysed) = (0.0, 0);
+    for (path, result) in files.iter().zip(results) {
+        match result {
+            Ok(a) => {
+                audio_s += a.duration_s;
+                analysed += 1;
+                format.write(&mut out, path, &a, args.timeline)?;
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("emovox: {e:#}");
+            }
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "emovox: analysed {analysed} files ({:.1} min of audio) in {:.1} s",
+        audio_s / 60.0,
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        bail!("{failed} of the files given could not be analysed (see above)");
+    }
+    Ok(())
+}
+
+/// The files to analyse, in order: named files as given, folders' audio files sorted.
+/// Paths that do not exist are reported and counted.
+fn gather(paths: &[PathBuf]) -> (Vec<PathBuf>, usize) {
+    let mut files = Vec::new();
+    let mut failed = 0;
+    for path in paths {
+        if path.is_dir() {
+            if let Err(e) = walk(path, &mut files) {
+                eprintln!("emovox: {}: {e}", path.display());
+                failed += 1;
+            }
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            eprintln!("emovox: {}: no such file or folder", path.display());
+            failed += 1;
+        }
+    }
+    (files, failed)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if is_audio(&path) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// A bar on stderr while files are analysed; nothing when stderr is not a terminal.
+fn progress_bar(len: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("analysing [{bar:30}] {pos}/{len} files (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Text,
+    Json,
+    Csv,
+}
+
+impl Format {
+    fn of(args: &Args) -> Self {
+        if args.json {
+            Self::Json
+        } else if args.csv {
+            Self::Csv
+        } else {
+            Self::Text
+        }
+    }
+
+    fn header(self, out: &mut impl Write, timeline: bool) -> std::io::Result<()> {
+        if let Self::Csv = self {
+            let names = Emotion::names().join(",");
+            if timeline {
+                writeln!(out, "path,start_s,end_s,speech,label,{names}")?;
+            } else {
+                writeln!(out, "path,label,duration_s,speech_s,{names}")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(
+        self,
+        out: &mut impl Write,
+        path: &Path,
+        a: &FileAnalysis,
+        timeline: bool,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Json => {
+                let json = AnalysisJson {
+                    path: Some(&path.to_string_lossy()),
+                    analysis: a,
+                    timeline,
+                    model: None,
+                };
+                writeln!(out, "{}", serde_json::to_string(&json)?)?;
+            }
+            Self::Csv if timeline => {
+                for w in &a.windows {
+                    write!(
+                        out,
+                        "{},{:.3},{:.3},{},{}",
+                        csv_field(&path.to_string_lossy()),
+                        w.start_s,
+                        w.end_s,
+                        w.speech,
+                        w.label().name()
+                    )?;
+                    write_probabilities(out, &w.probabilities)?;
+                }
+            }
+            Self::Csv => {
+                write!(
+                    out,
+                    "{},{},{:.3},{:.3}",
+                    csv_field(&path.to_string_lossy()),
+                    a.label().name(),
+                    a.duration_s,
+                    a.speech_s
+                )?;
+                write_probabilities(out, &a.probabilities)?;
+            }
+            Self::Text => {
+                let p = a.probabilities[argmax(&a.probabilities)];
+                writeln!(
+                    out,
+                    "{}  {:<9} {:>3.0}%  {:.2} s, speech {:.2} s",
+                    path.display(),
+                    a.label().name(),
+                    p * 100.0,
+                    a.duration_s,
+                    a.speech_s
+                )?;
+                if timeline {
+                    for w in &a.windows {
+                        let p = w.probabilities[argmax(&w.probabilities)];
+                        let speech = if w.speech { "" } else { "  (no speech)" };
+                        writeln!(
+                            out,
+                            "  {:>6.2}–{:.2} s  {:<9} {:>3.0}%{speech}",
+                            w.start_s,
+                            w.end_s,
+                            w.label().name(),
+                            p * 100.0
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_probabilities(out: &mut impl Write, p: &[f32]) -> std::io::Result<()> {
+    for v in p {
+        write!(out, ",{v:.4}")?;
+    }
+    writeln!(out)
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}

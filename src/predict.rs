@@ -1,0 +1,167 @@
+//! Whole-file predictions, for `emovox predict` and `emovox serve`: the clip windows that
+//! `emovox evaluate` scores (3 s every 0.25 s, probabilities averaged over the file), so
+//! the accuracy measured on unseen voices is the accuracy of what these report. Each
+//! window also carries a speech flag from the live engine's voice gate.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::dsp::{StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
+use crate::engine::vad::{frame_energy_db, VoiceGate};
+use crate::labels::Emotion;
+use crate::model::classifier::{argmax, mean, ModelError, Probabilities};
+use crate::model::input::{frame_vector, window_starts, INPUT_DIM, WINDOW_FRAMES};
+use crate::model::Classifier;
+
+/// A window counts as speech when the voice gate was open for at least this many of its
+/// frames (0.25 s, one hop): a cough or a click alone does not make a window speech.
+const MIN_SPEECH_FRAMES: usize = 25;
+
+/// What the model heard in one file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileAnalysis {
+    pub duration_s: f64,
+    /// Seconds during which the voice gate was open.
+    pub speech_s: f64,
+    /// Mean of the window probabilities (as `evaluate` scores a file).
+    pub probabilities: Probabilities,
+    pub windows: Vec<WindowPrediction>,
+}
+
+impl FileAnalysis {
+    pub fn label(&self) -> Emotion {
+        Emotion::ALL[argmax(&self.probabilities)]
+    }
+}
+
+/// One sliding window of a file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowPrediction {
+    pub start_s: f64,
+    /// The window's end, or the end of the file for a file shorter than a window.
+    pub end_s: f64,
+    pub speech: bool,
+    pub probabilities: Probabilities,
+}
+
+impl WindowPrediction {
+    pub fn label(&self) -> Emotion {
+        Emotion::ALL[argmax(&self.probabilities)]
+    }
+}
+
+/// Analyses a 16 kHz mono signal.
+pub fn analyse(
+    model: &Classifier,
+    extractor: &mut StreamingExtractor,
+    signal: &[f32],
+) -> Result<FileAnalysis, ModelError> {
+    let mut frames = Vec::with_capacity(crate::dsp::frame_count(signal.len()) * INPUT_DIM);
+    let mut speech = Vec::with_capacity(crate::dsp::frame_count(signal.len()));
+    let mut gate = VoiceGate::default();
+    let mut on_frame = |f: &crate::dsp::FrameFeatures| {
+        frames.extend(frame_vector(f).map(half::f16::from_f32));
+        speech.push(gate.update(frame_energy_db(&f.power)));
+    };
+    extractor.reset();
+    extractor.push(signal, &mut on_frame);
+    extractor.finish(&mut on_frame);
+
+    let n = speech.len();
+    let starts = window_starts(n);
+    let probs = model.windows(&frames, &starts)?;
+    // Running count of speech frames, so each window's share is one subtraction.
+    let mut speech_before = Vec::with_capacity(n + 1);
+    speech_before.push(0usize);
+    for &s in &speech {
+        speech_before.push(speech_before.last().copied().unwrap_or(0) + usize::from(s));
+    }
+    let windows = starts
+        .iter()
+        .zip(&probs)
+        .map(|(&start, p)| {
+            let end = (start + WINDOW_FRAMES).min(n);
+            WindowPrediction {
+                start_s: frame_s(start),
+                end_s: frame_s(end),
+                speech: speech_before[end] - speech_before[start.min(end)] >= MIN_SPEECH_FRAMES,
+                probabilities: *p,
+            }
+        })
+        .collect();
+    Ok(FileAnalysis {
+        duration_s: signal.len() as f64 / f64::from(SAMPLE_RATE),
+        speech_s: frame_s(speech_before[n]),
+        probabilities: mean(&probs),
+        windows,
+    })
+}
+
+fn frame_s(frames: usize) -> f64 {
+    frames as f64 * HOP_LENGTH as f64 / f64::from(SAMPLE_RATE)
+}
+
+/// Seconds rounded to milliseconds for output.
+fn ms(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
+}
+
+/// `{"path"?, "label", "probabilities", "duration_s", "speech_s", "timeline"?, "model"?}`:
+/// the JSON both `predict --json` (with the path) and `serve` (with the model's name)
+/// give for a file; the timeline when asked for.
+pub struct AnalysisJson<'a> {
+    pub path: Option<&'a str>,
+    pub analysis: &'a FileAnalysis,
+    pub timeline: bool,
+    pub model: Option<&'a str>,
+}
+
+impl Serialize for AnalysisJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.analysis;
+        let mut map = s.serialize_map(None)?;
+        if let Some(path) = self.path {
+            map.serialize_entry("path", path)?;
+        }
+        map.serialize_entry("label", a.label().name())?;
+        map.serialize_entry("probabilities", &ProbabilitiesJson(&a.probabilities))?;
+        map.serialize_entry("duration_s", &ms(a.duration_s))?;
+        map.serialize_entry("speech_s", &ms(a.speech_s))?;
+        if self.timeline {
+            let windows: Vec<WindowJson> = a.windows.iter().map(WindowJson).collect();
+            map.serialize_entry("timeline", &windows)?;
+        }
+        if let Some(model) = self.model {
+            map.serialize_entry("model", model)?;
+        }
+        map.end()
+    }
+}
+
+/// `{"start_s", "end_s", "speech", "label", "probabilities"}`.
+struct WindowJson<'a>(&'a WindowPrediction);
+
+impl Serialize for WindowJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let w = self.0;
+        let mut map = s.serialize_map(Some(5))?;
+        map.serialize_entry("start_s", &ms(w.start_s))?;
+        map.serialize_entry("end_s", &ms(w.end_s))?;
+        map.serialize_entry("speech", &w.speech)?;
+        map.serialize_entry("label", w.label().name())?;
+        map.serialize_entry("probabilities", &ProbabilitiesJson(&w.probabilities))?;
+        map.end()
+    }
+}
+
+/// The eight probabilities by name, in the labels' order, to four decimals.
+pub struct ProbabilitiesJson<'a>(pub &'a Probabilities);
+
+impl Serialize for ProbabilitiesJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(Emotion::COUNT))?;
+        for (e, p) in Emotion::ALL.iter().zip(self.0) {
+            map.serialize_entry(e.name(), &((f64::from(*p) * 1e4).round() / 1e4))?;
+        }
+        map.end()
+    }
+}

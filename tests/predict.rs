@@ -1,0 +1,234 @@
+//! `emovox predict` as a user runs it: the real binary on real files and folders, its
+//! three output formats, and bad files among good ones.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{fixtures, wav, REFERENCE_STEMS};
+use emovox::audio::decode_file;
+use emovox::dsp::StreamingExtractor;
+use emovox::labels::Emotion;
+use emovox::model::classifier::argmax;
+use emovox::model::input::window_starts;
+use emovox::model::Classifier;
+
+fn emovox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .arg("predict")
+        .args(args)
+        .output()
+        .expect("running emovox")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emovox-predict-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn probabilities(v: &serde_json::Value) -> Vec<f64> {
+    Emotion::ALL
+        .iter()
+        .map(|e| {
+            v[e.name()]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{} in {v}", e.name()))
+        })
+        .collect()
+}
+
+fn shipped() -> Classifier {
+    Classifier::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap()
+}
+
+#[test]
+fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
+    let o = emovox(&["--json", fixtures().join("wav").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    let mut stems: Vec<&str> = REFERENCE_STEMS.to_vec();
+    stems.sort_unstable();
+    assert_eq!(lines.len(), stems.len());
+    let model = shipped();
+    let mut extractor = StreamingExtractor::new();
+    for (line, stem) in lines.iter().zip(stems) {
+        let path = line["path"].as_str().unwrap();
+        assert!(
+            path.ends_with(&format!("{stem}.wav")),
+            "{path} in sorted order"
+        );
+        let p = probabilities(&line["probabilities"]);
+        let sum: f64 = p.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-3, "{stem}: sum {sum}");
+        // The same answer `evaluate` scores: the mean over the clip's windows.
+        let signal = decode_file(&wav(stem)).unwrap().samples;
+        let expected = model.classify_signal(&mut extractor, &signal).unwrap();
+        assert_eq!(
+            line["label"],
+            Emotion::ALL[argmax(&expected)].name(),
+            "{stem}"
+        );
+        for (a, b) in p.iter().zip(expected) {
+            assert!(
+                (a - f64::from(b)).abs() <= 0.6e-4,
+                "{stem}: {p:?} vs {expected:?}"
+            );
+        }
+        let duration = line["duration_s"].as_f64().unwrap();
+        assert!((duration - signal.len() as f64 / 16_000.0).abs() < 1e-3);
+        let speech = line["speech_s"].as_f64().unwrap();
+        assert!(
+            speech > 0.5 && speech < duration,
+            "{stem}: speech {speech} of {duration}"
+        );
+        assert!(line.get("timeline").is_none(), "timeline only when asked");
+    }
+}
+
+#[test]
+fn the_timeline_lists_every_window_with_its_speech_flag() {
+    let dir = tmp_dir("timeline");
+    // A clip with 2 s of silence before it: the windows over the silence are not speech.
+    let clip = decode_file(&wav("03-01-02-01-02-02-05")).unwrap().samples;
+    let mut signal = vec![0.0f32; 32_000];
+    signal.extend(&clip);
+    let padded = dir.join("padded.wav");
+    write_wav(&padded, &signal);
+    let o = emovox(&["--json", "--timeline", padded.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = &json_lines(&o)[0];
+    let timeline = line["timeline"].as_array().unwrap();
+    let frames = signal.len() / 160 + 1;
+    let starts = window_starts(frames);
+    assert_eq!(timeline.len(), starts.len());
+    for (w, start) in timeline.iter().zip(&starts) {
+        let s = w["start_s"].as_f64().unwrap();
+        assert!((s - *start as f64 / 100.0).abs() < 1e-6, "{w}");
+        let e = w["end_s"].as_f64().unwrap();
+        assert!((e - s - 3.0).abs() < 1e-6, "a 3 s window: {w}");
+        let p = probabilities(&w["probabilities"]);
+        assert_eq!(w["label"], Emotion::ALL[argmax_f64(&p)].name());
+    }
+    // The first window holds 2 s of silence and the clip's leading room tone; the last
+    // holds speech.
+    let speech: Vec<bool> = timeline.iter().map(|w| w["speech"] == true).collect();
+    assert!(speech.last() == Some(&true), "{speech:?}");
+    let speech_s = line["speech_s"].as_f64().unwrap();
+    assert!(speech_s < line["duration_s"].as_f64().unwrap() - 2.0);
+
+    // Silence alone: no window is speech.
+    let silent = dir.join("silent.wav");
+    write_wav(&silent, &vec![0.0; 16_000 * 4]);
+    let o = emovox(&["--json", "--timeline", silent.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = &json_lines(&o)[0];
+    assert_eq!(line["speech_s"], 0.0);
+    assert!(line["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|w| w["speech"] == false));
+}
+
+#[test]
+fn csv_has_a_header_and_a_row_per_file_or_per_window() {
+    let a = wav("03-01-01-01-01-01-01");
+    let b = wav("03-01-02-01-02-02-05");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let o = emovox(&["--csv", a, b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows[0],
+        "path,label,duration_s,speech_s,neutral,calm,happy,sad,angry,fearful,disgust,surprised"
+    );
+    assert_eq!(rows.len(), 3);
+    assert!(rows[1].starts_with(&format!("{a},")));
+    assert_eq!(rows[1].split(',').count(), 12);
+
+    let o = emovox(&["--csv", "--timeline", a, b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows[0].starts_with("path,start_s,end_s,speech,label,neutral"));
+    // 3.30 s → 3 windows; 4.24 s → 6 windows.
+    assert_eq!(rows.len(), 1 + 3 + 6, "{text}");
+    assert!(rows[1..].iter().all(|r| r.split(',').count() == 13));
+}
+
+#[test]
+fn a_bad_file_is_reported_and_skipped_and_the_exit_code_says_so() {
+    let dir = tmp_dir("bad");
+    let truncated = dir.join("truncated.wav");
+    let bytes = std::fs::read(wav("03-01-01-01-01-01-01")).unwrap();
+    std::fs::write(&truncated, &bytes[..30]).unwrap();
+    let garbage = dir.join("garbage.mp3");
+    std::fs::write(&garbage, b"this is not audio at all").unwrap();
+    std::fs::copy(wav("03-01-05-02-01-01-10"), dir.join("good.wav")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not audio, and not looked at").unwrap();
+    let o = emovox(&["--json", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1, "only the good file: {}", stdout(&o));
+    assert!(lines[0]["path"].as_str().unwrap().ends_with("good.wav"));
+    let err = stderr(&o);
+    assert!(
+        err.contains("truncated.wav") && err.contains("cut short"),
+        "{err}"
+    );
+    assert!(
+        err.contains("garbage.mp3") && err.contains("not an audio file"),
+        "{err}"
+    );
+    assert!(!err.contains("notes.txt"), "{err}");
+    assert!(
+        err.contains("2 of the files given could not be analysed"),
+        "{err}"
+    );
+
+    let o = emovox(&["/no/such/file.wav"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/no/such/file.wav: no such file or folder"));
+}
+
+fn argmax_f64(p: &[f64]) -> usize {
+    p.iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > p[best] { i } else { best })
+}
+
+/// 16-bit mono 16 kHz.
+fn write_wav(path: &Path, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
