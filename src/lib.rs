@@ -4,7 +4,7 @@
 //! samples, [`dsp`] turns samples into librosa-exact frame features, [`model`] classifies
 //! windows of them, [`engine`] runs all that live on a worker thread and emits events,
 //! which the desktop [`app`] draws and [`session`] keeps on disk; [`predict`] reports on
-//! whole files for the batch command and the HTTP server.
+//! whole files for the batch command and the HTTP server ([`serve`]).
 
 pub mod app;
 pub mod audio;
@@ -16,4 +16,5 @@ pub mod labels;
 pub mod model;
 pub mod npy;
 pub mod predict;
+pub mod serve;
 pub mod session;

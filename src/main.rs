@@ -31,6 +31,8 @@ enum Command {
     Evaluate(cli::evaluate::Args),
     /// The emotion of audio files (folders are searched recursively).
     Predict(cli::predict::Args),
+    /// Serve the model over HTTP (POST /predict, GET /health, GET /model).
+    Serve(cli::serve::Args),
     /// Show live emotion from a microphone, one line (or JSON object) per hop.
     Listen(cli::listen::Args),
     /// List the input devices a microphone can be chosen from.
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => cli::train::run(args),
         Some(Command::Evaluate(args)) => cli::evaluate::run(args),
         Some(Command::Predict(args)) => cli::predict::run(args),
+        Some(Command::Serve(args)) => cli::serve::run(args),
         Some(Command::Listen(args)) => cli::listen::run(args),
         Some(Command::Devices(args)) => cli::devices::run(args),
         None => cli::app::run(cli.app),

@@ -7,4 +7,5 @@ pub mod features;
 pub mod listen;
 pub mod predict;
 pub mod report;
+pub mod serve;
 pub mod train;
