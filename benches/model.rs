@@ -1,6 +1,8 @@
-//! Inference of one 3 s window (batch 1) and of batches of 4 and 32, with the shipped network's
-//! shape. Target: one window in ≤ 5 ms on one core. Run single-threaded, as the live
-//! engine does: `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 cargo bench --bench model`.
+//! Inference of 3 s windows with the shipped network's shape, as the app, `predict` and
+//! `serve` run it (`InferenceNet`), alone and in batches of 4 and 8 (a clip's windows);
+//! and candle's own forward pass of one window for comparison. Target: one window in
+//! ≤ 5 ms on one core. Run single-threaded, as the engine and the batch commands do:
+//! `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 cargo bench --bench model`.
 
 use std::hint::black_box;
 
@@ -8,6 +10,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
 use emovox::model::augment::Rng;
+use emovox::model::infer::InferenceNet;
 use emovox::model::input::{INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::net::{initialise, EmotionNet, NetConfig};
 
@@ -19,17 +22,29 @@ fn bench(c: &mut Criterion) {
     )
     .expect("network builds");
     initialise(&varmap, &mut Rng::new(1)).expect("initialises");
-    for batch in [1usize, 4, 32] {
-        let mut rng = Rng::new(2);
-        let values: Vec<f32> = (0..batch * WINDOW_FRAMES * INPUT_DIM)
-            .map(|_| rng.normal() as f32)
-            .collect();
-        let x = Tensor::from_vec(values, (batch, WINDOW_FRAMES, INPUT_DIM), &Device::Cpu)
-            .expect("input");
-        c.bench_function(&format!("forward, {batch} window(s) of 3 s"), |b| {
-            b.iter(|| net.forward(black_box(&x), None).expect("forward"))
+    let fast = InferenceNet::new(&net).expect("inference weights");
+    let mut rng = Rng::new(2);
+    let values: Vec<f32> = (0..8 * WINDOW_FRAMES * INPUT_DIM)
+        .map(|_| rng.normal() as f32)
+        .collect();
+    for batch in [1usize, 4, 8] {
+        let x = &values[..batch * WINDOW_FRAMES * INPUT_DIM];
+        c.bench_function(&format!("inference, {batch} window(s) of 3 s"), |b| {
+            b.iter(|| {
+                fast.probabilities(black_box(x), batch, WINDOW_FRAMES)
+                    .expect("forward")
+            })
         });
     }
+    let x = Tensor::from_slice(
+        &values[..WINDOW_FRAMES * INPUT_DIM],
+        (1, WINDOW_FRAMES, INPUT_DIM),
+        &Device::Cpu,
+    )
+    .expect("input");
+    c.bench_function("candle forward, 1 window of 3 s", |b| {
+        b.iter(|| net.forward(black_box(&x), None).expect("forward"))
+    });
 }
 
 criterion_group! {

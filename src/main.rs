@@ -41,8 +41,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Some(Command::Train(_))) {
-        single_threaded_candle_ops();
+    match cli.command {
+        // Training batches many windows: candle's own threads earn their keep there.
+        Some(Command::Train(_)) => {}
+        Some(Command::Predict(_) | Command::Evaluate(_) | Command::Serve(_)) => {
+            one_clip_per_thread();
+            keep_freed_memory();
+        }
+        _ => single_threaded_candle_ops(),
     }
     let result = match cli.command {
         Some(Command::Features(args)) => cli::features::run(args),
@@ -66,11 +72,38 @@ fn main() -> ExitCode {
 /// Keeps candle's element-wise ops on the calling thread. Outside training the model runs
 /// one 3 s window at a time, and candle's own worker threads spend more time spinning at
 /// their barrier than working: with them, scoring 1,200 files took 18.4 s; without,
-/// 12.3 s (`emovox evaluate`). Parallelism comes from running clips side by side instead.
-/// Runs first thing in `main`, while the process has one thread, as setting the
-/// environment requires; `CANDLE_NUM_THREADS` set by the user wins.
+/// 12.3 s (`emovox evaluate`). Runs first thing in `main`, while the process has one
+/// thread, as setting the environment requires; a value the user set wins.
 fn single_threaded_candle_ops() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    set_default_env("CANDLE_NUM_THREADS", "1");
+}
+
+/// For the commands that analyse many clips: each clip runs wholly on one thread, matrix
+/// products included (candle sizes them by `RAYON_NUM_THREADS`), and the commands run one
+/// clip per core side by side in pools of their own. Splitting one window's small
+/// products across cores cost more than it gained: `emovox serve` answered 104 clips/s
+/// that way and 137 clips/s this way (`cargo bench --bench serve_load`).
+fn one_clip_per_thread() {
+    single_threaded_candle_ops();
+    set_default_env("RAYON_NUM_THREADS", "1");
+}
+
+fn set_default_env(name: &str, value: &str) {
+    if std::env::var_os(name).is_none() {
+        std::env::set_var(name, value);
+    }
+}
+
+/// Keeps memory that was freed for reuse instead of handing it back to the kernel, for
+/// the commands that run the model back to back. Each forward pass allocates and frees a
+/// few hundred kilobytes of tensors; by default glibc maps blocks that large fresh each
+/// time and unmaps them after, so every pass paid for page faults: `emovox predict` over
+/// 1,200 files took 9.6–10.2 s with them, 7.9–8.3 s without.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
     }
 }

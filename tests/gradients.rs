@@ -166,3 +166,56 @@ fn the_lstm_inference_loop_equals_its_differentiable_form() {
         assert!(diff < 1e-5, "reverse {reverse}: max difference {diff}");
     }
 }
+
+#[test]
+fn the_inference_pass_equals_the_networks_own_forward() {
+    use emovox::model::infer::InferenceNet;
+    let mut rng = Rng::new(9);
+    let varmap = VarMap::new();
+    // Odd sizes: 4H = 80 spans a full and a partial block of gate outputs; 22 steps
+    // pool to 11 and then to 5 (an odd step dropped).
+    let cfg = NetConfig {
+        input_dim: 7,
+        conv_channels: 12,
+        lstm_hidden: 20,
+        classes: 8,
+        dropout: 0.3,
+    };
+    let net = EmotionNet::new(
+        &cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    {
+        // Every parameter random, BatchNorm statistics included (variances positive).
+        let data = varmap.data().lock().unwrap();
+        for (name, var) in data.iter() {
+            let shape = var.dims().to_vec();
+            let mut t = (random(&shape, &mut rng) * 0.5).unwrap();
+            if name.ends_with("running_var") {
+                t = (t.abs().unwrap() + 0.5).unwrap();
+            }
+            var.set(&t.to_dtype(DType::F32).unwrap()).unwrap();
+        }
+    }
+    let fast = InferenceNet::new(&net).unwrap();
+    for n in [1usize, 3, 5] {
+        let x = random(&[n, 22, 7], &mut rng).to_dtype(DType::F32).unwrap();
+        let expected = candle_nn::ops::softmax_last_dim(&net.forward(&x, None).unwrap())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let values = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let got = fast.probabilities(&values, n, 22).unwrap();
+        for (e, g) in expected.iter().zip(&got) {
+            for (a, b) in e.iter().zip(g) {
+                assert!((a - b).abs() < 1e-5, "batch {n}: {e:?} vs {g:?}");
+            }
+        }
+        // A window's answer does not depend on its batch.
+        let alone = fast
+            .probabilities(&values[values.len() / n * (n - 1)..], 1, 22)
+            .unwrap();
+        assert_eq!(alone[0], got[n - 1], "batch {n}");
+    }
+}

@@ -119,7 +119,7 @@ fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
     trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
     card.save(&out).unwrap();
 
-    let in_memory = Classifier::from_parts(trained.varmap, trained.net, card);
+    let in_memory = Classifier::from_parts(trained.varmap, &trained.net, card).unwrap();
     let reloaded = Classifier::load(&out).unwrap();
     let frames = &clips[0].versions[0];
     let starts = window_starts(frames.len() / INPUT_DIM);

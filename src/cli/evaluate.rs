@@ -14,6 +14,7 @@ use emovox::model::Classifier;
 use emovox::session::{self, Session};
 use rayon::prelude::*;
 
+use super::predict::clip_pool;
 use super::report;
 
 #[derive(clap::Args)]
@@ -52,15 +53,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if scanned.clips.is_empty() {
         bail!("{}: no RAVDESS speech clips found", data.display());
     }
-    let results: Vec<anyhow::Result<(usize, usize)>> = scanned
-        .clips
-        .par_iter()
-        .map_init(StreamingExtractor::new, |extractor, clip| {
-            let signal = decode_file(&clip.path)?.samples;
-            let probs = model.classify_signal(extractor, &signal)?;
-            Ok((clip.emotion.index(), argmax(&probs)))
-        })
-        .collect();
+    let results: Vec<anyhow::Result<(usize, usize)>> = clip_pool(None)?.install(|| {
+        scanned
+            .clips
+            .par_iter()
+            .map_init(StreamingExtractor::new, |extractor, clip| {
+                let signal = decode_file(&clip.path)?.samples;
+                let probs = model.classify_signal(extractor, &signal)?;
+                Ok((clip.emotion.index(), argmax(&probs)))
+            })
+            .collect()
+    });
     let mut truth = Vec::new();
     let mut predicted = Vec::new();
     for r in results {

@@ -52,11 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             AUDIO_EXTENSIONS.join(", .")
         );
     }
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = args.threads {
-        pool = pool.num_threads(n.max(1));
-    }
-    let pool = pool.build().context("starting the worker threads")?;
+    let pool = clip_pool(args.threads)?;
     let bar = progress_bar(files.len());
     let results: Vec<anyhow::Result<FileAnalysis>> = pool.install(|| {
         files
@@ -104,6 +100,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{failed} of the files given could not be analysed (see above)");
     }
     Ok(())
+}
+
+/// Threads that analyse one clip each: `threads`, or one per core. (`RAYON_NUM_THREADS`
+/// is 1 for these commands, see `main`, so rayon's default pool would be one thread.)
+pub fn clip_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .build()
+        .context("starting the worker threads")
 }
 
 /// The files to analyse, in order: named files as given, folders' audio files sorted.

@@ -4,17 +4,23 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use half::f16;
 
 use super::card::{CardError, ModelCard};
+use super::infer::InferenceNet;
 use super::input::{
     fill_window, signal_frames, to_f16, window_starts, Normaliser, INPUT_DIM, WINDOW_FRAMES,
 };
 use super::net::EmotionNet;
 use crate::dsp::StreamingExtractor;
 use crate::labels::Emotion;
+
+/// Windows per forward pass. One: `emovox predict` over 1,200 files took 6.0 s so, and
+/// 6.6–6.8 s with a clip's windows batched by 8; per window, batches save nothing
+/// (`cargo bench --bench model`: 1.8 ms alone, 2.1 ms each in fours, 1.8 ms in eights).
+const BATCH: usize = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -33,7 +39,7 @@ pub enum ModelError {
 pub type Probabilities = [f32; Emotion::COUNT];
 
 pub struct Classifier {
-    net: EmotionNet,
+    net: InferenceNet,
     card: ModelCard,
     norm: Normaliser,
     // Owns the weights the network's tensors point into.
@@ -55,18 +61,22 @@ impl Classifier {
         loaded
             .load(&path)
             .map_err(|reason| ModelError::Weights { path, reason })?;
-        Ok(Self::from_parts(varmap, net, card))
+        Self::from_parts(varmap, &net, card)
     }
 
     /// A classifier from a network trained in this process.
-    pub fn from_parts(varmap: VarMap, net: EmotionNet, card: ModelCard) -> Self {
+    pub fn from_parts(
+        varmap: VarMap,
+        net: &EmotionNet,
+        card: ModelCard,
+    ) -> Result<Self, ModelError> {
         let norm = Normaliser::from_mean_std(&card.normalisation.mean, &card.normalisation.std);
-        Self {
-            net,
+        Ok(Self {
+            net: InferenceNet::new(net)?,
             card,
             norm,
             _varmap: varmap,
-        }
+        })
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -100,7 +110,7 @@ impl Classifier {
 
 /// Runs the network in inference mode over windows of `frames` starting at `starts`.
 pub(crate) fn window_probabilities(
-    net: &EmotionNet,
+    net: &InferenceNet,
     norm: &Normaliser,
     frames: &[f16],
     starts: &[usize],
@@ -110,36 +120,34 @@ pub(crate) fn window_probabilities(
 }
 
 /// Runs the network in inference mode over (frames, start) windows, which may come from
-/// different clips. One window per forward pass: batching gains little on a CPU (one
-/// window 3.3 ms; 2.9 ms each in fours, 4.1 ms each in 32s, which allocate and copy
-/// more; `cargo bench --bench model`), and callers parallelise across clips instead.
+/// different clips, `BATCH` at a time. A window's probabilities do not depend on the
+/// batch it runs in, so a file and the live engine's single windows agree exactly.
 pub(crate) fn batch_probabilities(
-    net: &EmotionNet,
+    net: &InferenceNet,
     norm: &Normaliser,
     windows: &[(&[f16], usize)],
 ) -> candle_core::Result<Vec<Probabilities>> {
-    let mut input = vec![0.0f32; WINDOW_FRAMES * INPUT_DIM];
-    windows
-        .iter()
-        .map(|&(frames, start)| {
-            fill_window(frames, start, norm, &mut input);
-            let x = Tensor::from_slice(&input, (1, WINDOW_FRAMES, INPUT_DIM), &Device::Cpu)?;
-            let logits = net.forward(&x, None)?;
-            let p = candle_nn::ops::softmax_last_dim(&logits)?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
+    let size = WINDOW_FRAMES * INPUT_DIM;
+    let mut out = Vec::with_capacity(windows.len());
+    let mut batch = vec![0.0f32; BATCH.min(windows.len()) * size];
+    for chunk in windows.chunks(BATCH) {
+        for (slot, &(frames, start)) in batch.chunks_exact_mut(size).zip(chunk) {
+            fill_window(frames, start, norm, slot);
+        }
+        for p in net.probabilities(&batch[..chunk.len() * size], chunk.len(), WINDOW_FRAMES)? {
             let mut row = [0.0f32; Emotion::COUNT];
             for (r, v) in row.iter_mut().zip(p) {
                 *r = v;
             }
-            Ok(row)
-        })
-        .collect()
+            out.push(row);
+        }
+    }
+    Ok(out)
 }
 
 /// A whole clip: the mean of its windows' probabilities.
 pub(crate) fn clip_probabilities(
-    net: &EmotionNet,
+    net: &InferenceNet,
     norm: &Normaliser,
     frames: &[f16],
 ) -> candle_core::Result<Probabilities> {

@@ -1,11 +1,13 @@
-//! The emotion model: what it reads ([`input`]), the network ([`net`]), the file that
-//! carries it ([`card`]), how it is trained ([`train`]) and used ([`classifier`]), and the
+//! The emotion model: what it reads ([`input`]), the network ([`net`], and its inference
+//! pass [`infer`]), the file that carries it ([`card`]), how it is trained ([`train`])
+//! and used ([`classifier`]), and the
 //! data and scores around it. Only this module knows candle.
 
 pub mod augment;
 pub mod card;
 pub mod classifier;
 pub mod dataset;
+pub mod infer;
 pub mod input;
 pub mod metrics;
 pub mod net;

@@ -39,11 +39,11 @@ impl Default for NetConfig {
 /// output). candle-nn's `LSTM` steps by slicing its input inside the time loop; this one
 /// projects the whole input sequence with one matrix product first.
 pub struct Lstm {
-    w_ih: Tensor,
-    w_hh: Tensor,
-    b_ih: Tensor,
-    b_hh: Tensor,
-    hidden: usize,
+    pub(super) w_ih: Tensor,
+    pub(super) w_hh: Tensor,
+    pub(super) b_ih: Tensor,
+    pub(super) b_hh: Tensor,
+    pub(super) hidden: usize,
 }
 
 impl Lstm {
@@ -113,7 +113,7 @@ impl Lstm {
 ///
 /// The recurrent product runs as H row updates of the 4H gate vector (`z += h[k] · wᵀ[k]`)
 /// rather than 4H dot products: the updates are independent across the row, so they
-/// vectorise without waiting on one accumulator, which made a step several times faster.
+/// vectorise without waiting on one accumulator.
 fn recur(
     gates: &[f32],
     b: usize,
@@ -121,6 +121,22 @@ fn recur(
     hidden: usize,
     w_hh: &[f32],
     reverse: bool,
+) -> Vec<f32> {
+    recur_strided(gates, b, t, hidden, w_hh, reverse, 4 * hidden, 0)
+}
+
+/// [`recur`] over gate rows `stride` apart, this direction's 4H starting at `offset`
+/// (so both directions can share one projection).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn recur_strided(
+    gates: &[f32],
+    b: usize,
+    t: usize,
+    hidden: usize,
+    w_hh: &[f32],
+    reverse: bool,
+    stride: usize,
+    offset: usize,
 ) -> Vec<f32> {
     let g4 = 4 * hidden;
     let w_t = transpose(w_hh, g4, hidden);
@@ -134,7 +150,7 @@ fn recur(
         c.fill(0.0);
         for step in 0..t {
             let index = if reverse { t - 1 - step } else { step };
-            let row = (item * t + index) * g4;
+            let row = (item * t + index) * stride + offset;
             z.copy_from_slice(&gates[row..row + g4]);
             add_row_products(&mut z, &h, &w_t);
             // Gates i, f, o through the sigmoid; the cell input g through tanh.
@@ -161,25 +177,26 @@ fn recur(
 }
 
 /// `z += Σ_k h[k] · w_t[k]` where `w_t` holds H rows of `z.len()`, in blocks of 64
-/// outputs kept in registers across the whole sum over k.
+/// outputs kept in registers across the whole sum over k. Full blocks take a path whose
+/// length the compiler knows, which it unrolls into eight independent vector
+/// accumulators (a third faster than the same loop over a run-time length).
 fn add_row_products(z: &mut [f32], h: &[f32], w_t: &[f32]) {
     const BLOCK: usize = 64;
     let g = z.len();
     for (bi, zb) in z.chunks_mut(BLOCK).enumerate() {
         let j0 = bi * BLOCK;
-        if zb.len() == BLOCK {
-            let mut acc = [0.0f32; BLOCK];
-            acc.copy_from_slice(zb);
+        if let Ok(zb) = <&mut [f32; BLOCK]>::try_from(&mut *zb) {
+            let mut acc = *zb;
             for (k, &hk) in h.iter().enumerate() {
-                let w = &w_t[k * g + j0..k * g + j0 + BLOCK];
+                let w = &w_t[k * g + j0..][..BLOCK];
                 for (a, &wj) in acc.iter_mut().zip(w) {
                     *a = wj.mul_add(hk, *a);
                 }
             }
-            zb.copy_from_slice(&acc);
+            *zb = acc;
         } else {
             for (k, &hk) in h.iter().enumerate() {
-                let w = &w_t[k * g + j0..k * g + j0 + zb.len()];
+                let w = &w_t[k * g + j0..][..zb.len()];
                 for (a, &wj) in zb.iter_mut().zip(w) {
                     *a = wj.mul_add(hk, *a);
                 }
@@ -247,8 +264,8 @@ fn exp_approx(x: f32) -> f32 {
 /// check out, and one large matrix product is fast on a CPU.
 pub struct TimeConv {
     /// (out, in, kernel), PyTorch's layout and name.
-    weight: Tensor,
-    bias: Tensor,
+    pub(super) weight: Tensor,
+    pub(super) bias: Tensor,
     kernel: usize,
 }
 
@@ -268,24 +285,9 @@ impl TimeConv {
         })
     }
 
-    /// (B, T, in) → (B, T, out), time-major. Training and single windows unfold (see
-    /// above; one matrix product beats candle's `conv1d` by a third on one window);
-    /// batches use `conv1d`, whose forward pass is right and faster there
-    /// (`tests/gradients.rs` holds the two together).
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        if train || x.dim(0)? == 1 {
-            return self.forward(x);
-        }
-        let pad = self.kernel / 2;
-        x.transpose(1, 2)?
-            .contiguous()?
-            .conv1d(&self.weight, pad, 1, 1, 1)?
-            .broadcast_add(&self.bias.reshape((1, (), 1))?)?
-            .transpose(1, 2)?
-            .contiguous()
-    }
-
-    /// (B, T, in) → (B, T, out), time-major, by unfolding: differentiable throughout.
+    /// (B, T, in) → (B, T, out), time-major, by unfolding: differentiable throughout, and
+    /// for inference a third faster than candle's `conv1d` on a window (whose forward
+    /// pass is right: `tests/gradients.rs` holds the two together).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
         let (out, _, k) = self.weight.dims3()?;
@@ -305,14 +307,14 @@ impl TimeConv {
 }
 
 pub struct EmotionNet {
-    conv1: TimeConv,
-    bn1: BatchNorm,
-    conv2: TimeConv,
-    bn2: BatchNorm,
-    forward_lstm: Lstm,
-    backward_lstm: Lstm,
-    attention: Linear,
-    head: Linear,
+    pub(super) conv1: TimeConv,
+    pub(super) bn1: BatchNorm,
+    pub(super) conv2: TimeConv,
+    pub(super) bn2: BatchNorm,
+    pub(super) forward_lstm: Lstm,
+    pub(super) backward_lstm: Lstm,
+    pub(super) attention: Linear,
+    pub(super) head: Linear,
     config: NetConfig,
 }
 
@@ -342,12 +344,8 @@ impl EmotionNet {
     /// batch statistics and dropout masks come from that generator; without, inference.
     pub fn forward(&self, x: &Tensor, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
         let train = dropout.is_some();
-        let x = max_pool2(
-            &batch_norm_time(&self.bn1, &self.conv1.forward_t(x, train)?, train)?.relu()?,
-        )?;
-        let x = max_pool2(
-            &batch_norm_time(&self.bn2, &self.conv2.forward_t(&x, train)?, train)?.relu()?,
-        )?;
+        let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, train)?.relu()?)?;
+        let x = max_pool2(&batch_norm_time(&self.bn2, &self.conv2.forward(&x)?, train)?.relu()?)?;
         let x = apply_dropout(&x, self.config.dropout, dropout.as_deref_mut())?;
         let h = Tensor::cat(
             &[

@@ -13,6 +13,7 @@ use super::augment::{self, Rng};
 use super::card::Normalisation;
 use super::classifier::{argmax, batch_probabilities, clip_probabilities};
 use super::dataset::Clip;
+use super::infer::InferenceNet;
 use super::input::{fill_window, signal_frames, to_f16, Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use super::metrics::Metrics;
 use super::net::{initialise, EmotionNet, NetConfig};
@@ -257,6 +258,7 @@ pub fn evaluate(
     norm: &Normaliser,
     clips: &[PreparedClip],
 ) -> candle_core::Result<Metrics> {
+    let net = InferenceNet::new(net)?;
     let mut truth = Vec::with_capacity(clips.len());
     let mut predicted = Vec::with_capacity(clips.len());
     for clip in clips {
@@ -264,7 +266,7 @@ pub fn evaluate(
             continue;
         };
         truth.push(clip.emotion.index());
-        predicted.push(argmax(&clip_probabilities(net, norm, frames)?));
+        predicted.push(argmax(&clip_probabilities(&net, norm, frames)?));
     }
     Ok(Metrics::from_predictions(
         &truth,
@@ -289,7 +291,7 @@ pub fn evaluate_centre(
             )
         })
         .collect();
-    let predicted: Vec<usize> = batch_probabilities(net, norm, &windows)?
+    let predicted: Vec<usize> = batch_probabilities(&InferenceNet::new(net)?, norm, &windows)?
         .iter()
         .map(argmax)
         .collect();

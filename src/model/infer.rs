@@ -1,0 +1,237 @@
+//! The network's inference pass as plain loops around three matrix products, with the
+//! weights laid out once for it. The same arithmetic as [`EmotionNet::forward`] without
+//! training (`tests/gradients.rs` holds them together), but without candle's per-op
+//! copies: on a CPU those copies, not the arithmetic, were most of a window's time, and
+//! they grew faster than the batch.
+//!
+//! Per window: unfold → conv1 (one product) → BatchNorm (folded into a scale and shift)
+//! → ReLU → max-pool 2 → the same for conv2 → one product projects the sequence for
+//! both LSTM directions → the recurrences (`net::recur`) → attention pool → head →
+//! softmax.
+
+use candle_core::{DType, Device, Result, Tensor};
+
+use super::net::{recur_strided, EmotionNet, TimeConv};
+
+/// A conv layer with its BatchNorm: `relu((unfold(x) · w) · scale + shift)`.
+struct ConvBlock {
+    /// (kernel · in, out): the unfolded input's columns are [tap][channel].
+    w: Tensor,
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+    kernel: usize,
+    input: usize,
+    output: usize,
+}
+
+pub struct InferenceNet {
+    conv1: ConvBlock,
+    conv2: ConvBlock,
+    /// (C, 8H): both directions' input weights side by side, forward first.
+    w_ih: Tensor,
+    /// Both directions' b_ih + b_hh, (8H).
+    b_ih: Vec<f32>,
+    /// Recurrent weights (4H, H), row-major, per direction.
+    w_hh_forward: Vec<f32>,
+    w_hh_backward: Vec<f32>,
+    hidden: usize,
+    attention_w: Vec<f32>,
+    attention_b: f32,
+    /// (classes, 2H) row-major.
+    head_w: Vec<f32>,
+    head_b: Vec<f32>,
+    classes: usize,
+}
+
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
+}
+
+impl ConvBlock {
+    fn new(conv: &TimeConv, bn: &candle_nn::BatchNorm) -> Result<Self> {
+        let (output, input, kernel) = conv.weight.dims3()?;
+        let w = conv
+            .weight
+            .to_dtype(DType::F32)?
+            .transpose(1, 2)?
+            .reshape((output, kernel * input))?
+            .t()?
+            .contiguous()?;
+        let bias = values(&conv.bias)?;
+        let mean = values(bn.running_mean())?;
+        let var = values(bn.running_var())?;
+        let (gamma, beta) = match bn.weight_and_bias() {
+            Some((g, b)) => (values(g)?, values(b)?),
+            None => (vec![1.0; output], vec![0.0; output]),
+        };
+        let eps = bn.eps();
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(&var)
+            .map(|(g, v)| g / (f64::from(*v) + eps).sqrt() as f32)
+            .collect();
+        // BatchNorm of (conv + bias): (conv + bias − mean) · scale + beta.
+        let shift = (0..output)
+            .map(|c| (bias[c] - mean[c]) * scale[c] + beta[c])
+            .collect();
+        Ok(Self {
+            w,
+            scale,
+            shift,
+            kernel,
+            input,
+            output,
+        })
+    }
+
+    /// (n, t, input) → (n, t / 2, output): conv, BatchNorm, ReLU, max-pool 2.
+    fn forward(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<f32>> {
+        let (k, c) = (self.kernel, self.input);
+        let pad = k / 2;
+        let mut unfolded = vec![0.0f32; n * t * k * c];
+        for item in 0..n {
+            for step in 0..t {
+                let row = (item * t + step) * k * c;
+                for tap in 0..k {
+                    // Zero padding outside the window, as "same" convolution does.
+                    let Some(src) = (step + tap).checked_sub(pad).filter(|&s| s < t) else {
+                        continue;
+                    };
+                    let from = (item * t + src) * c;
+                    unfolded[row + tap * c..row + (tap + 1) * c]
+                        .copy_from_slice(&x[from..from + c]);
+                }
+            }
+        }
+        let y = Tensor::from_vec(unfolded, (n * t, k * c), &Device::Cpu)?.matmul(&self.w)?;
+        let y = y.flatten_all()?.to_vec1::<f32>()?;
+        let out_c = self.output;
+        let half = t / 2;
+        let mut pooled = vec![0.0f32; n * half * out_c];
+        for item in 0..n {
+            for p in 0..half {
+                let a = (item * t + 2 * p) * out_c;
+                let b = a + out_c;
+                let dst = (item * half + p) * out_c;
+                for ch in 0..out_c {
+                    let ya = (y[a + ch] * self.scale[ch] + self.shift[ch]).max(0.0);
+                    let yb = (y[b + ch] * self.scale[ch] + self.shift[ch]).max(0.0);
+                    pooled[dst + ch] = ya.max(yb);
+                }
+            }
+        }
+        Ok(pooled)
+    }
+}
+
+impl InferenceNet {
+    /// Lays out `net`'s current weights for inference (a copy: build it again after the
+    /// weights change).
+    pub fn new(net: &EmotionNet) -> Result<Self> {
+        let (f, b) = (&net.forward_lstm, &net.backward_lstm);
+        let w_ih = Tensor::cat(&[&f.w_ih, &b.w_ih], 0)?
+            .to_dtype(DType::F32)?
+            .t()?
+            .contiguous()?;
+        let mut b_ih = values(&(&f.b_ih + &f.b_hh)?)?;
+        b_ih.extend(values(&(&b.b_ih + &b.b_hh)?)?);
+        let head_w = values(net.head.weight())?;
+        let classes = net.head.weight().dims2()?.0;
+        let head_b = match net.head.bias() {
+            Some(b) => values(b)?,
+            None => vec![0.0; classes],
+        };
+        let attention_b = match net.attention.bias() {
+            Some(b) => values(b)?.first().copied().unwrap_or(0.0),
+            None => 0.0,
+        };
+        Ok(Self {
+            conv1: ConvBlock::new(&net.conv1, &net.bn1)?,
+            conv2: ConvBlock::new(&net.conv2, &net.bn2)?,
+            w_ih,
+            b_ih,
+            w_hh_forward: values(&f.w_hh)?,
+            w_hh_backward: values(&b.w_hh)?,
+            hidden: f.hidden,
+            attention_w: values(net.attention.weight())?,
+            attention_b,
+            head_w,
+            head_b,
+            classes,
+        })
+    }
+
+    /// Softmax probabilities for `n` windows of `t` frames of `input_dim` values each
+    /// (normalised), laid out window after window.
+    pub fn probabilities(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<Vec<f32>>> {
+        let x = self.conv1.forward(x, n, t)?;
+        let t = t / 2;
+        let x = self.conv2.forward(&x, n, t)?;
+        let t = t / 2;
+        let (c, h) = (self.conv2.output, self.hidden);
+        let gates = Tensor::from_vec(x, (n * t, c), &Device::Cpu)?
+            .matmul(&self.w_ih)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let mut gates = gates;
+        for row in gates.chunks_exact_mut(8 * h) {
+            for (g, b) in row.iter_mut().zip(&self.b_ih) {
+                *g += b;
+            }
+        }
+        let forward = recur_strided(&gates, n, t, h, &self.w_hh_forward, false, 8 * h, 0);
+        let backward = recur_strided(&gates, n, t, h, &self.w_hh_backward, true, 8 * h, 4 * h);
+        let mut out = Vec::with_capacity(n);
+        let mut scores = vec![0.0f32; t];
+        for item in 0..n {
+            let state = |step: usize| {
+                let at = (item * t + step) * h;
+                (&forward[at..at + h], &backward[at..at + h])
+            };
+            // Attention: a softmax over time of one score per step.
+            let (wf, wb) = self.attention_w.split_at(h);
+            for (step, s) in scores.iter_mut().enumerate() {
+                let (hf, hb) = state(step);
+                *s = dot(wf, hf) + dot(wb, hb) + self.attention_b;
+            }
+            softmax_in_place(&mut scores);
+            let mut pooled = vec![0.0f32; 2 * h];
+            for (step, &a) in scores.iter().enumerate() {
+                let (hf, hb) = state(step);
+                let (pf, pb) = pooled.split_at_mut(h);
+                for (p, v) in pf.iter_mut().zip(hf) {
+                    *p += a * v;
+                }
+                for (p, v) in pb.iter_mut().zip(hb) {
+                    *p += a * v;
+                }
+            }
+            let mut logits: Vec<f32> = self
+                .head_w
+                .chunks_exact(2 * h)
+                .zip(&self.head_b)
+                .map(|(w, b)| dot(w, &pooled) + b)
+                .collect();
+            debug_assert_eq!(logits.len(), self.classes);
+            softmax_in_place(&mut logits);
+            out.push(logits);
+        }
+        Ok(out)
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn softmax_in_place(v: &mut [f32]) {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for x in v.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    for x in v.iter_mut() {
+        *x /= sum;
+    }
+}
