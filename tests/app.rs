@@ -266,3 +266,55 @@ fn a_recorded_session_is_labelled_saved_and_reopened() {
     assert!(matches!(h.state().state.view, View::File { .. }));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn the_sessions_folder_is_chosen_in_the_sessions_window() {
+    let base = std::env::temp_dir().join(format!("emovox-app-folder-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let (first, second) = (base.join("first"), base.join("second"));
+    // A file stands where a folder would have to be created.
+    std::fs::write(base.join("blocked"), "a file, not a folder").unwrap();
+    let mut h = harness(AppOptions {
+        replay: Some(common::wav(CLIP)),
+        replay_speed: 1.0,
+        sessions: Some(first.clone()),
+        ..AppOptions::default()
+    });
+    h.step();
+    h.get_by_label("Sessions").click();
+    h.run_steps(3);
+    let choose = |h: &mut Harness<'static, EmovoxApp>, folder: &Path| {
+        h.get_by_label("Folder").click();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.get_by_label("Folder").type_text(folder.to_str().unwrap());
+        h.step();
+        h.get_by_label("Use this folder").click();
+        h.run_steps(2);
+    };
+    choose(&mut h, &base.join("blocked").join("sessions"));
+    h.get_by_label_contains("Cannot use");
+    assert_eq!(
+        h.state().sessions_root,
+        first,
+        "a folder that cannot be made is refused"
+    );
+    choose(&mut h, &second);
+    assert_eq!(h.state().sessions_root, second);
+    assert!(second.is_dir());
+
+    // The next recording goes into the chosen folder.
+    h.get_by_label("Listen").click();
+    step_until(&mut h, |app| !app.state.predictions.is_empty());
+    h.get_by_label("Record").click();
+    step_until(&mut h, |app| {
+        app.state.recording_time().unwrap_or(0.0) >= 0.5
+    });
+    h.get_by_label_contains("Stop recording").click();
+    h.step();
+    h.state_mut().flush_saves();
+    assert_eq!(emovox::session::list(&second).len(), 1);
+    assert!(emovox::session::list(&first).is_empty());
+    std::fs::remove_dir_all(&base).unwrap();
+}

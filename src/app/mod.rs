@@ -20,6 +20,7 @@ use crate::labels::Emotion;
 use crate::model::Classifier;
 use crate::session::{self, Autosaver, Session, SessionError};
 pub use panels::Requests;
+use session_panel::SessionsAction;
 use spectrogram::SpectrogramTexture;
 pub use state::{Activity, AppState, Recording, View};
 
@@ -56,6 +57,10 @@ pub struct EmovoxApp {
     autosaver: Autosaver,
     last_save: Instant,
     pub sessions_root: PathBuf,
+    /// The sessions folder as typed in the Sessions window, and why the last one typed
+    /// could not be used.
+    sessions_root_text: String,
+    sessions_root_problem: Option<String>,
     sessions_open: bool,
     sessions_list: Vec<(PathBuf, Result<Session, SessionError>)>,
     /// Where a drag on the timeline began (stream seconds).
@@ -82,16 +87,21 @@ impl EmovoxApp {
             open_path: None,
             autosaver: Autosaver::new(),
             last_save: Instant::now(),
-            sessions_root: options
-                .sessions
-                .clone()
-                .unwrap_or_else(session::default_root),
+            sessions_root: PathBuf::new(),
+            sessions_root_text: String::new(),
+            sessions_root_problem: None,
             sessions_open: false,
             sessions_list: Vec::new(),
             drag_start: None,
             last_logic_time: Duration::ZERO,
             last_ui_time: Duration::ZERO,
         };
+        app.set_sessions_root(
+            options
+                .sessions
+                .clone()
+                .unwrap_or_else(session::default_root),
+        );
         if let Some(path) = options.open {
             app.open_file(path);
         } else if options.listen {
@@ -169,6 +179,34 @@ impl EmovoxApp {
         }
         if self.state.is_running() {
             self.state.activity = Activity::Finished;
+        }
+    }
+
+    /// Sets where sessions are recorded and listed from, without checking it: the
+    /// default need not exist until the first recording.
+    fn set_sessions_root(&mut self, dir: PathBuf) {
+        self.sessions_root_text = dir.display().to_string();
+        self.sessions_root = dir;
+    }
+
+    /// A folder the user chose in the Sessions window: created if missing, refused with
+    /// the reason if it cannot be. Applies to the next recording (a running one stays
+    /// where it is) and lists the sessions already there.
+    pub fn use_sessions_folder(&mut self, dir: PathBuf) {
+        if dir.as_os_str().is_empty() {
+            self.sessions_root_problem = Some("Type a folder first.".into());
+            return;
+        }
+        match std::fs::create_dir_all(&dir) {
+            Ok(()) => {
+                self.set_sessions_root(dir);
+                self.sessions_root_problem = None;
+                self.sessions_list = session::list(&self.sessions_root);
+            }
+            Err(e) => {
+                self.sessions_root_problem =
+                    Some(format!("Cannot use {} for sessions: {e}", dir.display()));
+            }
         }
     }
 
@@ -301,6 +339,9 @@ impl EmovoxApp {
         if let Some(dir) = req.reopen {
             self.open_session(dir);
         }
+        if let Some(dir) = req.sessions_root {
+            self.use_sessions_folder(dir);
+        }
         if req.show_sessions {
             self.sessions_list = session::list(&self.sessions_root);
             self.sessions_open = true;
@@ -391,14 +432,19 @@ impl eframe::App for EmovoxApp {
         });
         if self.sessions_open {
             let mut open = true;
-            if let Some(dir) = session_panel::sessions_window_ui(
+            match session_panel::sessions_window_ui(
                 ui.ctx(),
                 &mut open,
-                &self.sessions_root,
+                &mut self.sessions_root_text,
+                self.sessions_root_problem.as_deref(),
                 &self.sessions_list,
             ) {
-                req.reopen = Some(dir);
-                open = false;
+                Some(SessionsAction::Reopen(dir)) => {
+                    req.reopen = Some(dir);
+                    open = false;
+                }
+                Some(SessionsAction::UseFolder(dir)) => req.sessions_root = Some(dir),
+                None => {}
             }
             self.sessions_open = open;
         }

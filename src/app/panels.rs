@@ -21,6 +21,7 @@ pub struct Requests {
     pub stop_recording: bool,
     pub show_sessions: bool,
     pub reopen: Option<PathBuf>,
+    pub sessions_root: Option<PathBuf>,
 }
 
 fn color(e: Emotion) -> Color32 {

@@ -113,19 +113,39 @@ pub fn labels_ui(ui: &mut egui::Ui, state: &mut AppState) {
     }
 }
 
-/// The earlier sessions under the sessions folder; returns the one to open.
+/// What the user asked for in the Sessions window.
+pub enum SessionsAction {
+    Reopen(PathBuf),
+    /// Record new sessions into this folder from now on.
+    UseFolder(PathBuf),
+}
+
+/// The sessions folder (editable) and the earlier sessions in it. `folder` is the text
+/// being edited; `problem` a reason the last folder chosen could not be used.
 pub fn sessions_window_ui(
     ctx: &egui::Context,
     open: &mut bool,
-    root: &std::path::Path,
+    folder: &mut String,
+    problem: Option<&str>,
     sessions: &[(PathBuf, Result<Session, SessionError>)],
-) -> Option<PathBuf> {
+) -> Option<SessionsAction> {
     let mut chosen = None;
     egui::Window::new("Sessions")
         .open(open)
         .default_width(520.0)
         .show(ctx, |ui| {
-            ui.label(format!("In {}", root.display()));
+            ui.horizontal(|ui| {
+                let label = ui.label("Folder");
+                ui.add(egui::TextEdit::singleline(folder).desired_width(300.0))
+                    .labelled_by(label.id)
+                    .on_hover_text("Where new recordings go, and where sessions are listed from");
+                if ui.button("Use this folder").clicked() {
+                    chosen = Some(SessionsAction::UseFolder(PathBuf::from(folder.trim())));
+                }
+            });
+            if let Some(problem) = problem {
+                ui.colored_label(Color32::from_rgb(240, 90, 80), problem);
+            }
             if sessions.is_empty() {
                 ui.label("No sessions yet: press Record while listening.");
             }
@@ -148,7 +168,7 @@ pub fn sessions_window_ui(
                                     .on_hover_text(format!("Reopen {name}"))
                                     .clicked()
                                 {
-                                    chosen = Some(dir.clone());
+                                    chosen = Some(SessionsAction::Reopen(dir.clone()));
                                 }
                             }
                             Err(e) => {
