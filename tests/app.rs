@@ -253,6 +253,11 @@ fn a_recorded_session_is_labelled_saved_and_reopened() {
     h.get_by_label("Sessions").click();
     h.run_steps(3);
     h.get_by_label("Reopen").click();
+    h.step();
+    assert!(
+        h.state().state.is_running(),
+        "reopening analyses the session's audio"
+    );
     step_until(&mut h, finished);
     let reopened = h.state().state.recording.clone().unwrap();
     assert_eq!(&reopened.dir, dir);
@@ -264,6 +269,38 @@ fn a_recorded_session_is_labelled_saved_and_reopened() {
         .collect();
     assert_eq!(labels, ["angry"]);
     assert!(matches!(h.state().state.view, View::File { .. }));
+
+    // A drag on the timeline from 1.8 s to 2.6 s labels that stretch with the emotion
+    // picked in the side panel.
+    let choice = h.state().state.label_choice;
+    let plot = h.state().timeline_transform.unwrap();
+    let at =
+        |t: f64| plot.position_from_point(&egui_plot::PlotPoint::new(reopened.stream_t0 + t, 0.5));
+    h.hover_at(at(1.8));
+    h.step();
+    h.drag_at(at(1.8));
+    h.step();
+    h.hover_at(at(2.2));
+    h.step();
+    h.hover_at(at(2.6));
+    h.step();
+    h.drop_at(at(2.6));
+    h.run_steps(2);
+    let labels = h.state().state.recording.clone().unwrap().session.labels;
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    let added = labels
+        .iter()
+        .find(|r| r.start_s > 1.6)
+        .unwrap_or_else(|| panic!("{labels:?}"));
+    assert_eq!(added.label, choice);
+    assert!(
+        (added.start_s - 1.8).abs() < 0.05 && (added.end_s - 2.6).abs() < 0.05,
+        "{added:?}"
+    );
+    // …and it is saved.
+    h.state_mut().flush_saves();
+    let text = std::fs::read_to_string(dir.join("labels.txt")).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -63,8 +63,10 @@ pub struct EmovoxApp {
     sessions_root_problem: Option<String>,
     sessions_open: bool,
     sessions_list: Vec<(PathBuf, Result<Session, SessionError>)>,
-    /// Where a drag on the timeline began (stream seconds).
-    drag_start: Option<f64>,
+    /// A drag on the timeline in progress: (start, latest), stream seconds.
+    drag: Option<(f64, f64)>,
+    /// Where the timeline was drawn in the last frame (tests aim their drags with it).
+    pub timeline_transform: Option<egui_plot::PlotTransform>,
     /// Time the last frame's `logic` and `ui` took, for the frame-time benchmark.
     pub last_logic_time: Duration,
     pub last_ui_time: Duration,
@@ -92,7 +94,8 @@ impl EmovoxApp {
             sessions_root_problem: None,
             sessions_open: false,
             sessions_list: Vec::new(),
-            drag_start: None,
+            drag: None,
+            timeline_transform: None,
             last_logic_time: Duration::ZERO,
             last_ui_time: Duration::ZERO,
         };
@@ -422,9 +425,9 @@ impl eframe::App for EmovoxApp {
         egui::CentralPanel::default().show(ui, |ui| {
             let height = (ui.available_height() - 8.0).max(200.0);
             self.spectrogram.ui(ui, &self.state, height * 0.5);
-            if let Some((a, b)) =
-                panels::timeline_ui(ui, &self.state, height * 0.5, &mut self.drag_start)
-            {
+            let timeline = panels::timeline_ui(ui, &self.state, height * 0.5, &mut self.drag);
+            self.timeline_transform = Some(timeline.transform);
+            if let Some((a, b)) = timeline.label {
                 let t0 = self.state.recording.as_ref().map_or(0.0, |r| r.stream_t0);
                 let choice = self.state.label_choice;
                 self.state.add_label(a - t0, b - t0, choice);

@@ -282,12 +282,22 @@ pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
 
 /// The eight probabilities over time (the last 30 s live, the whole file otherwise), one
 /// colour per emotion, shaded where there was no speech.
+/// What a frame of the timeline gives back: a stretch the user dragged out to label (in
+/// stream seconds), and where the plot was drawn.
+pub struct TimelineOutput {
+    pub label: Option<(f64, f64)>,
+    pub transform: egui_plot::PlotTransform,
+}
+
+/// The probability timeline. `drag` holds the (start, latest) stream seconds of a drag in
+/// progress: the latest position is kept because the pointer may be gone by the frame
+/// that sees the button released.
 pub fn timeline_ui(
     ui: &mut egui::Ui,
     state: &AppState,
     height: f32,
-    drag_start: &mut Option<f64>,
-) -> Option<(f64, f64)> {
+    drag: &mut Option<(f64, f64)>,
+) -> TimelineOutput {
     let last_t = state.current().map_or(0.0, |p| p.t);
     let mut plot = Plot::new("timeline")
         .height(height)
@@ -356,21 +366,32 @@ pub fn timeline_ui(
             plot_ui.line(Line::new(e.name(), points).color(color(e)).width(2.0));
         }
     });
+    let transform = response.transform;
+    let mut label = None;
     // Only a session on screen can be labelled.
-    state.recording.as_ref()?;
-    let r = &response.response;
-    let pointer_x = r
-        .interact_pointer_pos()
-        .map(|p| response.transform.value_from_position(p).x);
-    if r.drag_started() {
-        *drag_start = pointer_x;
-    }
-    if r.drag_stopped() {
-        if let (Some(a), Some(b)) = (drag_start.take(), pointer_x) {
-            if (b - a).abs() > 0.05 {
-                return Some((a.min(b), a.max(b)));
+    if state.recording.is_some() {
+        let r = &response.response;
+        let pointer_x = r
+            .interact_pointer_pos()
+            .map(|p| transform.value_from_position(p).x);
+        if let Some(x) = pointer_x {
+            if r.drag_started() {
+                // A drag is recognised a few pixels after the press: start where it began.
+                let origin = ui
+                    .input(|i| i.pointer.press_origin())
+                    .map_or(x, |p| transform.value_from_position(p).x);
+                *drag = Some((origin, x));
+            } else if let Some((_, latest)) = drag.as_mut() {
+                *latest = x;
+            }
+        }
+        if r.drag_stopped() {
+            if let Some((a, b)) = drag.take() {
+                if (b - a).abs() > 0.05 {
+                    label = Some((a.min(b), a.max(b)));
+                }
             }
         }
     }
-    None
+    TimelineOutput { label, transform }
 }
