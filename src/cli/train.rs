@@ -1,5 +1,6 @@
 //! `emovox train --data DIR [--epochs N] [--seed S] [--val-actors LIST] [--out DIR]
-//! [--sessions DIR...]`
+//! [--sessions DIR...] [--from DIR]`; with `--from` and `--sessions`, `--data` may be left
+//! out (fine-tuning on one's own recordings).
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use emovox::labels::Emotion;
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
 use emovox::model::dataset::{parse_actor_list, scan, Clip, Intensity};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
-use emovox::model::train::{prepare, train, Progress, TrainConfig, AUGMENTATIONS};
+use emovox::model::train::{prepare, train, Progress, StartFrom, TrainConfig, AUGMENTATIONS};
 use emovox::model::FeatureConfig;
 use emovox::session::Session;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,8 +19,8 @@ use super::report;
 #[derive(clap::Args)]
 pub struct Args {
     /// A folder in RAVDESS layout (Actor_NN/03-01-EE-II-SS-RR-AA.wav, any sample rate).
-    #[arg(long)]
-    data: PathBuf,
+    #[arg(long, required_unless_present = "sessions")]
+    data: Option<PathBuf>,
     /// Most epochs to train (fewer when validation stops improving).
     #[arg(long, default_value_t = 30)]
     epochs: usize,
@@ -45,6 +46,11 @@ pub struct Args {
     /// is a training clip (never a validation one).
     #[arg(long, num_args = 1..)]
     sessions: Vec<PathBuf>,
+    /// Fine-tune this model (a folder with emovox.json and emovox.safetensors) instead of
+    /// starting from random weights; its network shape and normalisation are kept.
+    /// Typically with --sessions, a few --epochs and a lower --lr.
+    #[arg(long)]
+    from: Option<PathBuf>,
 }
 
 /// The labelled regions of sessions as training clips (actor 0).
@@ -68,33 +74,37 @@ fn session_clips(dirs: &[PathBuf]) -> anyhow::Result<Vec<Clip>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let scanned = scan(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
-    report::rejected(&scanned.rejected);
-    let val_actors = if args.val_actors.trim() == "none" {
-        Vec::new()
-    } else {
-        parse_actor_list(&args.val_actors).map_err(anyhow::Error::msg)?
+    let (val_actors, (val, mut train_clips)) = match &args.data {
+        Some(data) => {
+            let scanned = scan(data).with_context(|| format!("reading {}", data.display()))?;
+            report::rejected(&scanned.rejected);
+            let val_actors = if args.val_actors.trim() == "none" {
+                Vec::new()
+            } else {
+                parse_actor_list(&args.val_actors).map_err(anyhow::Error::msg)?
+            };
+            let split: (Vec<_>, Vec<_>) = scanned
+                .clips
+                .into_iter()
+                .partition(|c| val_actors.contains(&c.actor));
+            (val_actors, split)
+        }
+        None => (Vec::new(), (Vec::new(), Vec::new())),
     };
-    let (val, mut train_clips): (Vec<_>, Vec<_>) = scanned
-        .clips
-        .into_iter()
-        .partition(|c| val_actors.contains(&c.actor));
+    let data_name = args
+        .data
+        .as_ref()
+        .map_or_else(|| "the sessions".to_owned(), |d| d.display().to_string());
     let from_sessions = session_clips(&args.sessions)?;
     if !args.sessions.is_empty() && from_sessions.is_empty() {
         bail!("the sessions hold no labelled regions of 0.5 s or more");
     }
     train_clips.extend(from_sessions);
     if train_clips.is_empty() {
-        bail!(
-            "{}: no training clips left after holding out actors {val_actors:?}",
-            args.data.display()
-        );
+        bail!("{data_name}: no training clips left after holding out actors {val_actors:?}");
     }
     if !val_actors.is_empty() && val.is_empty() {
-        bail!(
-            "{}: none of the validation actors {val_actors:?} are in the data",
-            args.data.display()
-        );
+        bail!("{data_name}: none of the validation actors {val_actors:?} are in the data");
     }
     let mut train_actors: Vec<u8> = train_clips.iter().map(|c| c.actor).collect();
     train_actors.sort_unstable();
@@ -102,10 +112,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
 
+    let start = match &args.from {
+        Some(dir) => {
+            let card = ModelCard::load(dir)?;
+            Some((
+                card.clone(),
+                StartFrom {
+                    weights: ModelCard::weights_path(dir),
+                    mean: card.normalisation.mean.clone(),
+                    std: card.normalisation.std.clone(),
+                },
+                dir,
+            ))
+        }
+        None => None,
+    };
     let cfg = TrainConfig {
         epochs: args.epochs,
         seed: args.seed,
         augment: !args.no_augment,
+        learning_rate: args.lr,
+        patience: args.patience,
+        net: start
+            .as_ref()
+            .map_or_else(TrainConfig::default_net, |(card, ..)| card.net.clone()),
+        start: start.as_ref().map(|(_, s, _)| s.clone()),
         ..TrainConfig::default()
     };
     eprintln!(
@@ -158,7 +189,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let card = ModelCard {
-        name: "emovox-ravdess-cbl".into(),
+        name: start.as_ref().map_or_else(
+            || "emovox-ravdess-cbl".to_owned(),
+            |(from, ..)| format!("{}-tuned", from.name),
+        ),
         labels: Emotion::names(),
         features: FeatureConfig::current(),
         normalisation: Normalisation {
@@ -178,6 +212,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|d| d.display().to_string())
                 .collect(),
+            fine_tuned_from: start
+                .as_ref()
+                .map(|(from, _, dir)| format!("{} ({})", from.name, dir.display())),
             epochs: trained.best_epoch,
             seed: cfg.seed,
             augmentation: if cfg.augment {

@@ -64,6 +64,9 @@ pub struct Training {
     /// Recorded sessions whose labelled regions were trained on too (actor 0).
     #[serde(default)]
     pub sessions: Vec<String>,
+    /// The model these weights were fine-tuned from (its name and folder), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tuned_from: Option<String>,
     pub epochs: usize,
     pub seed: u64,
     pub augmentation: Vec<String>,

@@ -37,6 +37,24 @@ pub struct TrainConfig {
     pub patience: usize,
     pub augment: bool,
     pub net: NetConfig,
+    /// Fine-tuning: start from these weights instead of random ones.
+    pub start: Option<StartFrom>,
+}
+
+/// Trained weights to fine-tune, with the normalisation they were trained under (kept:
+/// the network's first layer expects inputs scaled that way).
+#[derive(Clone, Debug)]
+pub struct StartFrom {
+    pub weights: std::path::PathBuf,
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl TrainConfig {
+    /// The network trained from scratch.
+    pub fn default_net() -> NetConfig {
+        NetConfig::default()
+    }
 }
 
 impl Default for TrainConfig {
@@ -53,6 +71,7 @@ impl Default for TrainConfig {
             patience: 8,
             augment: true,
             net: NetConfig::default(),
+            start: None,
         }
     }
 }
@@ -151,13 +170,17 @@ pub fn train(
     mut progress: impl FnMut(Progress),
 ) -> candle_core::Result<Trained> {
     let started = Instant::now();
-    // Normalisation from the original (unaugmented) training clips only.
-    let (mean, std) = Normaliser::fit(
-        train
-            .iter()
-            .filter_map(|c| c.versions.first())
-            .map(Vec::as_slice),
-    );
+    // Normalisation from the original (unaugmented) training clips only, or the one the
+    // starting weights were trained under.
+    let (mean, std) = match &cfg.start {
+        Some(start) => (start.mean.clone(), start.std.clone()),
+        None => Normaliser::fit(
+            train
+                .iter()
+                .filter_map(|c| c.versions.first())
+                .map(Vec::as_slice),
+        ),
+    };
     let norm = Normaliser::from_mean_std(&mean, &std);
 
     let mut rng = Rng::new(cfg.seed);
@@ -167,6 +190,10 @@ pub fn train(
         VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
     )?;
     initialise(&varmap, &mut rng)?;
+    if let Some(start) = &cfg.start {
+        // A clone shares the variables; `load` needs it mutable.
+        varmap.clone().load(&start.weights)?;
+    }
     let trainable: Vec<Var> = trainable_vars(&varmap);
     let mut opt = AdamW::new(
         trainable.clone(),
