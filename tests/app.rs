@@ -355,3 +355,44 @@ fn the_sessions_folder_is_chosen_in_the_sessions_window() {
     assert!(emovox::session::list(&first).is_empty());
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+/// Play moves a cursor over the analysed file, or, where there is no audio output (CI
+/// without a sound server), says why in the window and leaves the cursor off. The sound
+/// really coming out is checked in tests/listen.rs, through the virtual microphone.
+#[test]
+fn play_moves_a_cursor_or_says_why_it_cannot() {
+    let mut h = harness(AppOptions {
+        open: Some(common::wav(CLIP)),
+        ..AppOptions::default()
+    });
+    step_until(&mut h, finished);
+    assert!(h.state().state.playback_s.is_none());
+    h.get_by_label("Play").click();
+    h.step();
+    assert_eq!(
+        h.state().state.playback_s,
+        Some(0.0),
+        "the cursor waits at the start"
+    );
+    step_until(&mut h, |app| {
+        app.state.playback_s.is_none_or(|t| t > 0.3) || !app.state.errors.is_empty()
+    });
+    let s = &h.state().state;
+    if let Some(error) = s.errors.last() {
+        assert!(s.playback_s.is_none());
+        assert!(error.starts_with("cannot play the file: "), "{error}");
+        h.get_by_label_contains("cannot play the file");
+        h.get_by_label("Play");
+    } else {
+        assert!(s.playback_s.unwrap() > 0.3);
+        h.get_by_label("Stop playback").click();
+        h.step();
+        let s = &h.state().state;
+        assert!(s.playback_s.is_none());
+        assert!(
+            s.play_from_s > 0.3,
+            "the next Play resumes: {}",
+            s.play_from_s
+        );
+    }
+}

@@ -78,8 +78,51 @@ fn check_schema(v: &Value) {
 fn listening_through_a_real_audio_stack() {
     virtual_mic(&["start"]);
     hears_a_clip_played_into_the_microphone();
+    playback_is_heard_through_the_virtual_microphone();
     a_vanishing_server_ends_with_an_error_not_a_hang();
     virtual_mic(&["start"]);
+}
+
+/// The app's playback (the default output is the virtual microphone's sink): its cursor
+/// runs in real time to the end, and `listen` hears the speech it plays.
+fn playback_is_heard_through_the_virtual_microphone() {
+    let mut child = listen(&["--seconds", "6", "--json"]);
+    let lines = json_lines(&mut child);
+    let mut seen = vec![lines.recv_timeout(Duration::from_secs(15)).unwrap()];
+    let signal = emovox::audio::decode_file(&common::wav("03-01-05-02-01-01-10"))
+        .unwrap()
+        .samples;
+    let duration = signal.len() as f64 / 16_000.0;
+    let started = Instant::now();
+    let playback = emovox::audio::playback::play(&signal, 0.0).unwrap();
+    let mut positions = Vec::new();
+    while !playback.finished() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "playback never ended"
+        );
+        positions.push(playback.position_s());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!((playback.position_s() - duration).abs() < 0.01);
+    assert!(
+        positions.windows(2).all(|w| w[1] >= w[0]),
+        "the cursor went back"
+    );
+    assert!(
+        elapsed > 0.8 * duration,
+        "{duration} s played in {elapsed} s"
+    );
+    playback.stop();
+    seen.extend(lines.iter());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", stderr_of(&mut child));
+    let spoken = seen.iter().filter(|v| v["speech"] == true).count();
+    assert!(
+        spoken >= 4,
+        "only {spoken} windows with speech while playing: {seen:?}"
+    );
 }
 
 fn hears_a_clip_played_into_the_microphone() {

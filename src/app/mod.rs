@@ -4,6 +4,7 @@
 
 pub mod colors;
 mod panels;
+mod player;
 mod session_panel;
 mod spectrogram;
 pub mod state;
@@ -63,6 +64,7 @@ pub struct EmovoxApp {
     sessions_root_problem: Option<String>,
     sessions_open: bool,
     sessions_list: Vec<(PathBuf, Result<Session, SessionError>)>,
+    player: player::Player,
     /// A drag on the timeline in progress: (start, latest), stream seconds.
     drag: Option<(f64, f64)>,
     /// Where the timeline was drawn in the last frame (tests aim their drags with it).
@@ -94,6 +96,7 @@ impl EmovoxApp {
             sessions_root_problem: None,
             sessions_open: false,
             sessions_list: Vec::new(),
+            player: player::Player::Idle,
             drag: None,
             timeline_transform: None,
             last_logic_time: Duration::ZERO,
@@ -115,6 +118,8 @@ impl EmovoxApp {
 
     /// Starts listening to the chosen input (or the stand-in file).
     pub fn listen(&mut self) {
+        self.stop_playback();
+        self.state.play_from_s = 0.0;
         self.stop();
         self.close_session();
         let source = match &self.options.replay {
@@ -147,6 +152,8 @@ impl EmovoxApp {
 
     /// Analyses a file on the engine's worker.
     pub fn open_file(&mut self, path: PathBuf) {
+        self.stop_playback();
+        self.state.play_from_s = 0.0;
         self.stop();
         self.close_session();
         self.analyse(path);
@@ -163,6 +170,38 @@ impl EmovoxApp {
                 self.engine = Some(engine);
             }
             Err(e) => self.state.error(e.to_string()),
+        }
+    }
+
+    /// Plays the file on screen from where the last playback stopped.
+    pub fn play(&mut self) {
+        if let View::File { path } = &self.state.view {
+            self.player = player::Player::start(path.clone(), self.state.play_from_s);
+            self.state.playback_s = Some(self.state.play_from_s);
+        }
+    }
+
+    /// Stops playback, keeping the cursor's place for the next Play.
+    pub fn stop_playback(&mut self) {
+        if let Some(at) = self.player.stop() {
+            self.state.play_from_s = at;
+        }
+        self.state.playback_s = None;
+    }
+
+    /// The cursor follows the playback; its end or failure is shown.
+    fn follow_playback(&mut self) {
+        match self.player.update() {
+            player::PlayerUpdate::Cursor(t) => self.state.playback_s = Some(t),
+            player::PlayerUpdate::Ended => {
+                self.state.playback_s = None;
+                self.state.play_from_s = 0.0;
+            }
+            player::PlayerUpdate::Failed(e) => {
+                self.state.playback_s = None;
+                self.state.error(format!("cannot play the file: {e}"));
+            }
+            player::PlayerUpdate::Idle => {}
         }
     }
 
@@ -342,6 +381,12 @@ impl EmovoxApp {
         if let Some(dir) = req.reopen {
             self.open_session(dir);
         }
+        if req.play {
+            self.play();
+        }
+        if req.stop_playback {
+            self.stop_playback();
+        }
         if let Some(dir) = req.sessions_root {
             self.use_sessions_folder(dir);
         }
@@ -373,9 +418,10 @@ impl eframe::App for EmovoxApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let started = Instant::now();
         self.drain_events();
+        self.follow_playback();
         self.autosave();
         self.spectrogram.update(ctx, &self.state);
-        if self.state.is_running() {
+        if self.state.is_running() || self.player.is_active() {
             ctx.request_repaint_after(REFRESH);
         }
         self.last_logic_time = started.elapsed();

@@ -22,6 +22,15 @@ pub struct Requests {
     pub show_sessions: bool,
     pub reopen: Option<PathBuf>,
     pub sessions_root: Option<PathBuf>,
+    pub play: bool,
+    pub stop_playback: bool,
+}
+
+/// The line that follows playback across the spectrogram and the timeline.
+pub fn playback_cursor(t: f64) -> egui_plot::VLine {
+    egui_plot::VLine::new("", t)
+        .color(Color32::WHITE)
+        .width(1.5)
 }
 
 fn color(e: Emotion) -> Color32 {
@@ -96,6 +105,20 @@ pub fn top_bar_ui(
         ui.separator();
         if ui.button("Open file…").clicked() {
             open_path.get_or_insert_with(String::new);
+        }
+        if state.playback_s.is_some() {
+            if ui.button("Stop playback").clicked() {
+                req.stop_playback = true;
+            }
+        } else if ui
+            .add_enabled(
+                matches!(state.view, View::File { .. }) && !running,
+                egui::Button::new("Play"),
+            )
+            .on_hover_text(format!("Play the file from {:.1} s", state.play_from_s))
+            .clicked()
+        {
+            req.play = true;
         }
         ui.separator();
         let model = match state.model_f1 {
@@ -364,6 +387,9 @@ pub fn timeline_ui(
                 .map(|p| [p.t, f64::from(p.smoothed[e.index()])])
                 .collect();
             plot_ui.line(Line::new(e.name(), points).color(color(e)).width(2.0));
+        }
+        if let Some(t) = state.playback_s {
+            plot_ui.vline(playback_cursor(t));
         }
     });
     let transform = response.transform;

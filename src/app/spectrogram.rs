@@ -160,6 +160,9 @@ impl SpectrogramTexture {
                     PlotPoint::new(t0 + w_s / 2.0, y_mid),
                     [w_s as f32, N_MELS as f32],
                 ));
+                if let Some(t) = state.playback_s {
+                    plot_ui.vline(super::panels::playback_cursor(t));
+                }
             }
         });
     }

@@ -90,6 +90,10 @@ pub struct AppState {
     pub dropped_samples: u64,
     pub errors: Vec<String>,
     pub summary: Option<RunSummary>,
+    /// The playback cursor (seconds into the file) while a file plays.
+    pub playback_s: Option<f64>,
+    /// Where the next Play starts.
+    pub play_from_s: f64,
 }
 
 impl AppState {
@@ -114,6 +118,8 @@ impl AppState {
             dropped_samples: 0,
             errors: Vec::new(),
             summary: None,
+            playback_s: None,
+            play_from_s: 0.0,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Microphones through cpal: listing input devices and opening one whose callback only
-//! copies samples into the ring. The only module that knows cpal.
+//! copies samples into the ring. With `playback.rs`, the only code that knows cpal.
 
 use std::fmt;
 use std::time::Duration;
@@ -174,6 +174,10 @@ pub struct Stream(
 );
 
 impl Stream {
+    pub(super) fn new(stream: cpal::Stream) -> Self {
+        Self(stream)
+    }
+
     /// Stops the device, waiting at most `wait`. Closing is done on a thread of its own
     /// because it can hang: when the PulseAudio server dies, its ALSA plugin deadlocks
     /// inside the capture thread that closing must join. The caller then goes on, and
@@ -263,7 +267,7 @@ fn find(host: &cpal::Host, choice: &DeviceChoice) -> Result<cpal::Device, Captur
     }
 }
 
-fn device_name(device: &cpal::Device) -> String {
+pub(super) fn device_name(device: &cpal::Device) -> String {
     device
         .description()
         .map(|d| d.name().to_owned())
@@ -274,12 +278,12 @@ fn device_name(device: &cpal::Device) -> String {
 /// alsa-lib prints its probing of every card to stderr; this sends it to a buffer
 /// instead, on this thread, while the returned value lives.
 #[cfg(target_os = "linux")]
-fn silence_alsa() -> Option<impl Sized> {
+pub(super) fn silence_alsa() -> Option<impl Sized> {
     alsa::Output::local_error_handler().ok()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn silence_alsa() -> Option<()> {
+pub(super) fn silence_alsa() -> Option<()> {
     None
 }
 
