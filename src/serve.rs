@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use serde::Deserialize;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::audio::decode_bytes;
 use crate::dsp::StreamingExtractor;
@@ -85,7 +85,7 @@ struct Shared {
     model: Arc<Classifier>,
     config: ServeConfig,
     jobs: crossbeam_channel::Sender<Job>,
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
 }
 
 /// Audio to analyse on a worker thread, and where the answer goes.
@@ -93,6 +93,10 @@ struct Job {
     bytes: Vec<u8>,
     name: String,
     reply: oneshot::Sender<Result<FileAnalysis, ApiError>>,
+    /// The request's place among those in flight, given back when the work is done,
+    /// not when the client stops waiting: a client that hangs up does not make room
+    /// for more work than the workers can do.
+    _permit: OwnedSemaphorePermit,
 }
 
 /// The routes, with the model loaded once and shared by every request.
@@ -100,7 +104,7 @@ pub fn router(model: Arc<Classifier>, config: ServeConfig) -> std::io::Result<Ro
     let jobs = start_workers(&model, &config)?;
     let shared = Arc::new(Shared {
         model,
-        in_flight: Semaphore::new(config.max_in_flight.max(1)),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         config: config.clone(),
         jobs,
     });
@@ -172,12 +176,14 @@ async fn predict(
     request: Request,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let _permit = shared.in_flight.try_acquire().map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is busy: too many requests at once; try again shortly",
-        )
-    })?;
+    let permit = Arc::clone(&shared.in_flight)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is busy: too many requests at once; try again shortly",
+            )
+        })?;
     let started = Instant::now();
     let deadline = shared.config.timeout;
     let (bytes, name) = tokio::time::timeout(deadline, read_audio(&shared, request))
@@ -200,7 +206,12 @@ async fn predict(
     let (reply, rx) = oneshot::channel();
     shared
         .jobs
-        .send(Job { bytes, name, reply })
+        .send(Job {
+            bytes,
+            name,
+            reply,
+            _permit: permit,
+        })
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "no worker is running"))?;
     let remaining = deadline.saturating_sub(started.elapsed());
     let analysis = tokio::time::timeout(remaining, rx)
