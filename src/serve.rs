@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
-use crate::audio::decode_bytes;
+use crate::audio::{decode_bytes_limited, DecodeError};
 use crate::dsp::StreamingExtractor;
 use crate::model::Classifier;
 use crate::predict::{analyse, AnalysisJson, FileAnalysis};
@@ -134,6 +134,10 @@ fn start_workers(
             .spawn(move || {
                 let mut extractor = StreamingExtractor::new();
                 for job in rx {
+                    // Its client has gone (hung up or timed out): nobody needs the work.
+                    if job.reply.is_closed() {
+                        continue;
+                    }
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         analyse_bytes(&model, &mut extractor, &job.bytes, &job.name, max_audio_s)
                     }))
@@ -312,16 +316,22 @@ fn analyse_bytes(
     name: &str,
     max_audio_s: f64,
 ) -> Result<FileAnalysis, ApiError> {
-    let decoded = decode_bytes(bytes, Path::new(name))
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    if decoded.seconds() > max_audio_s {
-        return Err(ApiError::new(
+    let too_long = |seconds: String| {
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the audio is {:.0} s long; this server analyses at most {max_audio_s:.0} s",
-                decoded.seconds()
-            ),
-        ));
+            format!("the audio is {seconds} long; this server analyses at most {max_audio_s:.0} s"),
+        )
+    };
+    // The decoder stops at the limit (rounded up to whole seconds) instead of expanding a
+    // small compressed file into hours of samples first.
+    let decoded = decode_bytes_limited(bytes, Path::new(name), max_audio_s.ceil() as u64).map_err(
+        |e| match e {
+            DecodeError::TooLong { .. } => too_long("more than that".into()),
+            e => ApiError::new(StatusCode::BAD_REQUEST, e.to_string()),
+        },
+    )?;
+    if decoded.seconds() > max_audio_s {
+        return Err(too_long(format!("{:.1} s", decoded.seconds())));
     }
     analyse(model, extractor, &decoded.samples)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
@@ -331,7 +341,11 @@ async fn health(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
         "model": shared.model.card().name,
-        "in_flight": shared.config.max_in_flight - shared.in_flight.available_permits(),
+        "in_flight": shared
+            .config
+            .max_in_flight
+            .max(1)
+            .saturating_sub(shared.in_flight.available_permits()),
     }))
 }
 

@@ -186,6 +186,9 @@ fn a_bad_file_is_reported_and_skipped_and_the_exit_code_says_so() {
     std::fs::write(&garbage, b"this is not audio at all").unwrap();
     std::fs::copy(wav("03-01-05-02-01-01-10"), dir.join("good.wav")).unwrap();
     std::fs::write(dir.join("notes.txt"), "not audio, and not looked at").unwrap();
+    // A link back up the tree is not followed (it would never end).
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
     let o = emovox(&["--json", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let lines = json_lines(&o);

@@ -215,8 +215,14 @@ fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
     assert_eq!(status, 413);
     assert!(error_of(&body).contains("limit"), "{body}");
 
-    // Longer than --max-audio-s 3 (the clip is 4.2 s).
+    // Longer than --max-audio-s 3 (the clip is 4.2 s); a compressed one is stopped while
+    // it decodes.
     let (status, _, body) = server.post("/predict", &clip);
+    assert_eq!(status, 413, "{body}");
+    assert!(error_of(&body).contains("at most 3 s"), "{body}");
+    let mp3 =
+        std::fs::read(common::fixtures().join("compressed/03-01-08-02-02-02-20.mp3")).unwrap();
+    let (status, _, body) = server.post("/predict", &mp3);
     assert_eq!(status, 413, "{body}");
     assert!(error_of(&body).contains("at most 3 s"), "{body}");
 

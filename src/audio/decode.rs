@@ -59,8 +59,8 @@ pub enum DecodeError {
     SampleRate { path: PathBuf, rate: u32 },
     #[error("{}: {channels} channels is more than the {MAX_CHANNELS} emovox reads", path.display())]
     Channels { path: PathBuf, channels: u16 },
-    #[error("{}: longer than the {} minute limit", path.display(), MAX_SECONDS / 60)]
-    TooLong { path: PathBuf },
+    #[error("{}: longer than the {limit_s} s limit", path.display())]
+    TooLong { path: PathBuf, limit_s: u64 },
     #[error("{}: the audio stream is damaged: {what}", path.display())]
     Corrupt { path: PathBuf, what: String },
     #[error("{}: resampling from {rate} Hz failed: {what}", path.display())]
@@ -105,6 +105,18 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
 
 /// Decodes a file already in memory; `path` names it in errors and hints its format.
 pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Decoded, DecodeError> {
+    decode_bytes_limited(bytes, path, MAX_SECONDS)
+}
+
+/// [`decode_bytes`] refusing audio longer than `max_seconds` while it decodes, so a small
+/// compressed file (minutes of digital silence compress to almost nothing) cannot expand
+/// into gigabytes before its length is known. The HTTP server's limit.
+pub fn decode_bytes_limited(
+    bytes: &[u8],
+    path: &Path,
+    max_seconds: u64,
+) -> Result<Decoded, DecodeError> {
+    let max_seconds = max_seconds.min(MAX_SECONDS);
     let owned = || path.to_owned();
     if bytes.is_empty() {
         return Err(DecodeError::EmptyFile { path: owned() });
@@ -130,13 +142,13 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Decoded, DecodeError> {
             },
         })?
     } else {
-        decode_compressed(bytes, path)?
+        decode_compressed(bytes, path, max_seconds)?
     };
-    to_mono_16k(audio, path)
+    to_mono_16k(audio, path, max_seconds)
 }
 
 /// Checks the layout, downmixes by mean and resamples.
-fn to_mono_16k(audio: Interleaved, path: &Path) -> Result<Decoded, DecodeError> {
+fn to_mono_16k(audio: Interleaved, path: &Path, max_seconds: u64) -> Result<Decoded, DecodeError> {
     let Interleaved {
         sample_rate,
         channels,
@@ -159,9 +171,10 @@ fn to_mono_16k(audio: Interleaved, path: &Path) -> Result<Decoded, DecodeError> 
             path: path.to_owned(),
         });
     }
-    if samples.len() as u64 / u64::from(channels) > MAX_SECONDS * u64::from(sample_rate) {
+    if samples.len() as u64 / u64::from(channels) > max_seconds * u64::from(sample_rate) {
         return Err(DecodeError::TooLong {
             path: path.to_owned(),
+            limit_s: max_seconds,
         });
     }
     let mono = downmix(&samples, usize::from(channels));
@@ -194,9 +207,13 @@ pub fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
 
 /// FLAC, MP3 and Ogg Vorbis through symphonia. A decoder panic on hostile input is
 /// caught and reported as a damaged file rather than taking the program down.
-fn decode_compressed(bytes: &[u8], path: &Path) -> Result<Interleaved, DecodeError> {
+fn decode_compressed(
+    bytes: &[u8],
+    path: &Path,
+    max_seconds: u64,
+) -> Result<Interleaved, DecodeError> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        symphonia_decode(bytes, path)
+        symphonia_decode(bytes, path, max_seconds)
     }));
     match result {
         Ok(r) => r,
@@ -207,7 +224,11 @@ fn decode_compressed(bytes: &[u8], path: &Path) -> Result<Interleaved, DecodeErr
     }
 }
 
-fn symphonia_decode(bytes: &[u8], path: &Path) -> Result<Interleaved, DecodeError> {
+fn symphonia_decode(
+    bytes: &[u8],
+    path: &Path,
+    max_seconds: u64,
+) -> Result<Interleaved, DecodeError> {
     let corrupt = |e: SymphoniaError| DecodeError::Corrupt {
         path: path.to_owned(),
         what: e.to_string(),
@@ -285,9 +306,10 @@ fn symphonia_decode(bytes: &[u8], path: &Path) -> Result<Interleaved, DecodeErro
         let mut buffer = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
         buffer.copy_interleaved_ref(decoded);
         samples.extend_from_slice(buffer.samples());
-        if samples.len() as u64 > MAX_SECONDS * u64::from(rate) * u64::from(ch.max(1)) {
+        if samples.len() as u64 > max_seconds * u64::from(rate) * u64::from(ch.max(1)) {
             return Err(DecodeError::TooLong {
                 path: path.to_owned(),
+                limit_s: max_seconds,
             });
         }
     }

@@ -8,4 +8,4 @@ pub mod resample;
 pub mod ring;
 pub mod wav;
 
-pub use decode::{decode_bytes, decode_file, DecodeError, Decoded};
+pub use decode::{decode_bytes, decode_bytes_limited, decode_file, DecodeError, Decoded};

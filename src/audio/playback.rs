@@ -14,6 +14,10 @@ use super::capture::Stream;
 use super::resample;
 use crate::dsp::SAMPLE_RATE;
 
+/// Silence played after the signal: closing a stream drops what the device still
+/// buffers, so the end of the signal would otherwise be cut off.
+const TAIL_S: f64 = 0.25;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlaybackError {
     #[error("there is no audio output device")]
@@ -28,8 +32,10 @@ pub enum PlaybackError {
 
 /// What the callback and the app share.
 struct Shared {
-    /// Mono samples at the device's rate.
+    /// Mono samples at the device's rate, then `TAIL_S` of silence.
     samples: Vec<f32>,
+    /// Samples of the signal itself.
+    audible: usize,
     /// The next sample to play.
     position: AtomicUsize,
     finished: AtomicBool,
@@ -48,10 +54,16 @@ pub struct Playback {
 impl Playback {
     /// Seconds into the signal that are being heard now.
     pub fn position_s(&self) -> f64 {
-        self.start_s + self.shared.position.load(Ordering::Relaxed) as f64 / f64::from(self.rate)
+        let played = self
+            .shared
+            .position
+            .load(Ordering::Relaxed)
+            .min(self.shared.audible);
+        self.start_s + played as f64 / f64::from(self.rate)
     }
 
-    /// The end of the signal has been played.
+    /// The end of the signal has been played (and the silence after it, so the device's
+    /// buffer has let the last of the signal out before the stream is closed).
     pub fn finished(&self) -> bool {
         self.shared.finished.load(Ordering::Relaxed)
     }
@@ -97,8 +109,12 @@ pub fn play(signal: &[f32], start_s: f64) -> Result<Playback, PlaybackError> {
         resample::by_ratio(&signal[first..], f64::from(rate) / f64::from(SAMPLE_RATE))
             .map_err(PlaybackError::Resample)?
     };
+    let audible = samples.len();
+    let mut samples = samples;
+    samples.resize(audible + (f64::from(rate) * TAIL_S) as usize, 0.0);
     let shared = Arc::new(Shared {
         samples,
+        audible,
         position: AtomicUsize::new(0),
         finished: AtomicBool::new(false),
     });

@@ -133,15 +133,17 @@ fn gather(paths: &[PathBuf]) -> (Vec<PathBuf>, usize) {
     (files, failed)
 }
 
+/// Audio files under `dir`, sorted. Links to folders are not followed (a link back up the
+/// tree would never end); links to files are taken.
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
+    let mut entries: Vec<(PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)?
+        .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?))))
         .collect::<Result<_, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in entries {
+        if kind.is_dir() {
             walk(&path, files)?;
-        } else if is_audio(&path) {
+        } else if (kind.is_file() || path.is_file()) && is_audio(&path) {
             files.push(path);
         }
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use emovox::model::Classifier;
 use emovox::serve::{router, serve, ServeConfig};
 
@@ -36,13 +36,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    for (name, value) in [
+        ("--max-body-mb", args.max_body_mb),
+        ("--max-audio-s", args.max_audio_s),
+        ("--timeout-s", args.timeout_s),
+    ] {
+        if !(value.is_finite() && value > 0.0) {
+            bail!("{name} must be a positive number, not {value}");
+        }
+    }
     let weights = args.weights.clone().unwrap_or_else(default_weights);
     let model = Arc::new(Classifier::load(&weights)?);
     let defaults = ServeConfig::default();
     let config = ServeConfig {
         max_body_bytes: (args.max_body_mb * 1e6) as usize,
         max_audio_s: args.max_audio_s,
-        timeout: Duration::from_secs_f64(args.timeout_s.max(0.001)),
+        timeout: Duration::from_secs_f64(args.timeout_s.min(1e9)),
         max_in_flight: args.max_in_flight.max(1),
         workers: args.workers.unwrap_or(defaults.workers).max(1),
     };
