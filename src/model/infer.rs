@@ -11,7 +11,7 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::net::{recur_strided, EmotionNet, TimeConv};
+use super::net::{recur_strided, transpose, EmotionNet, TimeConv};
 
 /// A conv layer with its BatchNorm: `relu((unfold(x) · w) · scale + shift)`.
 struct ConvBlock {
@@ -31,7 +31,7 @@ pub struct InferenceNet {
     w_ih: Tensor,
     /// Both directions' b_ih + b_hh, (8H).
     b_ih: Vec<f32>,
-    /// Recurrent weights (4H, H), row-major, per direction.
+    /// Recurrent weights per direction, transposed once to (H, 4H) for `recur_strided`.
     w_hh_forward: Vec<f32>,
     w_hh_backward: Vec<f32>,
     hidden: usize,
@@ -150,8 +150,8 @@ impl InferenceNet {
             conv2: ConvBlock::new(&net.conv2, &net.bn2)?,
             w_ih,
             b_ih,
-            w_hh_forward: values(&f.w_hh)?,
-            w_hh_backward: values(&b.w_hh)?,
+            w_hh_forward: transpose(&values(&f.w_hh)?, 4 * f.hidden, f.hidden),
+            w_hh_backward: transpose(&values(&b.w_hh)?, 4 * b.hidden, b.hidden),
             hidden: f.hidden,
             attention_w: values(net.attention.weight())?,
             attention_b,

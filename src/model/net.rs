@@ -122,24 +122,26 @@ fn recur(
     w_hh: &[f32],
     reverse: bool,
 ) -> Vec<f32> {
-    recur_strided(gates, b, t, hidden, w_hh, reverse, 4 * hidden, 0)
+    let w_t = transpose(w_hh, 4 * hidden, hidden);
+    recur_strided(gates, b, t, hidden, &w_t, reverse, 4 * hidden, 0)
 }
 
 /// [`recur`] over gate rows `stride` apart, this direction's 4H starting at `offset`
-/// (so both directions can share one projection).
+/// (so both directions can share one projection), with the recurrent weights already
+/// transposed to (H, 4H) (see [`transpose`]), so a caller that keeps them does not redo it
+/// for every window.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn recur_strided(
     gates: &[f32],
     b: usize,
     t: usize,
     hidden: usize,
-    w_hh: &[f32],
+    w_t: &[f32],
     reverse: bool,
     stride: usize,
     offset: usize,
 ) -> Vec<f32> {
     let g4 = 4 * hidden;
-    let w_t = transpose(w_hh, g4, hidden);
     let mut out = vec![0.0f32; b * t * hidden];
     let mut h = vec![0.0f32; hidden];
     let mut c = vec![0.0f32; hidden];
@@ -152,7 +154,7 @@ pub(super) fn recur_strided(
             let index = if reverse { t - 1 - step } else { step };
             let row = (item * t + index) * stride + offset;
             z.copy_from_slice(&gates[row..row + g4]);
-            add_row_products(&mut z, &h, &w_t);
+            add_row_products(&mut z, &h, w_t);
             // Gates i, f, o through the sigmoid; the cell input g through tanh.
             let (zi_f, rest) = z.split_at(2 * hidden);
             let (zg, zo) = rest.split_at(hidden);
@@ -207,7 +209,7 @@ fn add_row_products(z: &mut [f32], h: &[f32], w_t: &[f32]) {
 
 /// (rows, cols) row-major → (cols, rows), in 16×16 tiles so neither side strides
 /// through memory a row at a time.
-fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub(super) fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const TILE: usize = 16;
     let mut out = vec![0.0f32; rows * cols];
     for r0 in (0..rows).step_by(TILE) {
