@@ -70,6 +70,14 @@ pub struct Training {
     pub epochs: usize,
     pub seed: u64,
     pub augmentation: Vec<String>,
+    /// BatchNorm statistics recomputed over the whole training set (false: the running
+    /// averages of the last batches trained on; older cards).
+    #[serde(default)]
+    pub precise_batch_norm: bool,
+    /// Decay of the moving average of the weights that were shipped (0: the live
+    /// weights of the kept epoch; older cards).
+    #[serde(default)]
+    pub weight_average: f64,
     pub seconds: f64,
     pub date: String,
     pub commit: String,

@@ -365,6 +365,23 @@ impl EmotionNet {
     }
 }
 
+impl EmotionNet {
+    /// The inputs of the first BatchNorm for a batch of windows, flattened to (B·T, C).
+    pub(super) fn bn1_input(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.conv1.forward(x)?;
+        let (b, t, c) = y.dims3()?;
+        y.reshape((b * t, c))
+    }
+
+    /// The inputs of the second BatchNorm, with the first one in inference mode.
+    pub(super) fn bn2_input(&self, x: &Tensor) -> Result<Tensor> {
+        let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, false)?.relu()?)?;
+        let y = self.conv2.forward(&x)?;
+        let (b, t, c) = y.dims3()?;
+        y.reshape((b * t, c))
+    }
+}
+
 /// BatchNorm over channels of a time-major (B, T, C) tensor: every step of every item is
 /// one sample, as `BatchNorm1d` on (B, C, T) does.
 fn batch_norm_time(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
