@@ -211,3 +211,30 @@ fn evaluate_scores_the_labelled_regions_of_sessions() {
     // Neither --data nor --sessions: a usage error.
     assert!(!emovox(&["evaluate"]).status.success());
 }
+
+#[test]
+fn train_refuses_a_weight_average_outside_zero_to_one_before_reading_anything() {
+    let out = tmp_dir().join("never-written");
+    let out = out.to_str().unwrap();
+    for bad in ["1.5", "1", "-0.1", "NaN"] {
+        // `=` so that clap reads "-0.1" as the value, not as a flag.
+        let flag = format!("--weight-average={bad}");
+        let o = emovox(&["train", "--data", "/nonexistent-data", &flag, "--out", out]);
+        assert!(!o.status.success(), "{bad} was accepted");
+        assert!(
+            stderr(&o).contains("--weight-average must be at least 0 and below 1"),
+            "{bad}: {}",
+            stderr(&o)
+        );
+    }
+    let o = emovox(&[
+        "train",
+        "--data",
+        "/nonexistent-data",
+        "--weight-average",
+        "much",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--weight-average"), "{}", stderr(&o));
+    assert!(!std::path::Path::new(out).exists());
+}
