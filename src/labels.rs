@@ -63,7 +63,56 @@ impl Emotion {
     pub fn names() -> Vec<String> {
         Emotion::ALL.iter().map(|e| e.name().to_owned()).collect()
     }
+
+    /// Reads a label as corpora write it: one of the eight names or a synonym from
+    /// [`SYNONYMS`], in any case, with spaces or hyphens for underscores
+    /// ("Pleasant surprise"). `None` for anything else: a label emovox does not have
+    /// (boredom, contempt, frustration) is the caller's to refuse, never to guess.
+    pub fn from_label(label: &str) -> Option<Emotion> {
+        let key: String = label
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        Emotion::ALL
+            .into_iter()
+            .find(|e| e.name() == key)
+            .or_else(|| {
+                SYNONYMS
+                    .iter()
+                    .find(|(word, _)| *word == key)
+                    .map(|&(_, e)| e)
+            })
+    }
 }
+
+/// Other names corpora give emovox's labels: nouns for the adjectives (CREMA-D, MELD,
+/// EMOVO's glosses), three-letter codes (IEMOCAP, CREMA-D), and TESS's
+/// "pleasant_surprise" (`ps` in its Hugging Face copies). Only names that mean one of
+/// the eight and nothing else: IEMOCAP's "exc" (excited) is not happy, nor boredom calm.
+pub const SYNONYMS: [(&str, Emotion); 18] = [
+    ("neu", Emotion::Neutral),
+    ("cal", Emotion::Calm),
+    ("happiness", Emotion::Happy),
+    ("hap", Emotion::Happy),
+    ("joy", Emotion::Happy),
+    ("sadness", Emotion::Sad),
+    ("anger", Emotion::Angry),
+    ("ang", Emotion::Angry),
+    ("fear", Emotion::Fearful),
+    ("fea", Emotion::Fearful),
+    ("afraid", Emotion::Fearful),
+    ("disgusted", Emotion::Disgust),
+    ("dis", Emotion::Disgust),
+    ("surprise", Emotion::Surprised),
+    ("sur", Emotion::Surprised),
+    ("pleasant_surprise", Emotion::Surprised),
+    ("pleasant_surprised", Emotion::Surprised),
+    ("ps", Emotion::Surprised),
+];
 
 impl fmt::Display for Emotion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -102,5 +151,46 @@ mod tests {
         assert_eq!(Emotion::from_ravdess_code(9), None);
         assert!("joy".parse::<Emotion>().is_err());
         assert_eq!(" Angry ".parse::<Emotion>(), Ok(Emotion::Angry));
+    }
+
+    #[test]
+    fn corpus_labels_and_their_synonyms() {
+        for e in Emotion::ALL {
+            assert_eq!(Emotion::from_label(e.name()), Some(e));
+            assert_eq!(Emotion::from_label(&e.name().to_uppercase()), Some(e));
+        }
+        let cases = [
+            ("anger", Emotion::Angry),
+            ("Fear", Emotion::Fearful),
+            ("happiness", Emotion::Happy),
+            ("joy", Emotion::Happy),
+            ("sadness", Emotion::Sad),
+            ("surprise", Emotion::Surprised),
+            ("pleasant_surprise", Emotion::Surprised),
+            ("Pleasant surprise", Emotion::Surprised),
+            ("pleasant-surprised", Emotion::Surprised),
+            ("ps", Emotion::Surprised),
+            ("disgusted", Emotion::Disgust),
+            (" NEU ", Emotion::Neutral),
+        ];
+        for (label, want) in cases {
+            assert_eq!(Emotion::from_label(label), Some(want), "{label}");
+        }
+        for other in [
+            "boredom",
+            "contempt",
+            "exc",
+            "frustration",
+            "",
+            "angryy",
+            "calm down",
+        ] {
+            assert_eq!(Emotion::from_label(other), None, "{other}");
+        }
+        // Every synonym is a distinct word that is not itself one of the eight names.
+        for (i, (word, _)) in SYNONYMS.iter().enumerate() {
+            assert!(Emotion::ALL.iter().all(|e| e.name() != *word), "{word}");
+            assert!(SYNONYMS[i + 1..].iter().all(|(w, _)| w != word), "{word}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! `emovox train --data DIR [--epochs N] [--seed S] [--val-actors LIST] [--out DIR]
+//! `emovox train --data DIR... [--epochs N] [--seed S] [--val-actors LIST]
+//! [--val-speakers CORPUS:SPEAKER,...] [--val-corpus NAME...] [--out DIR]
 //! [--sessions DIR...] [--from DIR]`; with `--from` and `--sessions`, `--data` may be left
 //! out (fine-tuning on one's own recordings).
 
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use emovox::labels::Emotion;
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
-use emovox::model::dataset::{parse_actor_list, scan, Clip, Intensity};
+use emovox::model::dataset::{scan_all, Clip, Intensity, Split};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::train::{prepare, train, Progress, StartFrom, TrainConfig, AUGMENTATIONS};
 use emovox::model::FeatureConfig;
@@ -18,18 +19,28 @@ use super::report;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A folder in RAVDESS layout (Actor_NN/03-01-EE-II-SS-RR-AA.wav, any sample rate).
-    #[arg(long, required_unless_present = "sessions")]
-    data: Option<PathBuf>,
+    /// Folders of labelled audio, each one corpus: RAVDESS names
+    /// (Actor_NN/03-01-EE-II-SS-RR-AA.wav), a metadata.csv (file_name,label[,speaker]),
+    /// or a folder per label (angry/*.wav). Any sample rate; WAV, FLAC, MP3 or Ogg.
+    #[arg(long, num_args = 1.., required_unless_present = "sessions")]
+    data: Vec<PathBuf>,
     /// Most epochs to train (fewer when validation stops improving).
     #[arg(long, default_value_t = 30)]
     epochs: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Actors held out for validation and early stopping, e.g. 17-20 or 1,5,9; `none`
-    /// trains on every actor for exactly --epochs epochs.
-    #[arg(long, default_value = "17-20")]
-    val_actors: String,
+    /// RAVDESS actors held out for validation and early stopping, e.g. 17-20 or 1,5,9;
+    /// `none` (with no other validation choice) trains on everything for exactly
+    /// --epochs epochs [default: 17-20, unless --val-speakers or --val-corpus is given].
+    #[arg(long)]
+    val_actors: Option<String>,
+    /// Speakers of any corpus held out for validation, as CORPUS:SPEAKER, e.g.
+    /// tess:OAF,emovo:f1,ravdess:17 (the corpus is the folder's name).
+    #[arg(long)]
+    val_speakers: Option<String>,
+    /// Corpora held out whole for validation (leave one corpus out), by folder name.
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    val_corpus: Vec<String>,
     /// Where the weights and model card are written.
     #[arg(long, default_value = "weights")]
     out: PathBuf,
@@ -77,6 +88,8 @@ fn session_clips(dirs: &[PathBuf]) -> anyhow::Result<Vec<Clip>> {
                 repetition: 0,
                 actor: 0,
                 span: Some((r.start_s, r.end_s)),
+                corpus: "sessions".into(),
+                speaker: "sessions".into(),
             });
         }
     }
@@ -89,37 +102,55 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "--weight-average must be at least 0 and below 1 (got {})",
         args.weight_average
     );
-    let (val_actors, (val, mut train_clips)) = match &args.data {
-        Some(data) => {
-            let scanned = scan(data).with_context(|| format!("reading {}", data.display()))?;
-            report::rejected(&scanned.rejected);
-            let val_actors = if args.val_actors.trim() == "none" {
-                Vec::new()
-            } else {
-                parse_actor_list(&args.val_actors).map_err(anyhow::Error::msg)?
-            };
-            let split: (Vec<_>, Vec<_>) = scanned
-                .clips
-                .into_iter()
-                .partition(|c| val_actors.contains(&c.actor));
-            (val_actors, split)
-        }
-        None => (Vec::new(), (Vec::new(), Vec::new())),
+    // The shipped recipe validates on actors 17-20; naming speakers or corpora replaces
+    // that default rather than adding to it. Sessions are only ever trained on, so
+    // without --data there is nothing to hold out.
+    let default_actors =
+        (args.val_speakers.is_none() && args.val_corpus.is_empty()).then_some("17-20");
+    let split = if args.data.is_empty() {
+        Split::default()
+    } else {
+        Split::parse(
+            args.val_actors.as_deref().or(default_actors),
+            args.val_speakers.as_deref(),
+            &args.val_corpus,
+        )
+        .map_err(anyhow::Error::msg)?
     };
-    let data_name = args
-        .data
-        .as_ref()
-        .map_or_else(|| "the sessions".to_owned(), |d| d.display().to_string());
+    let (val, mut train_clips) = if args.data.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let scanned = scan_all(&args.data)?;
+        report::rejected(&scanned.rejected);
+        split.check(&scanned).map_err(anyhow::Error::msg)?;
+        split.apply(scanned.clips)
+    };
+    let val_actors = split.actors.clone();
+    let data_name = if args.data.is_empty() {
+        "the sessions".to_owned()
+    } else {
+        args.data
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let from_sessions = session_clips(&args.sessions)?;
     if !args.sessions.is_empty() && from_sessions.is_empty() {
         bail!("the sessions hold no labelled regions of 0.5 s or more");
     }
     train_clips.extend(from_sessions);
     if train_clips.is_empty() {
-        bail!("{data_name}: no training clips left after holding out actors {val_actors:?}");
+        bail!(
+            "{data_name}: no training clips left after holding out {}",
+            held_out(&split)
+        );
     }
-    if !val_actors.is_empty() && val.is_empty() {
-        bail!("{data_name}: none of the validation actors {val_actors:?} are in the data");
+    if !split.is_empty() && val.is_empty() {
+        bail!(
+            "{data_name}: none of the validation clips ({}) are in the data",
+            held_out(&split)
+        );
     }
     let mut train_actors: Vec<u8> = train_clips.iter().map(|c| c.actor).collect();
     train_actors.sort_unstable();
@@ -157,11 +188,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..TrainConfig::default()
     };
     eprintln!(
-        "emovox train: {} clips from actors {:?}, validating on {} clips from {:?}",
+        "emovox train: {} clips ({}), validating on {} clips ({})",
         train_clips.len(),
-        train_actors,
+        who(&train_clips),
         val.len(),
-        val_actors
+        held_out(&split)
     );
     let bar = progress_bar(
         train_clips.len() + val.len(),
@@ -222,7 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         training: Training {
             train_actors: train_actors.clone(),
             val_actors: val_actors.clone(),
-            retrained_on_all: val_actors.is_empty(),
+            retrained_on_all: split.is_empty(),
             train_files: train_set.len(),
             sessions: args
                 .sessions
@@ -247,11 +278,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         validation: trained.validation.as_ref().map(|m| Validation {
             actors: val_actors.clone(),
+            speakers: split.speaker_names(),
+            corpora: split.corpora.clone(),
             files: m.n,
             accuracy: m.accuracy,
             macro_precision: m.macro_precision,
             macro_recall: m.macro_recall,
             macro_f1: m.macro_f1,
+            uar: Some(m.uar()),
             per_class_f1: m.per_class.iter().map(|c| c.f1).collect(),
         }),
     };
@@ -271,10 +305,56 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ModelCard::json_path(&args.out).display()
     );
     if let Some(m) = &trained.validation {
-        eprintln!("validation on actors {val_actors:?}:");
+        eprintln!("validation on {}:", held_out(&split));
         report::print_metrics(m);
     }
     Ok(())
+}
+
+/// What a split holds out, in words: "actors [17, 18, 19, 20]", "corpus emovo",
+/// "speakers tess:OAF", joined by "and"; "nothing" for none.
+fn held_out(split: &Split) -> String {
+    let mut parts = Vec::new();
+    if !split.actors.is_empty() {
+        parts.push(format!("actors {:?}", split.actors));
+    }
+    if !split.speakers.is_empty() {
+        parts.push(format!("speakers {}", split.speaker_names().join(", ")));
+    }
+    if !split.corpora.is_empty() {
+        parts.push(format!("corpora {}", split.corpora.join(", ")));
+    }
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(" and ")
+    }
+}
+
+/// The clips' corpora with their clip and speaker counts, for the log:
+/// "ravdess 960 clips, 16 speakers; tess 2800 clips, 2 speakers".
+fn who(clips: &[Clip]) -> String {
+    let mut corpora: Vec<(&str, usize, Vec<&str>)> = Vec::new();
+    for c in clips {
+        let i = match corpora.iter().position(|(name, ..)| *name == c.corpus) {
+            Some(i) => i,
+            None => {
+                corpora.push((&c.corpus, 0, Vec::new()));
+                corpora.len() - 1
+            }
+        };
+        if let Some((_, n, speakers)) = corpora.get_mut(i) {
+            *n += 1;
+            if !speakers.contains(&c.speaker.as_str()) {
+                speakers.push(&c.speaker);
+            }
+        }
+    }
+    corpora
+        .iter()
+        .map(|(name, n, speakers)| format!("{name} {n} clips, {} speakers", speakers.len()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn progress_bar(len: usize, what: &str) -> ProgressBar {

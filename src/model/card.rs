@@ -83,15 +83,26 @@ pub struct Training {
     pub commit: String,
 }
 
-/// Scores on the validation actors (voices the model never trained on).
+/// Scores on the held-out clips (voices, or whole corpora, the model never trained on).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Validation {
+    /// RAVDESS actors held out.
     pub actors: Vec<u8>,
+    /// Speakers of any corpus held out, as `corpus:speaker` (`train --val-speakers`;
+    /// absent in older cards).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<String>,
+    /// Corpora held out whole (`train --val-corpus`; absent in older cards).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corpora: Vec<String>,
     pub files: usize,
     pub accuracy: f64,
     pub macro_precision: f64,
     pub macro_recall: f64,
     pub macro_f1: f64,
+    /// Mean recall over the classes the held-out clips have (absent in older cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uar: Option<f64>,
     pub per_class_f1: Vec<f64>,
 }
 

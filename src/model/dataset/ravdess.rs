@@ -1,91 +1,48 @@
-//! A RAVDESS reader: walks a folder in the published layout
-//! (`Actor_NN/03-01-EE-II-SS-RR-AA.wav`, at any sample rate) and parses each name.
-//!
-//! Files that do not fit are reported with the reason, never silently dropped: a user's
-//! copy may hold songs, video files or stray recordings next to the speech.
+//! RAVDESS's published layout: `Actor_NN/03-01-EE-II-SS-RR-AA.wav` (any sample rate,
+//! and any audio format the decoder reads), everything known about a clip in its name.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use super::{audio_files, Clip, DatasetError, Intensity, Scan};
 use crate::labels::Emotion;
 
-/// Emotional intensity as RAVDESS codes it (neutral has only normal).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Intensity {
-    Normal,
-    Strong,
-}
-
-/// One speech clip and what its name says about it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Clip {
-    pub path: PathBuf,
-    pub emotion: Emotion,
-    pub intensity: Intensity,
-    /// 1 = "Kids are talking by the door", 2 = "Dogs are sitting by the door".
-    pub statement: u8,
-    pub repetition: u8,
-    /// 1–24; odd actors are male, even female. 0: a voice from a recorded session.
-    pub actor: u8,
-    /// The stretch of the file to use, in seconds (a labelled region of a session);
-    /// `None` is the whole file.
-    pub span: Option<(f64, f64)>,
-}
-
-impl Clip {
-    pub fn is_female(&self) -> bool {
-        self.actor.is_multiple_of(2)
-    }
-}
-
-/// What a folder held: the clips that fit, and every other `.wav` with the reason.
-#[derive(Clone, Debug, Default)]
-pub struct Scan {
-    pub clips: Vec<Clip>,
-    pub rejected: Vec<(PathBuf, String)>,
-}
-
-impl Scan {
-    /// Actors present, ascending.
-    pub fn actors(&self) -> Vec<u8> {
-        let mut a: Vec<u8> = self.clips.iter().map(|c| c.actor).collect();
-        a.sort_unstable();
-        a.dedup();
-        a
-    }
-}
-
-/// Walks `dir` recursively, in sorted order, and parses every `.wav` file name.
-pub fn scan(dir: &Path) -> std::io::Result<Scan> {
-    let mut files = Vec::new();
-    collect_wavs(dir, &mut files)?;
-    files.sort();
+/// Walks `dir` recursively, in sorted order, and parses every audio file's name; files
+/// that are not RAVDESS speech are rejected with the reason.
+pub fn scan(dir: &Path, corpus: &str) -> Result<Scan, DatasetError> {
     let mut out = Scan::default();
-    for path in files {
+    for path in audio_files(dir)? {
         match parse_path(&path) {
-            Ok(clip) => out.clips.push(clip),
+            Ok(mut clip) => {
+                clip.corpus = corpus.to_owned();
+                out.clips.push(clip);
+            }
             Err(why) => out.rejected.push((path, why)),
         }
     }
     Ok(out)
 }
 
-fn collect_wavs(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_wavs(&path, out)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
+/// Whether a file is named like RAVDESS (seven two-digit fields), speech or not: one
+/// such file makes a folder a RAVDESS folder.
+pub fn looks_like_ravdess(path: &Path) -> bool {
+    let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+        return false;
+    };
+    let fields: Vec<&str> = stem.split('-').collect();
+    fields.len() == 7
+        && fields
+            .iter()
+            .all(|f| f.len() == 2 && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// How a RAVDESS actor is named as a speaker: `Actor_05`, as its folder.
+pub fn speaker_name(actor: u8) -> String {
+    format!("Actor_{actor:02}")
 }
 
 /// Parses a clip's path: its name, and the `Actor_NN` folder when there is one, which must
-/// agree with the name.
+/// agree with the name. The clip's corpus is left empty ([`scan`] names it); its speaker
+/// is the actor, `Actor_NN`.
 pub fn parse_path(path: &Path) -> Result<Clip, String> {
     let name = path
         .file_name()
@@ -107,12 +64,12 @@ pub fn parse_path(path: &Path) -> Result<Clip, String> {
     Ok(clip)
 }
 
-/// Parses `03-01-EE-II-SS-RR-AA.wav`.
+/// Parses `03-01-EE-II-SS-RR-AA.wav` (or `.flac`, `.mp3`, `.ogg`).
 fn parse_name(name: &str, path: &Path) -> Result<Clip, String> {
-    let stem = name
-        .strip_suffix(".wav")
-        .or_else(|| name.strip_suffix(".WAV"))
-        .ok_or("not a .wav file")?;
+    if !super::is_audio(path) {
+        return Err("not an audio file (.wav, .flac, .mp3, .ogg)".into());
+    }
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let fields: Vec<&str> = stem.split('-').collect();
     let codes: Vec<u8> = fields
         .iter()
@@ -168,6 +125,8 @@ fn parse_name(name: &str, path: &Path) -> Result<Clip, String> {
         statement,
         repetition,
         actor,
+        corpus: String::new(),
+        speaker: speaker_name(actor),
     })
 }
 
@@ -215,6 +174,19 @@ mod tests {
         assert_eq!((c.statement, c.repetition, c.actor), (2, 1, 20));
         assert!(c.is_female());
         assert!(!parse("03-01-01-01-01-01-01.wav").unwrap().is_female());
+        assert_eq!(c.speaker, "Actor_20");
+        let flac = parse("Actor_05/03-01-04-01-01-02-05.flac").unwrap();
+        assert_eq!((flac.emotion, flac.actor), (Emotion::Sad, 5));
+    }
+
+    #[test]
+    fn ravdess_names_are_recognised_speech_or_not() {
+        assert!(looks_like_ravdess(Path::new("x/03-02-03-01-01-01-01.wav")));
+        assert!(looks_like_ravdess(Path::new("03-01-03-01-01-01-01.flac")));
+        assert!(!looks_like_ravdess(Path::new("angry/03-01-03-01.wav")));
+        assert!(!looks_like_ravdess(Path::new(
+            "OAF_angry/OAF_back_angry.wav"
+        )));
     }
 
     #[test]
@@ -236,7 +208,7 @@ mod tests {
             ("Actor_01/03-01-03-01-01-00-01.wav", "repetition 00"),
             ("Actor_25/03-01-03-01-01-01-25.wav", "outside 01-24"),
             ("Actor_02/03-01-03-01-01-01-01.wav", "folder is Actor_02"),
-            ("Actor_01/03-01-03-01-01-01-01.mp3", "not a .wav"),
+            ("Actor_01/03-01-03-01-01-01-01.txt", "not an audio file"),
         ];
         for (path, why) in cases {
             let err = parse(path).unwrap_err();

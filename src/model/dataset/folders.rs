@@ -1,0 +1,44 @@
+//! A folder per label: `DIR/angry/*.wav`, `DIR/sad/take2/x.flac`. The top folder under
+//! `DIR` is the label (a synonym such as `anger` works too); one speaker, the corpus.
+
+use std::path::Path;
+
+use super::{audio_files, Clip, DatasetError, Intensity, Scan};
+use crate::labels::Emotion;
+
+/// Reads every audio file under `dir`, labelled by the folder directly under `dir` that
+/// holds it. A folder with audio whose name is not an emotion is an error naming it;
+/// audio lying in `dir` itself is rejected.
+pub fn scan(dir: &Path, corpus: &str) -> Result<Scan, DatasetError> {
+    let mut out = Scan::default();
+    for path in audio_files(dir)? {
+        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let mut parts = relative.components();
+        let (Some(folder), Some(_)) = (parts.next(), parts.next()) else {
+            out.rejected.push((
+                path,
+                "not inside a label folder (such as angry/ or sad/)".into(),
+            ));
+            continue;
+        };
+        let name = folder.as_os_str().to_string_lossy().into_owned();
+        let Some(emotion) = Emotion::from_label(&name) else {
+            return Err(DatasetError::Folder {
+                path: dir.join(folder),
+                name,
+            });
+        };
+        out.clips.push(Clip {
+            path,
+            emotion,
+            intensity: Intensity::Normal,
+            statement: 0,
+            repetition: 0,
+            actor: 0,
+            span: None,
+            corpus: corpus.to_owned(),
+            speaker: corpus.to_owned(),
+        });
+    }
+    Ok(out)
+}
