@@ -1,15 +1,15 @@
-//! `emovox evaluate --data DIR | --sessions DIR... [--weights DIR] [--json]`
+//! `emovox evaluate --data DIR... | --sessions DIR... [--weights DIR] [--json]`: scores per
+//! corpus (each folder given) and over all clips.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
-use emovox::labels::Emotion;
 use emovox::model::classifier::argmax;
-use emovox::model::dataset::scan;
-use emovox::model::metrics::Metrics;
+use emovox::model::dataset::scan_all;
+use emovox::model::metrics::{Outcome, Scoreboard};
 use emovox::model::Classifier;
 use emovox::session::{self, Session};
 use rayon::prelude::*;
@@ -19,9 +19,11 @@ use super::report;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A folder in RAVDESS layout (Actor_NN/03-01-EE-II-SS-RR-AA.wav).
-    #[arg(long, required_unless_present = "sessions")]
-    data: Option<PathBuf>,
+    /// Folders of labelled audio, each one corpus: RAVDESS names
+    /// (Actor_NN/03-01-EE-II-SS-RR-AA.wav), a metadata.csv (file_name,label[,speaker]),
+    /// or a folder per label (angry/*.wav).
+    #[arg(long, num_args = 1.., required_unless_present = "sessions")]
+    data: Vec<PathBuf>,
     /// Recorded sessions to score on instead: each labelled region is one clip.
     #[arg(long, num_args = 1..)]
     sessions: Vec<PathBuf>,
@@ -45,51 +47,58 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let weights = args.weights.clone().unwrap_or_else(default_weights);
     let model = Classifier::load(&weights)?;
-    let Some(data) = &args.data else {
+    if args.data.is_empty() {
         return run_sessions(&args, &model, started);
-    };
-    let scanned = scan(data).with_context(|| format!("reading {}", data.display()))?;
+    }
+    let scanned = scan_all(&args.data)?;
     report::rejected(&scanned.rejected);
     if scanned.clips.is_empty() {
-        bail!("{}: no RAVDESS speech clips found", data.display());
+        bail!("no labelled clips found in {}", folder_list(&args.data));
     }
-    let results: Vec<anyhow::Result<(usize, usize)>> = clip_pool(None)?.install(|| {
+    let results: Vec<anyhow::Result<Outcome>> = clip_pool(None)?.install(|| {
         scanned
             .clips
             .par_iter()
             .map_init(StreamingExtractor::new, |extractor, clip| {
                 let signal = decode_file(&clip.path)?.samples;
                 let probs = model.classify_signal(extractor, &signal)?;
-                Ok((clip.emotion.index(), argmax(&probs)))
+                Ok(Outcome {
+                    corpus: clip.corpus.clone(),
+                    truth: clip.emotion.index(),
+                    predicted: argmax(&probs),
+                })
             })
             .collect()
     });
-    let mut truth = Vec::new();
-    let mut predicted = Vec::new();
+    let mut outcomes = Vec::new();
     for r in results {
         match r {
-            Ok((t, p)) => {
-                truth.push(t);
-                predicted.push(p);
-            }
+            Ok(o) => outcomes.push(o),
             Err(e) => eprintln!("emovox: {e:#}"),
         }
     }
-    let m = Metrics::from_predictions(&truth, &predicted, Emotion::COUNT);
+    let board = Scoreboard::from_outcomes(&outcomes);
     print(
         &args,
-        &m,
+        &board,
         &format!("model {} ({})", model.card().name, weights.display()),
         started,
     );
-    if m.n < scanned.clips.len() {
+    if outcomes.len() < scanned.clips.len() {
         bail!(
             "{} of {} files could not be read",
-            scanned.clips.len() - m.n,
+            scanned.clips.len() - outcomes.len(),
             scanned.clips.len()
         );
     }
     Ok(())
+}
+
+fn folder_list(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Shortest labelled region scored: shorter ones hold too little speech to judge.
@@ -97,8 +106,7 @@ const MIN_REGION_S: f64 = 0.5;
 
 /// Scores the model on the labelled regions of recorded sessions.
 fn run_sessions(args: &Args, model: &Classifier, started: Instant) -> anyhow::Result<()> {
-    let mut truth = Vec::new();
-    let mut predicted = Vec::new();
+    let mut outcomes = Vec::new();
     let mut extractor = StreamingExtractor::new();
     for dir in &args.sessions {
         let session = Session::load(dir)?;
@@ -115,31 +123,34 @@ fn run_sessions(args: &Args, model: &Classifier, started: Instant) -> anyhow::Re
                 continue;
             }
             let probs = model.classify_signal(&mut extractor, &audio[a..b])?;
-            truth.push(region.label.index());
-            predicted.push(argmax(&probs));
+            outcomes.push(Outcome {
+                corpus: "sessions".into(),
+                truth: region.label.index(),
+                predicted: argmax(&probs),
+            });
         }
     }
-    if truth.is_empty() {
+    if outcomes.is_empty() {
         bail!("the sessions hold no labelled regions of {MIN_REGION_S} s or more");
     }
-    let m = Metrics::from_predictions(&truth, &predicted, Emotion::COUNT);
+    let board = Scoreboard::from_outcomes(&outcomes);
     let what = format!(
         "model {} on {} labelled regions of {} sessions",
         model.card().name,
-        m.n,
+        outcomes.len(),
         args.sessions.len()
     );
-    print(args, &m, &what, started);
+    print(args, &board, &what, started);
     Ok(())
 }
 
 /// The scores as tables (with `what` was scored and how long it took on stderr), or as
 /// one JSON line.
-fn print(args: &Args, m: &Metrics, what: &str, started: Instant) {
+fn print(args: &Args, board: &Scoreboard, what: &str, started: Instant) {
     if args.json {
-        println!("{}", report::metrics_json(m));
+        println!("{}", report::scoreboard_json(board));
     } else {
-        report::print_metrics(m);
+        report::print_scoreboard(board);
         eprintln!("{what}, {:.1} s", started.elapsed().as_secs_f64());
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use emovox::labels::Emotion;
-use emovox::model::metrics::Metrics;
+use emovox::model::metrics::{CorpusScores, Metrics, Scoreboard};
 
 /// Files a dataset scan could not use, on stderr: how many, and the first few with why.
 pub fn rejected(rejected: &[(PathBuf, String)]) {
@@ -12,7 +12,7 @@ pub fn rejected(rejected: &[(PathBuf, String)]) {
         return;
     }
     eprintln!(
-        "emovox: {} .wav files do not fit the RAVDESS layout and are left out:",
+        "emovox: {} audio files do not fit their dataset and are left out:",
         rejected.len()
     );
     for (path, why) in rejected.iter().take(10) {
@@ -82,6 +82,69 @@ pub fn metrics_json(m: &Metrics) -> serde_json::Value {
         "labels": Emotion::names(),
         "per_class": per_class,
         "confusion": m.confusion,
+    })
+}
+
+/// The scores per corpus and over all clips as a table on stdout, then the overall
+/// tables of [`print_metrics`]. A corpus without calm says that its calm predictions
+/// were counted as neutral.
+pub fn print_scoreboard(board: &Scoreboard) {
+    println!(
+        "{:<16} {:>6} {:>9} {:>6} {:>9}  classes",
+        "corpus", "files", "accuracy", "UAR", "macro-F1"
+    );
+    for c in &board.per_corpus {
+        let classes = if c.calm_as_neutral {
+            format!(
+                "{} (no calm: calm predictions counted as neutral)",
+                c.classes.len()
+            )
+        } else {
+            c.classes.len().to_string()
+        };
+        println!(
+            "{:<16} {:>6} {:>9.3} {:>6.3} {:>9.3}  {classes}",
+            c.corpus, c.n, c.accuracy, c.uar, c.macro_f1
+        );
+    }
+    let m = &board.overall;
+    println!(
+        "{:<16} {:>6} {:>9.3} {:>6.3} {:>9.3}  {}",
+        "all",
+        m.n,
+        m.accuracy,
+        board.uar,
+        m.macro_f1,
+        m.true_classes().len()
+    );
+    println!();
+    print_metrics(m);
+}
+
+/// The scores as one JSON object: [`metrics_json`]'s fields for all clips, plus `uar` and
+/// `per_corpus` (`{"name": {"n","accuracy","uar","macro_f1","classes","calm_as_neutral"}}`).
+pub fn scoreboard_json(board: &Scoreboard) -> serde_json::Value {
+    let mut v = metrics_json(&board.overall);
+    let per_corpus: serde_json::Map<String, serde_json::Value> = board
+        .per_corpus
+        .iter()
+        .map(|c| (c.corpus.clone(), corpus_json(c)))
+        .collect();
+    if let Some(object) = v.as_object_mut() {
+        object.insert("uar".into(), board.uar.into());
+        object.insert("per_corpus".into(), per_corpus.into());
+    }
+    v
+}
+
+fn corpus_json(c: &CorpusScores) -> serde_json::Value {
+    serde_json::json!({
+        "n": c.n,
+        "accuracy": c.accuracy,
+        "uar": c.uar,
+        "macro_f1": c.macro_f1,
+        "classes": c.classes,
+        "calm_as_neutral": c.calm_as_neutral,
     })
 }
 
