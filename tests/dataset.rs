@@ -328,6 +328,20 @@ fn ravdess_names_in_any_audio_format_and_several_corpora_at_once() {
     write_wav(&twin.join("sad/s.wav"));
     let err = scan_all(&[labelled, twin]).unwrap_err().to_string();
     assert!(err.contains("corpus 'labelled' is already read"), "{err}");
+    // A folder of corpora given as one corpus: the corpus inside is named.
+    let corpora = tmp("corpora");
+    write_wav(&corpora.join("c1/a.wav"));
+    std::fs::write(
+        corpora.join("c1/metadata.csv"),
+        "file_name,label\na.wav,sad\n",
+    )
+    .unwrap();
+    assert_eq!(scan(&corpora.join("c1")).unwrap().clips.len(), 1);
+    let err = scan(&corpora).unwrap_err().to_string();
+    assert!(
+        err.contains("c1: a corpus with its own metadata.csv"),
+        "{err}"
+    );
     // A folder that is not there says so.
     let err = scan(&root.join("absent")).unwrap_err().to_string();
     assert!(err.contains("absent"), "{err}");

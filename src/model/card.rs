@@ -54,6 +54,8 @@ pub struct Normalisation {
 /// How the model was made.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Training {
+    /// RAVDESS actors trained on; 0 stands for every clip that is not a RAVDESS actor's
+    /// (other corpora, sessions).
     pub train_actors: Vec<u8>,
     /// Actors whose scores are in `validation`; empty when retrained on every actor.
     pub val_actors: Vec<u8>,

@@ -23,6 +23,16 @@ pub fn scan(dir: &Path, corpus: &str) -> Result<Scan, DatasetError> {
         };
         let name = folder.as_os_str().to_string_lossy().into_owned();
         let Some(emotion) = Emotion::from_label(&name) else {
+            // Most often a folder of corpora given where one corpus was meant.
+            if dir.join(folder).join(super::metadata::FILE).is_file() {
+                return Err(DatasetError::Other {
+                    path: dir.join(folder),
+                    what: format!(
+                        "a corpus with its own {}, not a label folder: give it to --data by itself",
+                        super::metadata::FILE
+                    ),
+                });
+            }
             return Err(DatasetError::Folder {
                 path: dir.join(folder),
                 name,
