@@ -18,3 +18,4 @@ pub mod npy;
 pub mod predict;
 pub mod serve;
 pub mod session;
+pub mod vad;

@@ -1,16 +1,17 @@
 //! Whole-file predictions, for `emovox predict` and `emovox serve`: the clip windows that
 //! `emovox evaluate` scores (3 s every 0.25 s, probabilities averaged over the file), so
 //! the accuracy measured on unseen voices is the accuracy of what these report. Each
-//! window also carries a speech flag from the live engine's voice gate.
+//! window also carries a speech flag from the voice gate the live engine uses, and only
+//! windows with speech count: a file without speech gets no label.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::dsp::{StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
-use crate::engine::vad::{frame_energy_db, VoiceGate};
 use crate::labels::Emotion;
 use crate::model::classifier::{argmax, mean, ModelError, Probabilities};
-use crate::model::input::{frame_vector, window_starts, INPUT_DIM, WINDOW_FRAMES};
+use crate::model::input::{frame_vector, speech_window, window_starts, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::Classifier;
+use crate::vad::{frame_flags, SpeechGate};
 
 /// A window counts as speech when the voice gate was open for at least this many of its
 /// frames (0.25 s, one hop): a cough or a click alone does not make a window speech.
@@ -22,14 +23,15 @@ pub struct FileAnalysis {
     pub duration_s: f64,
     /// Seconds during which the voice gate was open.
     pub speech_s: f64,
-    /// Mean of the window probabilities (as `evaluate` scores a file).
-    pub probabilities: Probabilities,
+    /// Mean of the probabilities of the windows with speech; `None` when no window had.
+    pub probabilities: Option<Probabilities>,
     pub windows: Vec<WindowPrediction>,
 }
 
 impl FileAnalysis {
-    pub fn label(&self) -> Emotion {
-        Emotion::ALL[argmax(&self.probabilities)]
+    /// The file's emotion: none without speech.
+    pub fn label(&self) -> Option<Emotion> {
+        self.probabilities.map(|p| Emotion::ALL[argmax(&p)])
     }
 }
 
@@ -44,8 +46,10 @@ pub struct WindowPrediction {
 }
 
 impl WindowPrediction {
-    pub fn label(&self) -> Emotion {
-        Emotion::ALL[argmax(&self.probabilities)]
+    /// The window's emotion: none without speech.
+    pub fn label(&self) -> Option<Emotion> {
+        self.speech
+            .then(|| Emotion::ALL[argmax(&self.probabilities)])
     }
 }
 
@@ -56,26 +60,34 @@ pub fn analyse(
     signal: &[f32],
 ) -> Result<FileAnalysis, ModelError> {
     let mut frames = Vec::with_capacity(crate::dsp::frame_count(signal.len()) * INPUT_DIM);
-    let mut speech = Vec::with_capacity(crate::dsp::frame_count(signal.len()));
-    let mut gate = VoiceGate::default();
     let mut on_frame = |f: &crate::dsp::FrameFeatures| {
         frames.extend(frame_vector(f).map(half::f16::from_f32));
-        speech.push(gate.update(frame_energy_db(&f.power)));
     };
     extractor.reset();
     extractor.push(signal, &mut on_frame);
     extractor.finish(&mut on_frame);
+    let n = frames.len() / INPUT_DIM;
+    let speech = frame_flags(&mut SpeechGate::default(), signal, n);
 
-    let n = speech.len();
     let starts = window_starts(n);
-    let probs = model.windows(&frames, &starts)?;
+    let mut looped = Vec::new();
+    let mut probs = Vec::with_capacity(starts.len());
+    for &start in &starts {
+        let end = (start + WINDOW_FRAMES).min(n);
+        let window = speech_window(
+            &frames[start * INPUT_DIM..end * INPUT_DIM],
+            speech[start..end].iter().copied(),
+            &mut looped,
+        );
+        probs.extend(model.windows(window, &[0])?);
+    }
     // Running count of speech frames, so each window's share is one subtraction.
     let mut speech_before = Vec::with_capacity(n + 1);
     speech_before.push(0usize);
     for &s in &speech {
         speech_before.push(speech_before.last().copied().unwrap_or(0) + usize::from(s));
     }
-    let windows = starts
+    let windows: Vec<WindowPrediction> = starts
         .iter()
         .zip(&probs)
         .map(|(&start, p)| {
@@ -91,9 +103,18 @@ pub fn analyse(
     Ok(FileAnalysis {
         duration_s: signal.len() as f64 / f64::from(SAMPLE_RATE),
         speech_s: frame_s(speech_before[n]),
-        probabilities: mean(&probs),
+        probabilities: mean_over_speech(&windows),
         windows,
     })
+}
+
+fn mean_over_speech(windows: &[WindowPrediction]) -> Option<Probabilities> {
+    let speech: Vec<Probabilities> = windows
+        .iter()
+        .filter(|w| w.speech)
+        .map(|w| w.probabilities)
+        .collect();
+    (!speech.is_empty()).then(|| mean(&speech))
 }
 
 fn frame_s(frames: usize) -> f64 {
@@ -107,7 +128,8 @@ fn ms(s: f64) -> f64 {
 
 /// `{"path"?, "label", "probabilities", "duration_s", "speech_s", "timeline"?, "model"?}`:
 /// the JSON both `predict --json` (with the path) and `serve` (with the model's name)
-/// give for a file; the timeline when asked for.
+/// give for a file; the timeline when asked for. Without speech, `label` and
+/// `probabilities` are null.
 pub struct AnalysisJson<'a> {
     pub path: Option<&'a str>,
     pub analysis: &'a FileAnalysis,
@@ -122,8 +144,11 @@ impl Serialize for AnalysisJson<'_> {
         if let Some(path) = self.path {
             map.serialize_entry("path", path)?;
         }
-        map.serialize_entry("label", a.label().name())?;
-        map.serialize_entry("probabilities", &ProbabilitiesJson(&a.probabilities))?;
+        map.serialize_entry("label", &a.label().map(Emotion::name))?;
+        map.serialize_entry(
+            "probabilities",
+            &a.probabilities.as_ref().map(ProbabilitiesJson),
+        )?;
         map.serialize_entry("duration_s", &ms(a.duration_s))?;
         map.serialize_entry("speech_s", &ms(a.speech_s))?;
         if self.timeline {
@@ -137,7 +162,7 @@ impl Serialize for AnalysisJson<'_> {
     }
 }
 
-/// `{"start_s", "end_s", "speech", "label", "probabilities"}`.
+/// `{"start_s", "end_s", "speech", "label", "probabilities"}`; `label` is null without speech.
 struct WindowJson<'a>(&'a WindowPrediction);
 
 impl Serialize for WindowJson<'_> {
@@ -147,7 +172,7 @@ impl Serialize for WindowJson<'_> {
         map.serialize_entry("start_s", &ms(w.start_s))?;
         map.serialize_entry("end_s", &ms(w.end_s))?;
         map.serialize_entry("speech", &w.speech)?;
-        map.serialize_entry("label", w.label().name())?;
+        map.serialize_entry("label", &w.label().map(Emotion::name))?;
         map.serialize_entry("probabilities", &ProbabilitiesJson(&w.probabilities))?;
         map.end()
     }

@@ -13,8 +13,11 @@ use emovox::audio::capture::DeviceChoice;
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::engine::{Engine, EngineConfig, Event, Prediction, RunSummary, Source};
-use emovox::model::input::{signal_frames, to_f16, HOP_FRAMES, WINDOW_FRAMES};
+use emovox::model::input::{
+    signal_frames, speech_window, to_f16, HOP_FRAMES, INPUT_DIM, LATE_SPEECH_FRAMES, WINDOW_FRAMES,
+};
 use emovox::model::Classifier;
+use emovox::vad::{frame_flags, SpeechGate};
 
 fn model() -> Arc<Classifier> {
     Arc::new(Classifier::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap())
@@ -65,20 +68,36 @@ fn live_windows_are_the_windows_file_analysis_classifies() {
     let model = model();
     let signal = decode_file(&path).unwrap().samples;
     let frames = to_f16(&signal_frames(&mut StreamingExtractor::new(), &signal));
-    let mut compared = 0;
+    let n = frames.len() / INPUT_DIM;
+    let speech = frame_flags(&mut SpeechGate::default(), &signal, n);
+    let mut looped = Vec::new();
+    let (mut compared, mut compared_looped) = (0, 0);
     for p in &live {
         // A prediction at t covers the 300 frames that end there.
         let end = (p.t * 100.0).round() as usize;
         if end < WINDOW_FRAMES || !end.is_multiple_of(HOP_FRAMES) {
             continue;
         }
-        let offline = model.windows(&frames, &[end - WINDOW_FRAMES]).unwrap();
+        // The same window, looped where its speech starts late, as `predict` reads it.
+        let start = end - WINDOW_FRAMES;
+        let first_speech = speech[start..end].iter().position(|&s| s);
+        compared_looped += usize::from(first_speech.is_some_and(|f| f >= LATE_SPEECH_FRAMES));
+        let window = speech_window(
+            &frames[start * INPUT_DIM..end * INPUT_DIM],
+            speech[start..end].iter().copied(),
+            &mut looped,
+        );
+        let offline = model.windows(window, &[0]).unwrap();
         for (a, b) in p.probabilities.iter().zip(&offline[0]) {
             assert!((a - b).abs() < 1e-6, "at {} s: {a} vs {b}", p.t);
         }
         compared += 1;
     }
     assert!(compared >= 3, "only {compared} full windows compared");
+    assert!(
+        compared_looped < compared,
+        "{compared_looped} of {compared} looped"
+    );
 }
 
 #[test]

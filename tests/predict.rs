@@ -11,9 +11,12 @@ use common::{fixtures, wav, REFERENCE_STEMS};
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
-use emovox::model::classifier::argmax;
-use emovox::model::input::window_starts;
+use emovox::model::input::{
+    signal_frames, speech_window, to_f16, window_starts, INPUT_DIM, WINDOW_FRAMES,
+};
 use emovox::model::Classifier;
+use emovox::vad::noise::Noise;
+use emovox::vad::{frame_flags, SpeechGate};
 
 fn emovox(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_emovox"))
@@ -62,7 +65,11 @@ fn shipped() -> Classifier {
 
 #[test]
 fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
-    let o = emovox(&["--json", fixtures().join("wav").to_str().unwrap()]);
+    let o = emovox(&[
+        "--json",
+        "--timeline",
+        fixtures().join("wav").to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = json_lines(&o);
     let mut stems: Vec<&str> = REFERENCE_STEMS.to_vec();
@@ -79,19 +86,44 @@ fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
         let p = probabilities(&line["probabilities"]);
         let sum: f64 = p.iter().sum();
         assert!((sum - 1.0).abs() < 1e-3, "{stem}: sum {sum}");
-        // The same answer `evaluate` scores: the mean over the clip's windows.
+        assert_eq!(line["label"], Emotion::ALL[argmax_f64(&p)].name(), "{stem}");
+        // Every window is what the model says of those 3 s, read as the live view reads
+        // them (looped where the speech starts late in the window).
         let signal = decode_file(&wav(stem)).unwrap().samples;
-        let expected = model.classify_signal(&mut extractor, &signal).unwrap();
-        assert_eq!(
-            line["label"],
-            Emotion::ALL[argmax(&expected)].name(),
-            "{stem}"
-        );
-        for (a, b) in p.iter().zip(expected) {
-            assert!(
-                (a - f64::from(b)).abs() <= 0.6e-4,
-                "{stem}: {p:?} vs {expected:?}"
+        let frames = to_f16(&signal_frames(&mut extractor, &signal));
+        let n = frames.len() / INPUT_DIM;
+        let speech = frame_flags(&mut SpeechGate::default(), &signal, n);
+        let mut looped = Vec::new();
+        let timeline = line["timeline"].as_array().unwrap();
+        for (w, &start) in timeline.iter().zip(&window_starts(n)) {
+            let end = (start + WINDOW_FRAMES).min(n);
+            let window = speech_window(
+                &frames[start * INPUT_DIM..end * INPUT_DIM],
+                speech[start..end].iter().copied(),
+                &mut looped,
             );
+            let expected = model.windows(window, &[0]).unwrap()[0];
+            for (a, b) in probabilities(&w["probabilities"]).iter().zip(expected) {
+                assert!(
+                    (a - f64::from(b)).abs() <= 0.6e-4,
+                    "{stem}: {w} vs {expected:?}"
+                );
+            }
+        }
+        // The file's probabilities are the mean over its windows with speech (each
+        // printed to four decimals, hence the tolerance).
+        let speech_windows: Vec<Vec<f64>> = line["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["speech"] == true)
+            .map(|w| probabilities(&w["probabilities"]))
+            .collect();
+        assert!(!speech_windows.is_empty(), "{stem}");
+        for (k, a) in p.iter().enumerate() {
+            let mean =
+                speech_windows.iter().map(|w| w[k]).sum::<f64>() / speech_windows.len() as f64;
+            assert!((a - mean).abs() <= 1e-4, "{stem}: {p:?}");
         }
         let duration = line["duration_s"].as_f64().unwrap();
         assert!((duration - signal.len() as f64 / 16_000.0).abs() < 1e-3);
@@ -100,8 +132,14 @@ fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
             speech > 0.5 && speech < duration,
             "{stem}: speech {speech} of {duration}"
         );
-        assert!(line.get("timeline").is_none(), "timeline only when asked");
     }
+    let o = emovox(&["--json", fixtures().join("wav").to_str().unwrap()]);
+    assert!(
+        json_lines(&o)
+            .iter()
+            .all(|line| line.get("timeline").is_none()),
+        "timeline only when asked"
+    );
 }
 
 #[test]
@@ -126,7 +164,11 @@ fn the_timeline_lists_every_window_with_its_speech_flag() {
         let e = w["end_s"].as_f64().unwrap();
         assert!((e - s - 3.0).abs() < 1e-6, "a 3 s window: {w}");
         let p = probabilities(&w["probabilities"]);
-        assert_eq!(w["label"], Emotion::ALL[argmax_f64(&p)].name());
+        if w["speech"] == true {
+            assert_eq!(w["label"], Emotion::ALL[argmax_f64(&p)].name(), "{w}");
+        } else {
+            assert!(w["label"].is_null(), "no label without speech: {w}");
+        }
     }
     // The first window holds 2 s of silence and the clip's leading room tone; the last
     // holds speech.
@@ -135,18 +177,31 @@ fn the_timeline_lists_every_window_with_its_speech_flag() {
     let speech_s = line["speech_s"].as_f64().unwrap();
     assert!(speech_s < line["duration_s"].as_f64().unwrap() - 2.0);
 
-    // Silence alone: no window is speech.
+    // Silence alone, and a fan with no one speaking: no window is speech, and the file
+    // gets no label.
     let silent = dir.join("silent.wav");
     write_wav(&silent, &vec![0.0; 16_000 * 4]);
-    let o = emovox(&["--json", "--timeline", silent.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let line = &json_lines(&o)[0];
-    assert_eq!(line["speech_s"], 0.0);
-    assert!(line["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|w| w["speech"] == false));
+    let fan = dir.join("fan.wav");
+    write_wav(&fan, &Noise::Fan.generate(16_000 * 6, -35.0, 11));
+    for path in [&silent, &fan] {
+        let o = emovox(&["--json", "--timeline", path.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let line = &json_lines(&o)[0];
+        assert_eq!(line["speech_s"], 0.0, "{line}");
+        assert!(line["label"].is_null(), "{line}");
+        assert!(line["probabilities"].is_null(), "{line}");
+        assert!(line["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["speech"] == false && w["label"].is_null()));
+        // The text and CSV forms say the same.
+        let o = emovox(&[path.to_str().unwrap()]);
+        assert!(stdout(&o).contains("no speech"), "{}", stdout(&o));
+        let o = emovox(&["--csv", path.to_str().unwrap()]);
+        let row = stdout(&o).lines().nth(1).unwrap().to_owned();
+        assert!(row.contains(",,"), "empty label in {row}");
+    }
 }
 
 #[test]

@@ -240,7 +240,14 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
 /// emotion. For a file: its overall reading and per-segment labels.
 pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
     let shown = match &state.view {
-        View::File { .. } if !state.is_running() => state.overall().map(|(e, p)| (Some(e), p)),
+        View::File { .. } if !state.is_running() => match state.overall() {
+            Some((e, p)) => Some((Some(e), p)),
+            // Analysed, and no window held speech.
+            None if state.summary.as_ref().is_some_and(|s| !s.failed) => {
+                Some((None, [0.0; Emotion::COUNT]))
+            }
+            None => None,
+        },
         _ => state.current().map(|p| (p.label(), p.smoothed)),
     };
     match shown {

@@ -9,7 +9,6 @@ use anyhow::{bail, Context};
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
-use emovox::model::classifier::argmax;
 use emovox::model::Classifier;
 use emovox::predict::{analyse, AnalysisJson, FileAnalysis};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -226,7 +225,7 @@ impl Format {
                         w.start_s,
                         w.end_s,
                         w.speech,
-                        w.label().name()
+                        w.label().map_or("", Emotion::name)
                     )?;
                     write_probabilities(out, &w.probabilities)?;
                 }
@@ -236,35 +235,41 @@ impl Format {
                     out,
                     "{},{},{:.3},{:.3}",
                     csv_field(&path.to_string_lossy()),
-                    a.label().name(),
+                    a.label().map_or("", Emotion::name),
                     a.duration_s,
                     a.speech_s
                 )?;
-                write_probabilities(out, &a.probabilities)?;
+                // Without speech the probabilities are left empty, like the label.
+                match &a.probabilities {
+                    Some(p) => write_probabilities(out, p)?,
+                    None => writeln!(out, "{}", ",".repeat(Emotion::COUNT))?,
+                }
             }
             Self::Text => {
-                let p = a.probabilities[argmax(&a.probabilities)];
+                let reading = match (a.label(), &a.probabilities) {
+                    (Some(label), Some(p)) => {
+                        format!("{:<9} {:>3.0}%", label.name(), p[label.index()] * 100.0)
+                    }
+                    _ => format!("{:<14}", "no speech"),
+                };
                 writeln!(
                     out,
-                    "{}  {:<9} {:>3.0}%  {:.2} s, speech {:.2} s",
+                    "{}  {reading}  {:.2} s, speech {:.2} s",
                     path.display(),
-                    a.label().name(),
-                    p * 100.0,
                     a.duration_s,
                     a.speech_s
                 )?;
                 if timeline {
                     for w in &a.windows {
-                        let p = w.probabilities[argmax(&w.probabilities)];
-                        let speech = if w.speech { "" } else { "  (no speech)" };
-                        writeln!(
-                            out,
-                            "  {:>6.2}–{:.2} s  {:<9} {:>3.0}%{speech}",
-                            w.start_s,
-                            w.end_s,
-                            w.label().name(),
-                            p * 100.0
-                        )?;
+                        let reading = match w.label() {
+                            Some(label) => format!(
+                                "{:<9} {:>3.0}%",
+                                label.name(),
+                                w.probabilities[label.index()] * 100.0
+                            ),
+                            None => "no speech".to_owned(),
+                        };
+                        writeln!(out, "  {:>6.2}–{:.2} s  {reading}", w.start_s, w.end_s)?;
                     }
                 }
             }

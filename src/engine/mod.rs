@@ -4,7 +4,6 @@
 
 pub mod events;
 pub mod pipeline;
-pub mod vad;
 pub mod worker;
 
 pub use events::{Event, Level, Prediction, RecordingStatus, RunSummary, SourceInfo};

@@ -1,6 +1,6 @@
 //! The engine's synchronous core: interleaved samples at the device rate in, events out.
-//! Downmix → stream resampling to 16 kHz → streaming features → voice gate → a sliding
-//! window of model inputs → the model every hop. Sources feed it; it knows no threads.
+//! Downmix → stream resampling to 16 kHz → streaming features and the voice gate → a
+//! sliding window of model inputs → the model every hop. Sources feed it; it knows no threads.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,14 +9,14 @@ use std::time::Instant;
 use half::f16;
 
 use super::events::{Event, Level, Prediction, RecordingStatus};
-use super::vad::{frame_energy_db, VoiceGate};
 use crate::audio::resample::StreamResampler;
 use crate::dsp::{FrameFeatures, StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
 use crate::labels::Emotion;
 use crate::model::classifier::{ModelError, Probabilities};
-use crate::model::input::{frame_vector, INPUT_DIM, WINDOW_FRAMES};
+use crate::model::input::{frame_vector, speech_window, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::Classifier;
 use crate::session::WavStreamWriter;
+use crate::vad::{chunk_of_frame, ChunkSpeech, SpeechGate};
 
 /// Weight of the newest window in the smoothed probabilities shown to people: at one
 /// prediction per 250 ms that is a time constant of about 0.36 s. The windows already
@@ -25,6 +25,8 @@ pub const SMOOTHING: f32 = 0.5;
 /// A pause longer than this (in frames, 1 s) restarts the smoothing: a new utterance is
 /// shown as itself, not blended with the last one.
 const SMOOTHING_RESTART_FRAMES: usize = 100;
+/// Voice gate decisions kept: 128 chunks of 32 ms, more than a window.
+const CHUNK_RING: usize = 128;
 /// Input level is measured over blocks of 50 ms.
 const LEVEL_BLOCK: usize = SAMPLE_RATE as usize / 20;
 
@@ -62,6 +64,7 @@ pub struct Pipeline {
     mono: Vec<f32>,
     resampler: StreamResampler,
     extractor: StreamingExtractor,
+    gate: SpeechGate,
     frames: FrameState,
     level: LevelMeter,
 }
@@ -85,6 +88,7 @@ impl Pipeline {
             mono: Vec::with_capacity(8192),
             resampler,
             extractor: StreamingExtractor::new(),
+            gate: SpeechGate::default(),
             frames: FrameState::new(classifier, config),
             level: LevelMeter::default(),
         })
@@ -109,6 +113,7 @@ impl Pipeline {
         let Self {
             resampler,
             extractor,
+            gate,
             frames,
             level,
             mono,
@@ -122,6 +127,7 @@ impl Pipeline {
                     r.write(samples);
                 }
                 level.feed(samples, out);
+                gate.push(samples, |c| frames.on_chunk(c));
                 extractor.push(samples, |f| frames.on_frame(f, handed, out));
             })
             .map_err(|reason| PipelineError::Resample {
@@ -193,8 +199,12 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut impl FnMut(Event)) -> Result<(), PipelineError> {
         let handed = Instant::now();
         let Self {
-            extractor, frames, ..
+            extractor,
+            gate,
+            frames,
+            ..
         } = self;
+        gate.finish(|c| frames.on_chunk(c));
         extractor.finish(|f| frames.on_frame(f, handed, out));
         if frames.count % frames.config.hop_frames != 0 {
             frames.predict(handed, out);
@@ -211,14 +221,11 @@ impl Pipeline {
         self.frames.predictions
     }
 
-    /// Mean probabilities over the windows with speech, or over all windows if none had.
+    /// Mean probabilities over the windows with speech; none without speech (the model's
+    /// guess for a fan or for silence means nothing).
     pub fn overall(&self) -> Option<Probabilities> {
-        let (sum, n) = if self.frames.speech_windows > 0 {
-            (&self.frames.speech_sum, self.frames.speech_windows)
-        } else {
-            (&self.frames.all_sum, self.frames.predictions)
-        };
-        (n > 0).then(|| sum.map(|s| s / n as f32))
+        let n = self.frames.speech_windows;
+        (n > 0).then(|| self.frames.speech_sum.map(|s| s / n as f32))
     }
 }
 
@@ -262,15 +269,19 @@ struct FrameState {
     recent: Vec<f16>,
     /// The window in time order, handed to the model.
     window: Vec<f16>,
+    /// The window's speech, looped, when speech starts late in it (`speech_window`).
+    looped: Vec<f16>,
+    /// The voice gate's decisions for the last `CHUNK_RING` chunks, by chunk index.
+    chunk_speech: [bool; CHUNK_RING],
+    chunks_decided: usize,
     count: usize,
-    gate: VoiceGate,
+    /// Whether the voice gate was open for any chunk since the last prediction.
     speech_in_hop: bool,
     frames_since_speech: usize,
     smoothed: Option<Probabilities>,
     predictions: u64,
     speech_windows: u64,
     speech_sum: Probabilities,
-    all_sum: Probabilities,
     error: Option<ModelError>,
 }
 
@@ -284,17 +295,34 @@ impl FrameState {
             },
             recent: vec![f16::ZERO; WINDOW_FRAMES * INPUT_DIM],
             window: vec![f16::ZERO; WINDOW_FRAMES * INPUT_DIM],
+            looped: Vec::with_capacity(WINDOW_FRAMES * INPUT_DIM),
+            chunk_speech: [false; CHUNK_RING],
+            chunks_decided: 0,
             count: 0,
-            gate: VoiceGate::default(),
             speech_in_hop: false,
             frames_since_speech: usize::MAX / 2,
             smoothed: None,
             predictions: 0,
             speech_windows: 0,
             speech_sum: [0.0; Emotion::COUNT],
-            all_sum: [0.0; Emotion::COUNT],
             error: None,
         }
+    }
+
+    fn on_chunk(&mut self, c: ChunkSpeech) {
+        self.speech_in_hop |= c.speech;
+        self.chunk_speech[c.index % CHUNK_RING] = c.speech;
+        self.chunks_decided = c.index + 1;
+    }
+
+    /// Whether frame `i` is speech: its chunk's decision, or the latest one while its chunk
+    /// is still being heard (the gate runs up to 32 ms behind the features).
+    fn frame_speech(&self, i: usize) -> bool {
+        let Some(latest) = self.chunks_decided.checked_sub(1) else {
+            return false;
+        };
+        let k = chunk_of_frame(i).min(latest);
+        latest - k < CHUNK_RING && self.chunk_speech[k % CHUNK_RING]
     }
 
     fn on_frame(&mut self, f: &FrameFeatures, handed: Instant, out: &mut impl FnMut(Event)) {
@@ -312,9 +340,6 @@ impl FrameState {
             *dst = f16::from_f32(src);
         }
         self.count += 1;
-        if self.gate.update(frame_energy_db(&f.power)) {
-            self.speech_in_hop = true;
-        }
         if self.count.is_multiple_of(self.config.hop_frames) {
             self.predict(handed, out);
         }
@@ -330,7 +355,13 @@ impl FrameState {
             self.window[k * INPUT_DIM..(k + 1) * INPUT_DIM]
                 .copy_from_slice(&self.recent[slot..slot + INPUT_DIM]);
         }
-        let probabilities = match self.classifier.windows(&self.window[..n * INPUT_DIM], &[0]) {
+        let flags: [bool; WINDOW_FRAMES] = std::array::from_fn(|k| self.frame_speech(first + k));
+        let window = speech_window(
+            &self.window[..n * INPUT_DIM],
+            flags.into_iter().take(n),
+            &mut self.looped,
+        );
+        let probabilities = match self.classifier.windows(window, &[0]) {
             Ok(rows) => match rows.first() {
                 Some(&p) => p,
                 None => return,
@@ -357,7 +388,6 @@ impl FrameState {
             self.frames_since_speech = self.frames_since_speech.saturating_add(hop);
         }
         self.predictions += 1;
-        add(&mut self.all_sum, &probabilities);
         out(Event::Prediction(Prediction {
             t: frame_seconds(self.count),
             probabilities,

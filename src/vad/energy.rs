@@ -1,5 +1,7 @@
-//! The voice activity gate: frame energy against a tracked noise floor, with a hangover so
-//! the pauses inside a sentence do not flicker to "no speech".
+//! The first voice gate, kept as the baseline the gate benchmark (`benches/vad.rs`) measures
+//! Silero against: frame energy against a tracked noise floor, with a hangover so the pauses
+//! inside a sentence do not flicker to "no speech". It calls any steady noise well above the
+//! floor speech until the floor has risen to it, which is why it no longer gates anything.
 
 use crate::dsp::{N_BINS, N_FFT, WIN_LENGTH};
 
@@ -33,13 +35,13 @@ pub fn frame_energy_db(power: &[f32; N_BINS]) -> f32 {
 }
 
 #[derive(Clone, Debug)]
-pub struct VoiceGate {
+pub struct EnergyGate {
     floor_db: f32,
     loud_run: u32,
     hangover: u32,
 }
 
-impl Default for VoiceGate {
+impl Default for EnergyGate {
     fn default() -> Self {
         Self {
             floor_db: START_FLOOR_DBFS,
@@ -49,7 +51,7 @@ impl Default for VoiceGate {
     }
 }
 
-impl VoiceGate {
+impl EnergyGate {
     /// Takes one frame's energy; says whether the gate is open (speech) at this frame.
     pub fn update(&mut self, energy_db: f32) -> bool {
         if energy_db < self.floor_db {
@@ -101,7 +103,7 @@ mod tests {
 
     #[test]
     fn opens_on_a_tone_after_silence_and_closes_after_the_hangover() {
-        let mut gate = VoiceGate::default();
+        let mut gate = EnergyGate::default();
         let silence = [-100.0f32; 200];
         assert!(silence.iter().all(|&e| !gate.update(e)));
         assert!(!gate.update(-40.0) && !gate.update(-40.0));
@@ -112,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_steady_noise_becomes_the_floor() {
-        let mut gate = VoiceGate::default();
+        let mut gate = EnergyGate::default();
         // A fan at -45 dBFS: loud at first, then learnt as the floor and no longer speech.
         let open: Vec<bool> = (0..3000).map(|_| gate.update(-45.0)).collect();
         assert!(open[100]);
