@@ -11,6 +11,7 @@ pub mod infer;
 pub mod input;
 pub mod metrics;
 pub mod net;
+pub mod room;
 pub mod train;
 
 pub use card::{FeatureConfig, ModelCard};
