@@ -70,6 +70,7 @@ fn tiny_card(normalisation: Normalisation, cfg: &TrainConfig) -> ModelCard {
             seconds: 0.0,
             date: "2026-11-26".into(),
             commit: "test".into(),
+            ..Training::default()
         },
         validation: None,
     }
@@ -89,7 +90,7 @@ fn quick_model(dir: &Path) -> (PathBuf, Normalisation, TrainConfig) {
         augment: false,
         ..tiny_config()
     };
-    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
+    let trained = train(&clips, &[], &[], &cfg, |_| {}).unwrap();
     let out = dir.join("model");
     std::fs::create_dir_all(&out).unwrap();
     trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
@@ -107,7 +108,7 @@ fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
         "the original and every augmented version"
     );
     let cfg = tiny_config();
-    let trained = train(&clips, &[], &cfg, |_| {}).unwrap();
+    let trained = train(&clips, &[], &[], &cfg, |_| {}).unwrap();
     println!("losses per epoch: {:?}", trained.losses);
     assert_eq!(trained.losses.len(), 2);
     assert!(
@@ -117,7 +118,7 @@ fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
     );
 
     // Same seed, same run: training is deterministic.
-    let again = train(&clips, &[], &cfg, |_| {}).unwrap();
+    let again = train(&clips, &[], &[], &cfg, |_| {}).unwrap();
     assert_eq!(trained.losses, again.losses);
 
     let out = dir.join("model");
@@ -358,7 +359,7 @@ fn fine_tuning_starts_from_the_given_weights() {
             ..TrainConfig::default()
         };
         let mut first = None;
-        let trained = train(&clips, &[], &cfg, |p| {
+        let trained = train(&clips, &[], &[], &cfg, |p| {
             if let Progress::Step { loss, .. } = p {
                 first.get_or_insert(loss);
             }

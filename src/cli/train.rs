@@ -7,10 +7,17 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use emovox::labels::Emotion;
+use emovox::model::card::{CorpusValidation, RoomValidation};
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
 use emovox::model::dataset::{scan_all, Clip, Intensity, Split};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
-use emovox::model::train::{prepare, train, Progress, StartFrom, TrainConfig, AUGMENTATIONS};
+use emovox::model::metrics::Scoreboard;
+use emovox::model::room::RoomRecipe;
+use emovox::model::train::prepare::clip_signal;
+use emovox::model::train::{
+    outcomes, prepare_versions, train, Augmentation, Progress, StartFrom, TrainConfig, Versions,
+    AUGMENTATIONS, LIGHT_AUGMENTATIONS,
+};
 use emovox::model::FeatureConfig;
 use emovox::session::Session;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -72,6 +79,54 @@ pub struct Args {
     /// Typically with --sessions, a few --epochs and a lower --lr.
     #[arg(long)]
     from: Option<PathBuf>,
+    /// Versions of each training clip heard in synthetic rooms and microphones
+    /// (reverberation, noise or babble, band limits, colouring, level), drawn for half
+    /// of the clips an epoch takes; 0: none.
+    #[arg(long, default_value_t = 0)]
+    rooms: usize,
+    /// Validate on the validation clips in synthetic rooms too (one room per clip, the
+    /// same on every run), and keep the epoch with the best mean of the clean and the
+    /// room macro-F1.
+    #[arg(long)]
+    val_in_rooms: bool,
+    /// The augmentation set: `full` (pitch ±1/±2/±3 semitones, noise, two stretches) or
+    /// `light` (pitch ±2, two stretches: under half the preparation time and memory).
+    #[arg(long, value_enum, default_value_t = AugmentSet::Full)]
+    augment_set: AugmentSet,
+    /// Draw each epoch's clips speaker by speaker, so a corpus of few voices and many
+    /// clips does not outweigh the rest.
+    #[arg(long)]
+    balance_speakers: bool,
+    /// Clips per epoch [default: every training clip once].
+    #[arg(long)]
+    epoch_clips: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum AugmentSet {
+    Full,
+    Light,
+}
+
+impl AugmentSet {
+    fn augmentations(self) -> &'static [Augmentation] {
+        match self {
+            Self::Full => &AUGMENTATIONS,
+            Self::Light => &LIGHT_AUGMENTATIONS,
+        }
+    }
+}
+
+/// Other speakers' audio to make babble from: up to 40 training clips spread over the
+/// list (so over its speakers).
+fn babble_pool(clips: &[Clip]) -> anyhow::Result<Vec<Vec<f32>>> {
+    let step = (clips.len() / 40).max(1);
+    clips
+        .iter()
+        .step_by(step)
+        .take(40)
+        .map(|c| clip_signal(c).map_err(anyhow::Error::from))
+        .collect()
 }
 
 /// The labelled regions of sessions as training clips (actor 0).
@@ -181,6 +236,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         weight_average: args.weight_average,
         learning_rate: args.lr,
         patience: args.patience,
+        balance_speakers: args.balance_speakers,
+        epoch_clips: args.epoch_clips,
         net: start
             .as_ref()
             .map_or_else(TrainConfig::default_net, |(card, ..)| card.net.clone()),
@@ -198,14 +255,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         train_clips.len() + val.len(),
         "decoding and computing features",
     );
-    let train_set = prepare(&train_clips, cfg.augment, cfg.seed, &|| bar.inc(1))?;
-    let val_set = prepare(&val, false, cfg.seed, &|| bar.inc(1))?;
+    let recipe = RoomRecipe::default();
+    let babble = if args.rooms > 0 || args.val_in_rooms {
+        babble_pool(&train_clips)?
+    } else {
+        Vec::new()
+    };
+    let versions = if cfg.augment {
+        Versions::Augmented {
+            augmentations: args.augment_set.augmentations(),
+            room: (args.rooms > 0).then_some(&recipe),
+            room_versions: args.rooms,
+        }
+    } else {
+        Versions::Original
+    };
+    let prepare_started = std::time::Instant::now();
+    let train_set = prepare_versions(&train_clips, versions, cfg.seed, &babble, &|| bar.inc(1))?;
+    let val_set = prepare_versions(&val, Versions::Original, cfg.seed, &[], &|| bar.inc(1))?;
+    let val_rooms = if args.val_in_rooms && !val.is_empty() {
+        prepare_versions(&val, Versions::InRoom(&recipe), cfg.seed, &babble, &|| {})?
+    } else {
+        Vec::new()
+    };
     bar.finish_and_clear();
+    eprintln!(
+        "emovox train: prepared {} training versions in {:.0} s",
+        train_set.iter().map(|c| c.versions.len()).sum::<usize>(),
+        prepare_started.elapsed().as_secs_f64()
+    );
 
-    let steps = train_set.len().div_ceil(cfg.batch_size) * cfg.epochs;
+    let steps = cfg.steps_per_epoch(train_set.len()) * cfg.epochs;
     let bar = progress_bar(steps, "training");
     let mut status = String::from("epoch 1");
-    let trained = train(&train_set, &val_set, &cfg, |p| match p {
+    let trained = train(&train_set, &val_set, &val_rooms, &cfg, |p| match p {
         Progress::Step { loss, .. } => {
             bar.set_message(format!("{status} | loss {loss:.3}"));
             bar.inc(1);
@@ -236,6 +319,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
+    let norm = emovox::model::input::Normaliser::from_mean_std(
+        &trained.normalisation.mean,
+        &trained.normalisation.std,
+    );
+    let board = Scoreboard::from_outcomes(&outcomes(&trained.net, &norm, &val_set)?);
+    let board_rooms = if val_rooms.is_empty() {
+        None
+    } else {
+        Some(Scoreboard::from_outcomes(&outcomes(
+            &trained.net,
+            &norm,
+            &val_rooms,
+        )?))
+    };
+    let per_corpus = corpus_validation(&board, board_rooms.as_ref());
     let card = ModelCard {
         name: start.as_ref().map_or_else(
             || "emovox-ravdess-cbl".to_owned(),
@@ -266,10 +364,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             epochs: trained.best_epoch,
             seed: cfg.seed,
             augmentation: if cfg.augment {
-                AUGMENTATIONS.iter().map(ToString::to_string).collect()
+                args.augment_set
+                    .augmentations()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
             } else {
                 Vec::new()
             },
+            rooms: if cfg.augment { args.rooms } else { 0 },
+            room_recipe: (cfg.augment && args.rooms > 0 || !val_rooms.is_empty())
+                .then(|| recipe.clone()),
+            balance_speakers: cfg.balance_speakers,
+            epoch_clips: cfg.epoch_clips,
+            corpora: who(&train_clips)
+                .split("; ")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             precise_batch_norm: cfg.precise_batch_norm,
             weight_average: cfg.weight_average,
             seconds: trained.seconds,
@@ -287,6 +399,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             macro_f1: m.macro_f1,
             uar: Some(m.uar()),
             per_class_f1: m.per_class.iter().map(|c| c.f1).collect(),
+            in_rooms: trained
+                .validation_in_rooms
+                .as_ref()
+                .map(|r| RoomValidation {
+                    files: r.n,
+                    accuracy: r.accuracy,
+                    macro_f1: r.macro_f1,
+                    uar: r.uar(),
+                }),
+            per_corpus: per_corpus.clone(),
         }),
     };
     let weights = ModelCard::weights_path(&args.out);
@@ -306,9 +428,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     if let Some(m) = &trained.validation {
         eprintln!("validation on {}:", held_out(&split));
+        report::print_scoreboard(&board);
+        report::print_metrics(m);
+    }
+    if let (Some(m), Some(board)) = (&trained.validation_in_rooms, &board_rooms) {
+        eprintln!("validation in synthetic rooms:");
+        report::print_scoreboard(board);
         report::print_metrics(m);
     }
     Ok(())
+}
+
+/// Scores per held-out corpus for the card, clean and (when validated there) in rooms.
+fn corpus_validation(clean: &Scoreboard, rooms: Option<&Scoreboard>) -> Vec<CorpusValidation> {
+    clean
+        .per_corpus
+        .iter()
+        .map(|c| {
+            let room = rooms.and_then(|b| b.per_corpus.iter().find(|r| r.corpus == c.corpus));
+            CorpusValidation {
+                corpus: c.corpus.clone(),
+                files: c.n,
+                accuracy: c.accuracy,
+                uar: c.uar,
+                macro_f1: c.macro_f1,
+                uar_in_rooms: room.map(|r| r.uar),
+                macro_f1_in_rooms: room.map(|r| r.macro_f1),
+            }
+        })
+        .collect()
 }
 
 /// What a split holds out, in words: "actors [17, 18, 19, 20]", "corpus emovo",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::input::{HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
 use super::net::NetConfig;
+use super::room::RoomRecipe;
 use crate::dsp;
 use crate::labels::Emotion;
 
@@ -52,7 +53,7 @@ pub struct Normalisation {
 }
 
 /// How the model was made.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Training {
     /// RAVDESS actors trained on; 0 stands for every clip that is not a RAVDESS actor's
     /// (other corpora, sessions).
@@ -80,9 +81,52 @@ pub struct Training {
     /// weights of the kept epoch; older cards).
     #[serde(default)]
     pub weight_average: f64,
+    /// Versions of each training clip heard in synthetic rooms and microphones, drawn by
+    /// `room_recipe` (0: none; older cards).
+    #[serde(default)]
+    pub rooms: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_recipe: Option<RoomRecipe>,
+    /// Each epoch drew its clips speaker by speaker (older cards: every clip once).
+    #[serde(default)]
+    pub balance_speakers: bool,
+    /// Clips drawn per epoch, when not every training clip once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_clips: Option<usize>,
+    /// The corpora trained on, with their clip and speaker counts (older cards: RAVDESS
+    /// alone, see `train_actors`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corpora: Vec<String>,
     pub seconds: f64,
     pub date: String,
     pub commit: String,
+}
+
+/// Scores on one held-out corpus, comparable across corpora.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CorpusValidation {
+    pub corpus: String,
+    pub files: usize,
+    pub accuracy: f64,
+    /// Mean recall over the classes the corpus has.
+    pub uar: f64,
+    /// Macro-F1 over those classes.
+    pub macro_f1: f64,
+    /// The same clips in synthetic rooms, when validated there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uar_in_rooms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macro_f1_in_rooms: Option<f64>,
+}
+
+/// Scores on the validation clips degraded by the room recipe, one room per clip drawn
+/// from the training seed (the same rooms on every run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomValidation {
+    pub files: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub uar: f64,
 }
 
 /// Scores on the held-out clips (voices, or whole corpora, the model never trained on).
@@ -106,6 +150,12 @@ pub struct Validation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uar: Option<f64>,
     pub per_class_f1: Vec<f64>,
+    /// The same clips in synthetic rooms (absent when not validated there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_rooms: Option<RoomValidation>,
+    /// Scores per held-out corpus (absent in older cards).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_corpus: Vec<CorpusValidation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,464 @@
+//! Training: decode and featurise the clips once (with augmented copies, [`prepare`]), then
+//! minibatch AdamW on random 3 s crops, validating on held-out speakers after every epoch
+//! ([`validate`]) and keeping the best weights (early stopping); [`averaging`] readies the
+//! weights that are scored and shipped.
+
+mod averaging;
+pub mod prepare;
+pub mod validate;
+
+pub use prepare::{
+    prepare, prepare_versions, Augmentation, PreparedClip, Versions, AUGMENTATIONS,
+    LIGHT_AUGMENTATIONS,
+};
+pub use validate::{centre_score, evaluate, evaluate_centre, outcomes};
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+
+use super::augment::Rng;
+use super::card::Normalisation;
+use super::input::{fill_window, Normaliser, INPUT_DIM, WINDOW_FRAMES};
+use super::metrics::Metrics;
+use super::net::{initialise, EmotionNet, NetConfig};
+use crate::labels::Emotion;
+use averaging::{ready_for_inference, WeightAverage};
+
+/// The training recipe (MODEL-NOTES.md's best, measured on held-out actors).
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub label_smoothing: f64,
+    /// Share of the steps spent warming the learning rate up (one-cycle schedule).
+    pub warmup: f64,
+    pub clip_norm: f64,
+    /// Epochs without a better validation macro-F1 before stopping.
+    pub patience: usize,
+    pub augment: bool,
+    /// Recompute BatchNorm's statistics over the whole training set before each
+    /// validation instead of keeping the running averages of the last few batches.
+    pub precise_batch_norm: bool,
+    /// Decay of the moving average of the weights that is validated and shipped; 0 ships
+    /// the live weights.
+    pub weight_average: f64,
+    /// Draw each epoch's clips speaker by speaker (a random speaker, then one of their
+    /// clips), so a corpus of two voices and thousands of clips counts as two voices.
+    pub balance_speakers: bool,
+    /// Clips drawn per epoch; `None`: every training clip once.
+    pub epoch_clips: Option<usize>,
+    /// Share of draws that take one of a clip's room versions, when it has any.
+    pub room_share: f64,
+    pub net: NetConfig,
+    /// Fine-tuning: start from these weights instead of random ones.
+    pub start: Option<StartFrom>,
+}
+
+/// Trained weights to fine-tune, with the normalisation they were trained under (kept:
+/// the network's first layer expects inputs scaled that way).
+#[derive(Clone, Debug)]
+pub struct StartFrom {
+    pub weights: std::path::PathBuf,
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl TrainConfig {
+    /// The network trained from scratch.
+    pub fn default_net() -> NetConfig {
+        NetConfig::default()
+    }
+
+    /// Optimiser steps in one epoch over `clips` training clips.
+    pub fn steps_per_epoch(&self, clips: usize) -> usize {
+        self.epoch_clips
+            .unwrap_or(clips)
+            .div_ceil(self.batch_size.max(1))
+    }
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            seed: 1,
+            batch_size: 32,
+            learning_rate: 2e-3,
+            weight_decay: 1e-2,
+            label_smoothing: 0.1,
+            warmup: 0.15,
+            clip_norm: 5.0,
+            patience: 8,
+            augment: true,
+            precise_batch_norm: false,
+            weight_average: 0.0,
+            balance_speakers: false,
+            epoch_clips: None,
+            room_share: 0.5,
+            net: NetConfig::default(),
+            start: None,
+        }
+    }
+}
+
+/// What the caller hears after every step and epoch.
+pub enum Progress<'a> {
+    Step {
+        step: usize,
+        total: usize,
+        loss: f64,
+    },
+    Epoch {
+        epoch: usize,
+        mean_loss: f64,
+        validation: Option<&'a Metrics>,
+        improved: bool,
+    },
+}
+
+/// A trained network and what it learnt on.
+pub struct Trained {
+    pub varmap: VarMap,
+    pub net: EmotionNet,
+    pub normalisation: Normalisation,
+    /// Mean training loss of each epoch run.
+    pub losses: Vec<f64>,
+    /// The epoch (1-based) whose weights were kept.
+    pub best_epoch: usize,
+    pub validation: Option<Metrics>,
+    /// The kept weights on the validation clips in synthetic rooms, when given.
+    pub validation_in_rooms: Option<Metrics>,
+    pub seconds: f64,
+}
+
+/// Trains on `train`, validating on `val` after every epoch when it is not empty. With
+/// `val_in_rooms` (the same clips degraded) as well, the kept epoch is the one with the
+/// best mean of the two macro-F1s: a model for real rooms is chosen on rooms too.
+pub fn train(
+    train: &[PreparedClip],
+    val: &[PreparedClip],
+    val_in_rooms: &[PreparedClip],
+    cfg: &TrainConfig,
+    mut progress: impl FnMut(Progress),
+) -> candle_core::Result<Trained> {
+    let started = Instant::now();
+    // Normalisation from the original (unaugmented) training clips only, or the one the
+    // starting weights were trained under.
+    let (mean, std) = match &cfg.start {
+        Some(start) => (start.mean.clone(), start.std.clone()),
+        None => Normaliser::fit(
+            train
+                .iter()
+                .filter_map(|c| c.versions.first())
+                .map(Vec::as_slice),
+        ),
+    };
+    let norm = Normaliser::from_mean_std(&mean, &std);
+
+    let mut rng = Rng::new(cfg.seed);
+    let varmap = VarMap::new();
+    let net = EmotionNet::new(
+        &cfg.net,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )?;
+    initialise(&varmap, &mut rng)?;
+    if let Some(start) = &cfg.start {
+        // A clone shares the variables; `load` needs it mutable.
+        varmap.clone().load(&start.weights)?;
+    }
+    let trainable: Vec<Var> = trainable_vars(&varmap);
+    let mut opt = AdamW::new(
+        trainable.clone(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )?;
+
+    let batch = cfg.batch_size.max(1);
+    let total_steps = (cfg.steps_per_epoch(train.len()) * cfg.epochs).max(1);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let speakers = speaker_groups(train);
+    let mut x = vec![0.0f32; batch * WINDOW_FRAMES * INPUT_DIM];
+    let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
+    let mut average = if cfg.weight_average > 0.0 {
+        Some(WeightAverage::new(&trainable, cfg.weight_average)?)
+    } else {
+        None
+    };
+    let mut losses = Vec::new();
+    let mut step = 0;
+    for epoch in 1..=cfg.epochs {
+        let drawn: Vec<usize> = if cfg.balance_speakers && !speakers.is_empty() {
+            let n = cfg.epoch_clips.unwrap_or(train.len());
+            (0..n)
+                .map(|_| {
+                    let group = &speakers[rng.below(speakers.len())];
+                    group[rng.below(group.len())]
+                })
+                .collect()
+        } else {
+            rng.shuffle(&mut order);
+            let n = cfg.epoch_clips.unwrap_or(train.len()).min(order.len());
+            order[..n].to_vec()
+        };
+        let mut epoch_loss = 0.0;
+        for items in drawn.chunks(batch) {
+            opt.set_learning_rate(one_cycle(cfg.learning_rate, cfg.warmup, step, total_steps));
+            let (inputs, targets) = make_batch(train, items, &norm, cfg, &mut rng, &mut x)?;
+            let logits = net.forward(&inputs, Some(&mut rng))?;
+            let loss = smoothed_cross_entropy(&logits, &targets)?;
+            let mut grads = loss.backward()?;
+            clip_gradients(&mut grads, &trainable, cfg.clip_norm)?;
+            opt.step(&grads)?;
+            if let Some(average) = &mut average {
+                average.update(&trainable)?;
+            }
+            let loss = f64::from(loss.to_scalar::<f32>()?);
+            epoch_loss += loss * items.len() as f64;
+            step += 1;
+            progress(Progress::Step {
+                step,
+                total: total_steps,
+                loss,
+            });
+        }
+        let mean_loss = epoch_loss / drawn.len().max(1) as f64;
+        losses.push(mean_loss);
+        // Validation scores the weights as they would be shipped (averaged, with their
+        // BatchNorm statistics); training then goes on from the live weights.
+        // Early stopping watches one centre window per clip: a tenth of the cost of every
+        // window (which took 7 of an epoch's 24 s). The kept epoch is scored in full below.
+        let validation = if val.is_empty() {
+            None
+        } else {
+            let live = snapshot(&varmap)?;
+            ready_for_inference(
+                &net,
+                &varmap,
+                &trainable,
+                average.as_ref(),
+                train,
+                &norm,
+                cfg,
+                epoch,
+                &mut x,
+            )?;
+            let (m, clean) = centre_score(&net, &norm, val)?;
+            let score = if val_in_rooms.is_empty() {
+                clean
+            } else {
+                0.5 * (clean + centre_score(&net, &norm, val_in_rooms)?.1)
+            };
+            if best.as_ref().is_none_or(|(f1, ..)| score > *f1) {
+                best = Some((score, epoch, snapshot(&varmap)?));
+            }
+            restore(&varmap, &live)?;
+            Some(m)
+        };
+        let improved = validation.is_some() && best.as_ref().is_some_and(|(_, e, _)| *e == epoch);
+        progress(Progress::Epoch {
+            epoch,
+            mean_loss,
+            validation: validation.as_ref(),
+            improved,
+        });
+        if let Some((_, best_epoch, ..)) = &best {
+            if epoch - best_epoch >= cfg.patience {
+                break;
+            }
+        }
+    }
+    let mut validation_in_rooms = None;
+    let (best_epoch, validation) = match best {
+        Some((_, epoch, weights)) => {
+            restore(&varmap, &weights)?;
+            if !val_in_rooms.is_empty() {
+                validation_in_rooms = Some(evaluate(&net, &norm, val_in_rooms)?);
+            }
+            (epoch, Some(evaluate(&net, &norm, val)?))
+        }
+        None => {
+            let epoch = losses.len();
+            ready_for_inference(
+                &net,
+                &varmap,
+                &trainable,
+                average.as_ref(),
+                train,
+                &norm,
+                cfg,
+                epoch,
+                &mut x,
+            )?;
+            (epoch, None)
+        }
+    };
+    Ok(Trained {
+        varmap,
+        net,
+        normalisation: Normalisation { mean, std },
+        losses,
+        best_epoch,
+        validation,
+        validation_in_rooms,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Learning rate at `step` of a one-cycle schedule: linear warm-up from peak / 25, then a
+/// cosine down to peak / 10⁴ (PyTorch's OneCycleLR shape).
+pub fn one_cycle(peak: f64, warmup: f64, step: usize, total: usize) -> f64 {
+    let warm = ((total as f64) * warmup).max(1.0);
+    let s = step as f64;
+    let (start, end) = (peak / 25.0, peak / 1e4);
+    if s < warm {
+        start + (peak - start) * s / warm
+    } else {
+        let progress = ((s - warm) / (total as f64 - warm).max(1.0)).min(1.0);
+        end + (peak - end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
+/// A batch of random crops (and, when augmenting, random versions) with smoothed targets.
+pub(crate) fn make_batch(
+    clips: &[PreparedClip],
+    items: &[usize],
+    norm: &Normaliser,
+    cfg: &TrainConfig,
+    rng: &mut Rng,
+    buffer: &mut [f32],
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let size = WINDOW_FRAMES * INPUT_DIM;
+    let smooth = cfg.label_smoothing;
+    let mut targets = vec![(smooth / Emotion::COUNT as f64) as f32; items.len() * Emotion::COUNT];
+    for (k, (&i, slot)) in items.iter().zip(buffer.chunks_exact_mut(size)).enumerate() {
+        let clip = &clips[i];
+        // Room versions are the last `room_versions`; without any, the draw is the one
+        // the recipe always made.
+        let plain = clip.versions.len() - clip.room_versions;
+        let version = if !cfg.augment {
+            0
+        } else if clip.room_versions > 0 && rng.uniform() < cfg.room_share {
+            plain + rng.below(clip.room_versions)
+        } else {
+            rng.below(plain)
+        };
+        let frames = &clip.versions[version];
+        let n = frames.len() / INPUT_DIM;
+        let start = if n > WINDOW_FRAMES {
+            rng.below(n - WINDOW_FRAMES + 1)
+        } else {
+            0
+        };
+        fill_window(frames, start, norm, slot);
+        targets[k * Emotion::COUNT + clip.emotion.index()] += (1.0 - smooth) as f32;
+    }
+    let x = Tensor::from_slice(
+        &buffer[..items.len() * size],
+        (items.len(), WINDOW_FRAMES, INPUT_DIM),
+        &Device::Cpu,
+    )?;
+    let t = Tensor::from_vec(targets, (items.len(), Emotion::COUNT), &Device::Cpu)?;
+    Ok((x, t))
+}
+
+/// Cross-entropy against smoothed target distributions, from differentiable plain ops.
+fn smoothed_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let logp = candle_nn::ops::log_softmax(logits, 1)?;
+    (targets * logp)?.sum(1)?.mean(0)?.neg()
+}
+
+/// Scales all gradients down together when their global L2 norm exceeds `max_norm`.
+fn clip_gradients(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[Var],
+    max_norm: f64,
+) -> candle_core::Result<()> {
+    let mut sum = 0.0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            sum += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+        }
+    }
+    let norm = sum.sqrt();
+    if norm > max_norm {
+        let scale = max_norm / norm;
+        for v in vars {
+            if let Some(g) = grads.remove(v.as_tensor()) {
+                grads.insert(v.as_tensor(), (g * scale)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Training clip indices grouped by speaker (corpus and speaker), in order of appearance.
+fn speaker_groups(clips: &[PreparedClip]) -> Vec<Vec<usize>> {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, c) in clips.iter().enumerate() {
+        let key = (c.corpus.as_str(), c.speaker.as_str());
+        match keys.iter().position(|k| *k == key) {
+            Some(g) => groups[g].push(i),
+            None => {
+                keys.push(key);
+                groups.push(vec![i]);
+            }
+        }
+    }
+    groups
+}
+
+/// Every variable with its name, in name order.
+pub(crate) fn sorted_vars(varmap: &VarMap) -> Vec<(String, Var)> {
+    let Ok(data) = varmap.data().lock() else {
+        return Vec::new();
+    };
+    let mut named: Vec<(String, Var)> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named
+}
+
+/// Every variable but BatchNorm's running statistics, in name order.
+fn trainable_vars(varmap: &VarMap) -> Vec<Var> {
+    sorted_vars(varmap)
+        .into_iter()
+        .filter(|(n, _)| !n.contains("running_"))
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// Copies of every variable's value, running statistics included.
+fn snapshot(varmap: &VarMap) -> candle_core::Result<Vec<Tensor>> {
+    sorted_vars(varmap)
+        .iter()
+        .map(|(_, v)| v.as_tensor().copy())
+        .collect()
+}
+
+fn restore(varmap: &VarMap, values: &[Tensor]) -> candle_core::Result<()> {
+    for ((_, v), t) in sorted_vars(varmap).iter().zip(values) {
+        v.set(t)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_cycle_warms_up_then_anneals() {
+        let lr = |s| one_cycle(1.0, 0.15, s, 100);
+        assert!((lr(0) - 0.04).abs() < 1e-12);
+        assert!((lr(15) - 1.0).abs() < 1e-12);
+        assert!(lr(10) > lr(5) && lr(50) < lr(20) && lr(99) < 0.01);
+    }
+}

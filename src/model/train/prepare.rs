@@ -1,0 +1,204 @@
+//! Training data: every clip decoded and featurised once, with its augmented versions, so
+//! an epoch only crops and batches frames already in memory.
+
+use half::f16;
+use rayon::prelude::*;
+
+use crate::audio::{decode_file, DecodeError};
+use crate::dsp::StreamingExtractor;
+use crate::labels::Emotion;
+use crate::model::augment::{self, Rng};
+use crate::model::dataset::Clip;
+use crate::model::input::{signal_frames, to_f16};
+use crate::model::room::RoomRecipe;
+
+/// One augmented version made of every training clip besides the original.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Augmentation {
+    /// White noise at this signal-to-noise ratio (dB).
+    Noise(f64),
+    /// Pitch (and formants) shifted by this many semitones, length kept.
+    Pitch(f64),
+    /// Played this many times faster, pitch kept.
+    Stretch(f64),
+}
+
+impl Augmentation {
+    fn apply(self, signal: &[f32], rng: &mut Rng) -> Vec<f32> {
+        match self {
+            Self::Noise(snr_db) => augment::add_noise(signal, snr_db, rng),
+            Self::Pitch(semitones) => augment::pitch_shift(signal, semitones),
+            Self::Stretch(rate) => augment::time_stretch(signal, rate),
+        }
+    }
+}
+
+impl std::fmt::Display for Augmentation {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Self::Noise(snr_db) => write!(f, "noise {snr_db} dB SNR"),
+            Self::Pitch(semitones) => write!(f, "pitch {semitones:+} semitones"),
+            Self::Stretch(rate) => write!(f, "time stretch {rate}"),
+        }
+    }
+}
+
+/// The augmented versions made of every training clip besides the original.
+pub const AUGMENTATIONS: [Augmentation; 9] = [
+    Augmentation::Noise(20.0),
+    Augmentation::Pitch(1.0),
+    Augmentation::Pitch(-1.0),
+    Augmentation::Pitch(2.0),
+    Augmentation::Pitch(-2.0),
+    Augmentation::Pitch(3.0),
+    Augmentation::Pitch(-3.0),
+    Augmentation::Stretch(0.9),
+    Augmentation::Stretch(1.1),
+];
+
+/// The lighter set used when the data are large (several corpora): pitch ±2 semitones
+/// and both stretches, the versions the first recipe measured, at under half the
+/// preparation time and memory of the full set.
+pub const LIGHT_AUGMENTATIONS: [Augmentation; 4] = [
+    Augmentation::Pitch(2.0),
+    Augmentation::Pitch(-2.0),
+    Augmentation::Stretch(0.9),
+    Augmentation::Stretch(1.1),
+];
+
+/// A clip's label, who spoke it, and its model-input frames: the original first, then
+/// augmented versions, then `room_versions` versions heard in synthetic rooms.
+pub struct PreparedClip {
+    pub emotion: Emotion,
+    pub actor: u8,
+    pub corpus: String,
+    pub speaker: String,
+    pub versions: Vec<Vec<f16>>,
+    pub room_versions: usize,
+}
+
+/// Which versions of each clip to prepare.
+#[derive(Clone, Copy)]
+pub enum Versions<'a> {
+    /// The original audio only (validation, or training without augmentation).
+    Original,
+    /// The original, these augmentations, and `room_versions` versions in rooms drawn by
+    /// the recipe (training).
+    Augmented {
+        augmentations: &'a [Augmentation],
+        room: Option<&'a RoomRecipe>,
+        room_versions: usize,
+    },
+    /// One version: the clip in a room drawn for it from the seed alone, the same on every
+    /// run (a degraded validation set).
+    InRoom(&'a RoomRecipe),
+}
+
+/// Decodes and featurises clips in parallel; `augment` adds the [`AUGMENTATIONS`].
+/// `on_done` is called once per clip (for a progress bar).
+pub fn prepare(
+    clips: &[Clip],
+    augment: bool,
+    seed: u64,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Vec<PreparedClip>, DecodeError> {
+    let versions = if augment {
+        Versions::Augmented {
+            augmentations: &AUGMENTATIONS,
+            room: None,
+            room_versions: 0,
+        }
+    } else {
+        Versions::Original
+    };
+    prepare_versions(clips, versions, seed, &[], on_done)
+}
+
+/// Decodes and featurises clips in parallel, making the `versions` asked for; `babble`
+/// holds other speakers' audio for the rooms' babble noise.
+pub fn prepare_versions(
+    clips: &[Clip],
+    versions: Versions,
+    seed: u64,
+    babble: &[Vec<f32>],
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Vec<PreparedClip>, DecodeError> {
+    let babble: Vec<&[f32]> = babble.iter().map(Vec::as_slice).collect();
+    clips
+        .par_iter()
+        .enumerate()
+        .map_init(StreamingExtractor::new, |extractor, (i, clip)| {
+            let signal = clip_signal(clip)?;
+            let clip_seed = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut frames = |audio: &[f32]| to_f16(&signal_frames(extractor, audio));
+            let mut room_versions = 0;
+            let versions = match versions {
+                Versions::Original => vec![frames(&signal)],
+                Versions::InRoom(recipe) => {
+                    let mut rng = Rng::new(clip_seed);
+                    vec![frames(&recipe.degrade(&signal, &babble, &mut rng))]
+                }
+                Versions::Augmented {
+                    augmentations,
+                    room,
+                    room_versions: rooms,
+                } => {
+                    let mut rng = Rng::new(clip_seed);
+                    let mut out = vec![frames(&signal)];
+                    for augmentation in augmentations {
+                        out.push(frames(&augmentation.apply(&signal, &mut rng)));
+                    }
+                    if let Some(recipe) = room {
+                        for _ in 0..rooms {
+                            out.push(frames(&recipe.degrade(&signal, &babble, &mut rng)));
+                            room_versions += 1;
+                        }
+                    }
+                    out
+                }
+            };
+            on_done();
+            Ok(PreparedClip {
+                emotion: clip.emotion,
+                actor: clip.actor,
+                corpus: clip.corpus.clone(),
+                speaker: clip.speaker.clone(),
+                versions,
+                room_versions,
+            })
+        })
+        .collect()
+}
+
+/// A clip's audio: the whole file, or the labelled stretch of a session.
+pub fn clip_signal(clip: &Clip) -> Result<Vec<f32>, DecodeError> {
+    let mut signal = decode_file(&clip.path)?.samples;
+    if let Some((start, end)) = clip.span {
+        let rate = f64::from(crate::dsp::SAMPLE_RATE);
+        let b = ((end * rate) as usize).min(signal.len());
+        let a = ((start * rate) as usize).min(b);
+        signal = signal[a..b].to_vec();
+    }
+    Ok(signal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the model card records for its augmentation.
+    #[test]
+    fn augmentations_are_named_plainly() {
+        let names: Vec<String> = AUGMENTATIONS.iter().map(ToString::to_string).collect();
+        assert_eq!(names[0], "noise 20 dB SNR");
+        assert!(
+            names.contains(&"pitch -3 semitones".to_owned()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"pitch +1 semitones".to_owned()),
+            "{names:?}"
+        );
+        assert!(names.contains(&"time stretch 0.9".to_owned()), "{names:?}");
+    }
+}

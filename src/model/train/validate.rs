@@ -1,0 +1,112 @@
+//! Scoring the network on held-out clips while it trains.
+
+use half::f16;
+
+use super::prepare::PreparedClip;
+use crate::labels::Emotion;
+use crate::model::classifier::{argmax, batch_probabilities, clip_probabilities};
+use crate::model::infer::InferenceNet;
+use crate::model::input::{Normaliser, INPUT_DIM, WINDOW_FRAMES};
+use crate::model::metrics::{Metrics, Outcome, Scoreboard};
+use crate::model::net::EmotionNet;
+
+/// Scores whole clips (their original version) the way `evaluate` does.
+pub fn evaluate(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    clips: &[PreparedClip],
+) -> candle_core::Result<Metrics> {
+    let outcomes = outcomes(net, norm, clips)?;
+    let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
+    let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
+    Ok(Metrics::from_predictions(
+        &truth,
+        &predicted,
+        Emotion::COUNT,
+    ))
+}
+
+/// Each clip's corpus, truth and whole-clip prediction (its original version), for
+/// scores per corpus.
+pub fn outcomes(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    clips: &[PreparedClip],
+) -> candle_core::Result<Vec<Outcome>> {
+    let net = InferenceNet::new(net)?;
+    let mut out = Vec::with_capacity(clips.len());
+    for clip in clips {
+        let Some(frames) = clip.versions.first() else {
+            continue;
+        };
+        out.push(Outcome {
+            corpus: clip.corpus.clone(),
+            truth: clip.emotion.index(),
+            predicted: argmax(&clip_probabilities(&net, norm, frames)?),
+        });
+    }
+    Ok(out)
+}
+
+/// Scores clips on one window each, the one at their centre, in batches.
+pub fn evaluate_centre(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    clips: &[PreparedClip],
+) -> candle_core::Result<Metrics> {
+    let outcomes = centre_outcomes(net, norm, clips)?;
+    let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
+    let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
+    Ok(Metrics::from_predictions(
+        &truth,
+        &predicted,
+        Emotion::COUNT,
+    ))
+}
+
+/// The early-stopping score: the mean over the held-out corpora of their macro-F1 (on
+/// centre windows), so a large held-out corpus does not choose the epoch alone. With one
+/// corpus holding every class, it is that corpus's macro-F1.
+pub fn centre_score(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    clips: &[PreparedClip],
+) -> candle_core::Result<(Metrics, f64)> {
+    let outcomes = centre_outcomes(net, norm, clips)?;
+    let board = Scoreboard::from_outcomes(&outcomes);
+    let score = board.per_corpus.iter().map(|c| c.macro_f1).sum::<f64>()
+        / board.per_corpus.len().max(1) as f64;
+    let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
+    let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
+    Ok((
+        Metrics::from_predictions(&truth, &predicted, Emotion::COUNT),
+        score,
+    ))
+}
+
+fn centre_outcomes(
+    net: &EmotionNet,
+    norm: &Normaliser,
+    clips: &[PreparedClip],
+) -> candle_core::Result<Vec<Outcome>> {
+    let windows: Vec<(&[f16], usize)> = clips
+        .iter()
+        .map(|clip| {
+            let frames = clip.versions.first().map_or(&[][..], Vec::as_slice);
+            (
+                frames,
+                (frames.len() / INPUT_DIM).saturating_sub(WINDOW_FRAMES) / 2,
+            )
+        })
+        .collect();
+    let predicted = batch_probabilities(&InferenceNet::new(net)?, norm, &windows)?;
+    Ok(clips
+        .iter()
+        .zip(&predicted)
+        .map(|(clip, p)| Outcome {
+            corpus: clip.corpus.clone(),
+            truth: clip.emotion.index(),
+            predicted: argmax(p),
+        })
+        .collect())
+}
