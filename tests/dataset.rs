@@ -17,6 +17,7 @@ use std::process::Command;
 use emovox::audio::decode_file;
 use emovox::labels::Emotion;
 use emovox::model::dataset::{detect, scan, scan_all, DatasetError, Layout, Scan};
+use emovox::model::room::RoomRecipe;
 
 fn data_dir() -> Option<PathBuf> {
     match std::env::var_os("EMOVOX_DATA") {
@@ -551,4 +552,90 @@ fn train_holds_out_a_corpus_or_speakers_and_records_it() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(why), "{bad:?}: {err}");
     }
+}
+
+/// `train --rooms` makes room versions, `--val-in-rooms` scores the held-out clips in
+/// rooms too, and the card records the recipe, the balancing and both scores.
+#[test]
+fn train_in_rooms_records_the_recipe_and_both_scores() {
+    let root = tmp("rooms");
+    let (rav, other) = two_corpora(&root);
+    let out = root.join("model");
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "train".as_ref(),
+        "--data".as_ref(),
+        rav.as_os_str(),
+        other.as_os_str(),
+        "--val-corpus".as_ref(),
+        "other".as_ref(),
+        "--rooms".as_ref(),
+        "2".as_ref(),
+        "--val-in-rooms".as_ref(),
+        "--augment-set".as_ref(),
+        "light".as_ref(),
+        "--balance-speakers".as_ref(),
+        "--epoch-clips".as_ref(),
+        "6".as_ref(),
+        "--epochs".as_ref(),
+        "1".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ];
+    let o = emovox(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // Two clips, each the original, four light augmentations and two rooms.
+    assert!(err.contains("prepared 14 training versions"), "{err}");
+    assert!(err.contains("validation in synthetic rooms"), "{err}");
+    let card = emovox::model::ModelCard::load(&out).unwrap();
+    let t = &card.training;
+    assert_eq!(t.rooms, 2);
+    assert_eq!(t.room_recipe, Some(RoomRecipe::default()));
+    assert!(t.balance_speakers);
+    assert_eq!(t.epoch_clips, Some(6));
+    assert_eq!(t.augmentation.len(), 4);
+    assert_eq!(t.corpora, vec!["rav 2 clips, 2 speakers"]);
+    let v = card.validation.unwrap();
+    let rooms = v.in_rooms.expect("scores in rooms");
+    assert_eq!(rooms.files, 2);
+    assert_eq!(v.per_corpus.len(), 1);
+    assert_eq!(v.per_corpus[0].corpus, "other");
+    assert!(v.per_corpus[0].uar_in_rooms.is_some());
+}
+
+/// `evaluate --speakers` scores only those voices; `--in-rooms SEED` degrades every clip
+/// the same way on every run and says so.
+#[test]
+fn evaluate_picks_speakers_and_plays_clips_in_seeded_rooms() {
+    let (rav, other) = two_corpora(&tmp("evaluate-rooms"));
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_emovox"));
+        cmd.args(["evaluate", "--json", "--data"])
+            .arg(&rav)
+            .arg(&other)
+            .args(extra);
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        let v: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+        (v, err)
+    };
+    let (v, _) = run(&["--speakers", "other:p1,rav:10"]);
+    assert_eq!(v["n"], 2);
+    assert_eq!(v["per_corpus"]["other"]["n"], 1);
+    assert_eq!(v["per_corpus"]["rav"]["n"], 1);
+
+    let (a, _) = run(&["--in-rooms", "7"]);
+    let (b, _) = run(&["--in-rooms", "7"]);
+    assert_eq!(a, b, "the same rooms on every run");
+    assert_eq!(a["n"], 4);
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emovox"));
+    cmd.args(["evaluate", "--data"])
+        .arg(&rav)
+        .args(["--in-rooms", "7"]);
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in synthetic rooms (seed 7)"), "{err}");
 }

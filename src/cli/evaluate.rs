@@ -8,8 +8,10 @@ use anyhow::bail;
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::model::classifier::argmax;
-use emovox::model::dataset::scan_all;
+use emovox::model::dataset::{scan_all, Clip, Split};
 use emovox::model::metrics::{Outcome, Scoreboard};
+use emovox::model::room::RoomRecipe;
+use emovox::model::train::prepare::babble_pool;
 use emovox::model::Classifier;
 use emovox::session::{self, Session};
 use rayon::prelude::*;
@@ -33,6 +35,15 @@ pub struct Args {
     /// One JSON line instead of tables.
     #[arg(long)]
     json: bool,
+    /// Score only these speakers, as CORPUS:SPEAKER (ravdess:17 is Actor_17), e.g. the
+    /// speakers a model was validated on.
+    #[arg(long)]
+    speakers: Option<String>,
+    /// Play every clip in a synthetic room first (reverberation, noise or babble of other
+    /// clips, microphone band limits and colouring, level; the training room recipe), one
+    /// room per clip drawn from this seed: the same degraded set on every run.
+    #[arg(long, value_name = "SEED")]
+    in_rooms: Option<u64>,
 }
 
 /// The shipped model's folder.
@@ -50,17 +61,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.data.is_empty() {
         return run_sessions(&args, &model, started);
     }
-    let scanned = scan_all(&args.data)?;
+    let mut scanned = scan_all(&args.data)?;
     report::rejected(&scanned.rejected);
+    if let Some(spec) = &args.speakers {
+        let split = Split::parse(None, Some(spec), &[]).map_err(anyhow::Error::msg)?;
+        split.check(&scanned).map_err(anyhow::Error::msg)?;
+        scanned.clips = split.apply(std::mem::take(&mut scanned.clips)).0;
+    }
     if scanned.clips.is_empty() {
         bail!("no labelled clips found in {}", folder_list(&args.data));
     }
+    let recipe = RoomRecipe::default();
+    let babble = match args.in_rooms {
+        Some(_) => babble_pool(&scanned.clips)?,
+        None => Vec::new(),
+    };
+    let babble: Vec<&[f32]> = babble.iter().map(Vec::as_slice).collect();
+    let clips: Vec<(usize, &Clip)> = scanned.clips.iter().enumerate().collect();
     let results: Vec<anyhow::Result<Outcome>> = clip_pool(None)?.install(|| {
-        scanned
-            .clips
+        clips
             .par_iter()
-            .map_init(StreamingExtractor::new, |extractor, clip| {
-                let signal = decode_file(&clip.path)?.samples;
+            .map_init(StreamingExtractor::new, |extractor, &(i, clip)| {
+                let mut signal = decode_file(&clip.path)?.samples;
+                if let Some(seed) = args.in_rooms {
+                    signal = recipe.degrade_seeded(&signal, &babble, seed, i as u64);
+                }
                 let probs = model.classify_signal(extractor, &signal)?;
                 Ok(Outcome {
                     corpus: clip.corpus.clone(),
@@ -78,10 +103,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let board = Scoreboard::from_outcomes(&outcomes);
+    let rooms = args.in_rooms.map_or_else(String::new, |seed| {
+        format!(", in synthetic rooms (seed {seed})")
+    });
     print(
         &args,
         &board,
-        &format!("model {} ({})", model.card().name, weights.display()),
+        &format!("model {} ({}){rooms}", model.card().name, weights.display()),
         started,
     );
     if outcomes.len() < scanned.clips.len() {

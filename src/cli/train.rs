@@ -13,7 +13,7 @@ use emovox::model::dataset::{scan_all, Clip, Intensity, Split};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
 use emovox::model::room::RoomRecipe;
-use emovox::model::train::prepare::clip_signal;
+use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
     outcomes, prepare_versions, train, Augmentation, Progress, StartFrom, TrainConfig, Versions,
     AUGMENTATIONS, LIGHT_AUGMENTATIONS,
@@ -115,18 +115,6 @@ impl AugmentSet {
             Self::Light => &LIGHT_AUGMENTATIONS,
         }
     }
-}
-
-/// Other speakers' audio to make babble from: up to 40 training clips spread over the
-/// list (so over its speakers).
-fn babble_pool(clips: &[Clip]) -> anyhow::Result<Vec<Vec<f32>>> {
-    let step = (clips.len() / 40).max(1);
-    clips
-        .iter()
-        .step_by(step)
-        .take(40)
-        .map(|c| clip_signal(c).map_err(anyhow::Error::from))
-        .collect()
 }
 
 /// The labelled regions of sessions as training clips (actor 0).

@@ -170,6 +170,18 @@ pub fn prepare_versions(
         .collect()
 }
 
+/// Other speakers' audio for the rooms' babble noise: up to 40 clips spread over the list
+/// (so over its speakers), in a fixed order so a seeded room is the same on every run.
+pub fn babble_pool(clips: &[Clip]) -> Result<Vec<Vec<f32>>, DecodeError> {
+    let step = (clips.len() / 40).max(1);
+    clips
+        .iter()
+        .step_by(step)
+        .take(40)
+        .map(clip_signal)
+        .collect()
+}
+
 /// A clip's audio: the whole file, or the labelled stretch of a session.
 pub fn clip_signal(clip: &Clip) -> Result<Vec<f32>, DecodeError> {
     let mut signal = decode_file(&clip.path)?.samples;
