@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: where the fixtures are and how to read them.
+//! Helpers shared by the integration tests: where the fixtures are and how to read them,
+//! and a private sound server for the tests that need one (virtual_mic).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod virtual_mic;
 
 use std::path::{Path, PathBuf};
 
