@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::virtual_mic;
+
 use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -129,9 +131,8 @@ fn a_dropped_file_is_analysed_and_shown_with_its_segments() {
 
 #[test]
 fn file_open_takes_a_typed_path_and_a_bad_file_is_a_message() {
-    let dir = std::env::temp_dir().join(format!("emovox-app-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("truncated.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("truncated.wav");
     std::fs::write(&bad, &std::fs::read(common::wav(CLIP)).unwrap()[..40]).unwrap();
 
     let mut h = harness(AppOptions::default());
@@ -151,7 +152,6 @@ fn file_open_takes_a_typed_path_and_a_bad_file_is_a_message() {
     assert!(error.contains("truncated.wav"), "{error}");
     h.get_by_label(&error);
     h.get_by_label_contains("Could not analyse");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -175,8 +175,9 @@ fn without_a_microphone_the_app_says_so_and_files_still_work() {
 
 #[test]
 fn a_recorded_session_is_labelled_saved_and_reopened() {
-    let root = std::env::temp_dir().join(format!("emovox-app-sessions-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    // The app makes the sessions folder itself.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sessions");
     let mut h = harness(AppOptions {
         replay: Some(common::wav(CLIP)),
         replay_speed: 1.0,
@@ -301,14 +302,12 @@ fn a_recorded_session_is_labelled_saved_and_reopened() {
     h.state_mut().flush_saves();
     let text = std::fs::read_to_string(dir.join("labels.txt")).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn the_sessions_folder_is_chosen_in_the_sessions_window() {
-    let base = std::env::temp_dir().join(format!("emovox-app-folder-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
     let (first, second) = (base.join("first"), base.join("second"));
     // A file stands where a folder would have to be created.
     std::fs::write(base.join("blocked"), "a file, not a folder").unwrap();
@@ -353,14 +352,52 @@ fn the_sessions_folder_is_chosen_in_the_sessions_window() {
     h.state_mut().flush_saves();
     assert_eq!(emovox::session::list(&second).len(), 1);
     assert!(emovox::session::list(&first).is_empty());
-    std::fs::remove_dir_all(&base).unwrap();
 }
 
-/// Play moves a cursor over the analysed file, or, where there is no audio output (CI
-/// without a sound server), says why in the window and leaves the cursor off. The sound
-/// really coming out is checked in tests/listen.rs, through the virtual microphone.
+/// Play moves a cursor over the analysed file, and Stop playback stops it where it is. The
+/// sound goes to a private server (tests/virtual-mic), never to the machine's own: the test
+/// runs in a child process whose `PULSE_SERVER` names it. That the sound really comes out
+/// is checked in tests/listen.rs, through the virtual microphone.
 #[test]
-fn play_moves_a_cursor_or_says_why_it_cannot() {
+fn play_moves_a_cursor_and_stop_playback_stops_it() {
+    if virtual_mic::enter("play_moves_a_cursor_and_stop_playback_stops_it").is_none() {
+        return;
+    }
+    let mut h = pressed_play();
+    let s = &h.state().state;
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert!(s.playback_s.unwrap() > 0.3);
+    h.get_by_label("Stop playback").click();
+    h.step();
+    let s = &h.state().state;
+    assert!(s.playback_s.is_none());
+    assert!(
+        s.play_from_s > 0.3,
+        "the next Play resumes: {}",
+        s.play_from_s
+    );
+}
+
+/// Where there is no sound server (CI without one), Play says why in the window and leaves
+/// the cursor off. `PULSE_SERVER` names a socket nobody listens on, in a child process.
+#[test]
+fn without_a_sound_server_play_says_why() {
+    let test = "without_a_sound_server_play_says_why";
+    if !virtual_mic::in_child(test, &[("PULSE_SERVER", "unix:/nonexistent/emovox/native")]) {
+        return;
+    }
+    let h = pressed_play();
+    let s = &h.state().state;
+    assert!(s.playback_s.is_none());
+    let error = s.errors.last().expect("an error in the window");
+    assert!(error.starts_with("cannot play the file: "), "{error}");
+    h.get_by_label_contains("cannot play the file");
+    h.get_by_label("Play");
+}
+
+/// The app with a file analysed and Play pressed, stepped until the cursor is past 0.3 s
+/// or an error is shown.
+fn pressed_play() -> Harness<'static, EmovoxApp> {
     let mut h = harness(AppOptions {
         open: Some(common::wav(CLIP)),
         ..AppOptions::default()
@@ -377,22 +414,5 @@ fn play_moves_a_cursor_or_says_why_it_cannot() {
     step_until(&mut h, |app| {
         app.state.playback_s.is_none_or(|t| t > 0.3) || !app.state.errors.is_empty()
     });
-    let s = &h.state().state;
-    if let Some(error) = s.errors.last() {
-        assert!(s.playback_s.is_none());
-        assert!(error.starts_with("cannot play the file: "), "{error}");
-        h.get_by_label_contains("cannot play the file");
-        h.get_by_label("Play");
-    } else {
-        assert!(s.playback_s.unwrap() > 0.3);
-        h.get_by_label("Stop playback").click();
-        h.step();
-        let s = &h.state().state;
-        assert!(s.playback_s.is_none());
-        assert!(
-            s.play_from_s > 0.3,
-            "the next Play resumes: {}",
-            s.play_from_s
-        );
-    }
+    h
 }
