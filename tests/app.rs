@@ -20,7 +20,7 @@ use emovox::model::Classifier;
 const CLIP: &str = "03-01-05-02-01-01-10";
 
 fn model() -> Arc<Classifier> {
-    Arc::new(Classifier::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap())
+    Arc::new(common::shipped())
 }
 
 fn harness(options: AppOptions) -> Harness<'static, EmovoxApp> {

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use emovox::model::Classifier;
 use emovox::vad::{frame_flags, SpeechGate};
 
 fn model() -> Arc<Classifier> {
-    Arc::new(Classifier::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap())
+    Arc::new(common::shipped())
 }
 
 /// Runs an engine to its end and returns its predictions, other events and summary.

@@ -305,7 +305,7 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
     assert!(card.training.train_actors.contains(&0));
 
     // Fine-tuning the shipped model on the session alone: no dataset needed.
-    let shipped_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let shipped_dir = common::shipped_weights();
     let tuned_dir = data.with_extension("tuned");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_emovox"))
         .arg("train")
@@ -344,7 +344,7 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
 fn fine_tuning_starts_from_the_given_weights() {
     let dir = ravdess_folder("tune");
     let clips = prepared(&dir, false);
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let shipped = common::shipped_weights();
     let card = ModelCard::load(&shipped).unwrap();
     // The loss of the very first step: from the shipped weights the fixture clips are
     // already well classified; from random weights the loss is near ln 8 ≈ 2.08.

@@ -14,7 +14,6 @@ use emovox::labels::Emotion;
 use emovox::model::input::{
     signal_frames, speech_window, to_f16, window_starts, INPUT_DIM, WINDOW_FRAMES,
 };
-use emovox::model::Classifier;
 use emovox::vad::noise::Noise;
 use emovox::vad::{frame_flags, SpeechGate};
 
@@ -59,10 +58,6 @@ fn probabilities(v: &serde_json::Value) -> Vec<f64> {
         .collect()
 }
 
-fn shipped() -> Classifier {
-    Classifier::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap()
-}
-
 #[test]
 fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
     let o = emovox(&[
@@ -75,7 +70,7 @@ fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
     let mut stems: Vec<&str> = REFERENCE_STEMS.to_vec();
     stems.sort_unstable();
     assert_eq!(lines.len(), stems.len());
-    let model = shipped();
+    let model = common::shipped();
     let mut extractor = StreamingExtractor::new();
     for (line, stem) in lines.iter().zip(stems) {
         let path = line["path"].as_str().unwrap();

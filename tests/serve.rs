@@ -15,7 +15,6 @@ use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
 use emovox::model::classifier::argmax;
-use emovox::model::Classifier;
 
 /// A running `emovox serve`, stopped when dropped.
 struct Server {
@@ -120,8 +119,7 @@ fn error_of(body: &str) -> String {
 
 /// The label the model gives a fixture clip in-process.
 fn expected_label(stem: &str) -> &'static str {
-    let model = Classifier::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights"))
-        .unwrap();
+    let model = common::shipped();
     let signal = decode_file(&wav(stem)).unwrap().samples;
     let p = model
         .classify_signal(&mut StreamingExtractor::new(), &signal)

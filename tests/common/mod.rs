@@ -6,6 +6,7 @@ pub mod virtual_mic;
 
 use std::path::{Path, PathBuf};
 
+use emovox::model::Classifier;
 use emovox::npy;
 
 /// The five files librosa's reference output was computed for (tests/fixtures/README.md).
@@ -19,6 +20,17 @@ pub const REFERENCE_STEMS: [&str; 5] = [
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The folder of the model shipped in the repository (weights and model card).
+pub fn shipped_weights() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")
+}
+
+/// The shipped model, loaded.
+pub fn shipped() -> Classifier {
+    Classifier::load(&shipped_weights())
+        .unwrap_or_else(|e| panic!("loading the shipped model: {e:#}"))
 }
 
 pub fn wav(stem: &str) -> PathBuf {
