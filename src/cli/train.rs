@@ -285,17 +285,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             epoch,
             mean_loss,
             validation,
+            score,
             improved,
         } => {
             status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
-            let line = match validation {
-                Some(m) => format!(
-                    "epoch {epoch:>2}: loss {mean_loss:.3}  val (centre windows) accuracy {:.3} macro-F1 {:.3}{}",
+            let line = match (validation, score) {
+                (Some(m), Some(score)) => format!(
+                    "epoch {epoch:>2}: loss {mean_loss:.3}  val (centre windows) accuracy {:.3} macro-F1 {:.3}  score {score:.3}{}",
                     m.accuracy,
                     m.macro_f1,
                     if improved { "  (best so far)" } else { "" }
                 ),
-                None => format!("epoch {epoch:>2}: loss {mean_loss:.3}"),
+                _ => format!("epoch {epoch:>2}: loss {mean_loss:.3}"),
             };
             // A hidden bar (stderr not a terminal) prints nothing, so say it plainly there.
             if bar.is_hidden() {

@@ -54,7 +54,8 @@ pub fn evaluate_centre(
     norm: &Normaliser,
     clips: &[PreparedClip],
 ) -> candle_core::Result<Metrics> {
-    let outcomes = centre_outcomes(net, norm, clips)?;
+    let clips: Vec<&PreparedClip> = clips.iter().collect();
+    let outcomes = centre_outcomes(net, norm, &clips)?;
     let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
     let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
     Ok(Metrics::from_predictions(
@@ -70,7 +71,7 @@ pub fn evaluate_centre(
 pub fn centre_score(
     net: &EmotionNet,
     norm: &Normaliser,
-    clips: &[PreparedClip],
+    clips: &[&PreparedClip],
 ) -> candle_core::Result<(Metrics, f64)> {
     let outcomes = centre_outcomes(net, norm, clips)?;
     let board = Scoreboard::from_outcomes(&outcomes);
@@ -87,7 +88,7 @@ pub fn centre_score(
 fn centre_outcomes(
     net: &EmotionNet,
     norm: &Normaliser,
-    clips: &[PreparedClip],
+    clips: &[&PreparedClip],
 ) -> candle_core::Result<Vec<Outcome>> {
     let windows: Vec<(&[f16], usize)> = clips
         .iter()
