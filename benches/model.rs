@@ -2,12 +2,16 @@
 //! `serve` run it (`InferenceNet`), alone and in batches of 4 and 8 (a clip's windows);
 //! and candle's own forward pass of one window for comparison. Target: one window in
 //! ≤ 5 ms on one core. Run single-threaded, as the engine and the batch commands do:
-//! `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 cargo bench --bench model`.
+//! `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 cargo bench --bench model -- inference`.
+//!
+//! Also one training step on a batch of 32 windows (forward, loss, backward, AdamW), as
+//! `train` runs it: with the default thread pool, so without those variables:
+//! `cargo bench --bench model -- "training step"`.
 
 use std::hint::black_box;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
 use emovox::model::augment::Rng;
 use emovox::model::infer::InferenceNet;
@@ -47,9 +51,44 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// One optimiser step of `train` on a batch of 32 random windows with the default network:
+/// the training forward pass (batch statistics, dropout), cross-entropy, backpropagation
+/// and AdamW.
+fn training_step(c: &mut Criterion) {
+    const BATCH: usize = 32;
+    let varmap = VarMap::new();
+    let net = EmotionNet::new(
+        &NetConfig::default(),
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .expect("network builds");
+    initialise(&varmap, &mut Rng::new(1)).expect("initialises");
+    let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW::default()).expect("optimiser");
+    let mut rng = Rng::new(3);
+    let values: Vec<f32> = (0..BATCH * WINDOW_FRAMES * INPUT_DIM)
+        .map(|_| rng.normal() as f32)
+        .collect();
+    let x =
+        Tensor::from_vec(values, (BATCH, WINDOW_FRAMES, INPUT_DIM), &Device::Cpu).expect("input");
+    let labels: Vec<u32> = (0..BATCH as u32).map(|i| i % 8).collect();
+    let targets = Tensor::from_vec(labels, BATCH, &Device::Cpu).expect("targets");
+    c.bench_function("training step, batch 32", |b| {
+        b.iter(|| {
+            let logits = net.forward(black_box(&x), Some(&mut rng)).expect("forward");
+            let loss = candle_nn::loss::cross_entropy(&logits, &targets).expect("loss");
+            opt.backward_step(&loss).expect("step");
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
     targets = bench
 }
-criterion_main!(benches);
+criterion_group! {
+    name = training;
+    config = Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(10));
+    targets = training_step
+}
+criterion_main!(benches, training);
