@@ -88,6 +88,78 @@ fn every_parameter_gradient_matches_finite_differences() {
     assert!(checked > 60, "only {checked} gradients checked");
 }
 
+/// One LSTM direction's training path (the recurrence op with its own backward pass)
+/// against central differences, every parameter and every input element, over nine steps
+/// each way: longer than the three steps the whole network above leaves its LSTM.
+#[test]
+fn the_lstm_gradients_match_finite_differences_in_both_directions() {
+    let mut rng = Rng::new(6);
+    for reverse in [false, true] {
+        let varmap = VarMap::new();
+        let lstm = Lstm::new(
+            4,
+            5,
+            VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu).pp("l"),
+        )
+        .unwrap();
+        let x = candle_core::Var::from_tensor(&random(&[2, 9, 4], &mut rng)).unwrap();
+        let w = random(&[2, 9, 5], &mut rng);
+        let loss = || {
+            let h = lstm.forward(x.as_tensor(), reverse, true).unwrap();
+            (h * &w).unwrap().sum_all().unwrap()
+        };
+        let grads = loss().backward().unwrap();
+        let data = varmap.data().lock().unwrap();
+        let mut vars: Vec<(String, candle_core::Var)> = data
+            .iter()
+            .map(|(name, var)| (name.clone(), var.clone()))
+            .collect();
+        vars.push(("x".into(), x.clone()));
+        let mut checked = 0;
+        for (name, var) in &vars {
+            let analytic = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("{name}: no gradient"))
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
+            let original = var
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
+            let set = |values: Vec<f64>| {
+                var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap()
+            };
+            for i in 0..original.len() {
+                let eps = 1e-5;
+                let mut plus = original.clone();
+                plus[i] += eps;
+                set(plus);
+                let up = loss().to_scalar::<f64>().unwrap();
+                let mut minus = original.clone();
+                minus[i] -= eps;
+                set(minus);
+                let down = loss().to_scalar::<f64>().unwrap();
+                set(original.clone());
+                let numeric = (up - down) / (2.0 * eps);
+                // The same tolerance as the whole network's check above.
+                let tolerance = 1e-8 + 1e-5 * (numeric.abs() + analytic[i].abs());
+                assert!(
+                    (numeric - analytic[i]).abs() <= tolerance,
+                    "reverse {reverse}, {name}[{i}]: analytic {} vs numeric {numeric}",
+                    analytic[i]
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 80 + 100 + 20 + 20 + 72, "reverse {reverse}");
+    }
+}
+
 #[test]
 fn the_unfolded_convolution_equals_candles_conv1d_forward() {
     let mut rng = Rng::new(4);

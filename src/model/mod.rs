@@ -1,7 +1,7 @@
-//! The emotion model: what it reads ([`input`]), the network ([`net`], and its inference
-//! pass [`infer`]), the file that carries it ([`card`]), how it is trained ([`train`])
-//! and used ([`classifier`]), and the
-//! data and scores around it. Only this module knows candle.
+//! The emotion model: what it reads ([`input`]), the network ([`net`], its LSTM loops in
+//! `recurrence`, and its inference pass [`infer`]), the file that carries it ([`card`]),
+//! how it is trained ([`train`]) and used ([`classifier`]), and the data and scores around
+//! it. Only this module knows candle.
 
 pub mod augment;
 pub mod card;
@@ -11,6 +11,7 @@ pub mod infer;
 pub mod input;
 pub mod metrics;
 pub mod net;
+mod recurrence;
 pub mod room;
 pub mod train;
 

@@ -7,11 +7,14 @@
 //! `MODEL-NOTES.md`; the conv front end is what makes a 2-core CPU fast enough, because the
 //! LSTM then runs 75 steps instead of 300.
 
-use candle_core::{DType, Device, IndexOp, Module, ModuleT, Result, Tensor};
+use candle_core::{DType, Device, Module, ModuleT, Result, Tensor};
 use candle_nn::{batch_norm, linear, BatchNorm, BatchNormConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::augment::Rng;
+use super::recurrence::{lstm_recurrence, recur};
+// The inference pass (`infer.rs`) runs the same loops.
+pub(super) use super::recurrence::{recur_strided, transpose};
 
 /// Sizes of the network; recorded in the model card so loading builds the same shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,11 +69,11 @@ impl Lstm {
         })
     }
 
-    /// (B, T, in) → (B, T, H), run forwards or backwards in time. The recurrence is
-    /// built from candle ops (differentiable) for training; inference runs it as plain
-    /// loops over the weights (`recur`): the same arithmetic without a dozen tensor
-    /// allocations per step, and about twice as fast as candle's matrix products even
-    /// on a batch of 32.
+    /// (B, T, in) → (B, T, H), run forwards or backwards in time. The input projection
+    /// is candle ops; the recurrence runs as plain loops over the weights (`recur`), about
+    /// twice as fast as candle's matrix products even on a batch of 32. Training runs the
+    /// same loops as one differentiable op with its own backward pass
+    /// (`recurrence::lstm_recurrence`), one graph node per direction.
     pub fn forward(&self, x: &Tensor, reverse: bool, train: bool) -> Result<Tensor> {
         let (b, t, input) = x.dims3()?;
         let projected = x
@@ -84,179 +87,8 @@ impl Lstm {
             let h = recur(&gates, b, t, self.hidden, &w_hh, reverse);
             return Tensor::from_vec(h, (b, t, self.hidden), x.device())?.to_dtype(x.dtype());
         }
-        let w_hh = self.w_hh.t()?;
-        let mut h = Tensor::zeros((b, self.hidden), x.dtype(), x.device())?;
-        let mut c = h.clone();
-        let mut outputs = Vec::with_capacity(t);
-        for step in 0..t {
-            let index = if reverse { t - 1 - step } else { step };
-            let gates = (projected.i((.., index, ..))? + h.matmul(&w_hh)?)?;
-            let gates = gates.chunk(4, 1)?;
-            let i = candle_nn::ops::sigmoid(&gates[0])?;
-            let f = candle_nn::ops::sigmoid(&gates[1])?;
-            let g = gates[2].tanh()?;
-            let o = candle_nn::ops::sigmoid(&gates[3])?;
-            c = ((f * &c)? + (i * g)?)?;
-            h = (o * c.tanh()?)?;
-            outputs.push(h.clone());
-        }
-        if reverse {
-            outputs.reverse();
-        }
-        Tensor::stack(&outputs, 1)
+        lstm_recurrence(&projected, &self.w_hh, reverse)
     }
-}
-
-/// The LSTM recurrence for inference. `gates` holds the input projections plus both
-/// biases, (B, T, 4H) in PyTorch's gate order; `w_hh` is (4H, H) row-major. Returns the
-/// hidden states (B, T, H) in time order.
-///
-/// The recurrent product runs as H row updates of the 4H gate vector (`z += h[k] · wᵀ[k]`)
-/// rather than 4H dot products: the updates are independent across the row, so they
-/// vectorise without waiting on one accumulator.
-fn recur(
-    gates: &[f32],
-    b: usize,
-    t: usize,
-    hidden: usize,
-    w_hh: &[f32],
-    reverse: bool,
-) -> Vec<f32> {
-    let w_t = transpose(w_hh, 4 * hidden, hidden);
-    recur_strided(gates, b, t, hidden, &w_t, reverse, 4 * hidden, 0)
-}
-
-/// [`recur`] over gate rows `stride` apart, this direction's 4H starting at `offset`
-/// (so both directions can share one projection), with the recurrent weights already
-/// transposed to (H, 4H) (see [`transpose`]), so a caller that keeps them does not redo it
-/// for every window.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn recur_strided(
-    gates: &[f32],
-    b: usize,
-    t: usize,
-    hidden: usize,
-    w_t: &[f32],
-    reverse: bool,
-    stride: usize,
-    offset: usize,
-) -> Vec<f32> {
-    let g4 = 4 * hidden;
-    let mut out = vec![0.0f32; b * t * hidden];
-    let mut h = vec![0.0f32; hidden];
-    let mut c = vec![0.0f32; hidden];
-    let mut z = vec![0.0f32; g4];
-    let mut act = vec![0.0f32; g4];
-    for item in 0..b {
-        h.fill(0.0);
-        c.fill(0.0);
-        for step in 0..t {
-            let index = if reverse { t - 1 - step } else { step };
-            let row = (item * t + index) * stride + offset;
-            z.copy_from_slice(&gates[row..row + g4]);
-            add_row_products(&mut z, &h, w_t);
-            // Gates i, f, o through the sigmoid; the cell input g through tanh.
-            let (zi_f, rest) = z.split_at(2 * hidden);
-            let (zg, zo) = rest.split_at(hidden);
-            let (a_if, rest) = act.split_at_mut(2 * hidden);
-            let (a_g, a_o) = rest.split_at_mut(hidden);
-            sigmoid_into(zi_f, a_if);
-            tanh_into(zg, a_g);
-            sigmoid_into(zo, a_o);
-            let (ai, af) = a_if.split_at(hidden);
-            for k in 0..hidden {
-                c[k] = af[k] * c[k] + ai[k] * a_g[k];
-            }
-            tanh_into(&c, &mut h);
-            for (hk, ok) in h.iter_mut().zip(a_o.iter()) {
-                *hk *= ok;
-            }
-            let dst = (item * t + index) * hidden;
-            out[dst..dst + hidden].copy_from_slice(&h);
-        }
-    }
-    out
-}
-
-/// `z += Σ_k h[k] · w_t[k]` where `w_t` holds H rows of `z.len()`, in blocks of 64
-/// outputs kept in registers across the whole sum over k. Full blocks take a path whose
-/// length the compiler knows, which it unrolls into eight independent vector
-/// accumulators (a third faster than the same loop over a run-time length).
-fn add_row_products(z: &mut [f32], h: &[f32], w_t: &[f32]) {
-    const BLOCK: usize = 64;
-    let g = z.len();
-    for (bi, zb) in z.chunks_mut(BLOCK).enumerate() {
-        let j0 = bi * BLOCK;
-        if let Ok(zb) = <&mut [f32; BLOCK]>::try_from(&mut *zb) {
-            let mut acc = *zb;
-            for (k, &hk) in h.iter().enumerate() {
-                let w = &w_t[k * g + j0..][..BLOCK];
-                for (a, &wj) in acc.iter_mut().zip(w) {
-                    *a = wj.mul_add(hk, *a);
-                }
-            }
-            *zb = acc;
-        } else {
-            for (k, &hk) in h.iter().enumerate() {
-                let w = &w_t[k * g + j0..][..zb.len()];
-                for (a, &wj) in zb.iter_mut().zip(w) {
-                    *a = wj.mul_add(hk, *a);
-                }
-            }
-        }
-    }
-}
-
-/// (rows, cols) row-major → (cols, rows), in 16×16 tiles so neither side strides
-/// through memory a row at a time.
-pub(super) fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const TILE: usize = 16;
-    let mut out = vec![0.0f32; rows * cols];
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    out[c * rows + r] = m[r * cols + c];
-                }
-            }
-        }
-    }
-    out
-}
-
-fn sigmoid_into(x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = 1.0 / (1.0 + exp_approx(-v));
-    }
-}
-
-/// tanh(x) = 1 − 2 / (1 + e^{2x}): exact in form, no cancellation for large |x|.
-fn tanh_into(x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = 1.0 - 2.0 / (1.0 + exp_approx(2.0 * v));
-    }
-}
-
-/// e^x to within about 2 ulp over the whole f32 range, without branches, so the loops
-/// above vectorise (libm's `expf` is a call per element and was a third of an LSTM
-/// step). Cephes' method: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r,
-/// and 2^n built in the exponent bits.
-#[inline(always)]
-fn exp_approx(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let x = x.clamp(-87.3, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
-    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
-    let p = 1.987_569_1e-4f32
-        .mul_add(r, 1.398_199_9e-3)
-        .mul_add(r, 8.333_452e-3)
-        .mul_add(r, 4.166_579_6e-2)
-        .mul_add(r, 1.666_666_5e-1)
-        .mul_add(r, 0.5);
-    let er = p.mul_add(r * r, r) + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    er * scale
 }
 
 /// A 1-D convolution over time ("same" padding, stride 1) as one matrix product over
@@ -449,34 +281,4 @@ pub fn initialise(varmap: &candle_nn::VarMap, rng: &mut Rng) -> Result<()> {
         var.set(&t.to_dtype(DType::F32)?)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exp_approx_is_within_a_few_ulp_of_exp() {
-        let mut worst = 0.0f64;
-        for i in -8_000..=8_000 {
-            let x = i as f32 * 0.01;
-            let exact = f64::from(x).exp();
-            let rel = ((f64::from(exp_approx(x)) - exact) / exact).abs();
-            worst = worst.max(rel);
-        }
-        assert!(worst < 4e-7, "worst relative error {worst:e}");
-        assert_eq!(exp_approx(-1000.0), exp_approx(-87.3));
-        assert!(exp_approx(1000.0).is_finite());
-    }
-
-    #[test]
-    fn the_tiled_transpose_moves_every_element() {
-        let m: Vec<f32> = (0..17 * 40).map(|v| v as f32).collect();
-        let t = transpose(&m, 17, 40);
-        for r in 0..17 {
-            for c in 0..40 {
-                assert_eq!(t[c * 17 + r], m[r * 40 + c]);
-            }
-        }
-    }
 }

@@ -1,0 +1,552 @@
+//! The LSTM recurrence in plain loops: the inference kernel ([`recur_strided`]) and, for
+//! training, the same loop as one candle op with a hand-written backward pass
+//! (backpropagation through time, [`lstm_recurrence`]).
+//!
+//! Built from candle ops, one direction of 75 steps was about a thousand graph nodes, and
+//! slicing the gradient-tracked input inside the time loop made the backward pass pad
+//! every step's gradient to the whole sequence (O(T²) memory traffic). As one op it is one
+//! node per direction: the backward pass recomputes the gates from the op's own output in
+//! one matrix product, runs the recurrence back in time per sequence, and gets the
+//! recurrent weights' gradient from one more matrix product.
+//!
+//! Gates are in PyTorch's order (input, forget, cell, output):
+//! c_t = f ⊙ c_{t−1} + i ⊙ g, h_t = o ⊙ tanh(c_t), with h_0 = c_0 = 0.
+
+use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType};
+use rayon::prelude::*;
+
+/// The element types the loops run on: f32 for training and inference, f64 for the
+/// finite-difference checks of `tests/gradients.rs`.
+pub(super) trait Real: WithDType {
+    const ZERO: Self;
+    const ONE: Self;
+    fn exp(self) -> Self;
+    fn mul_add(self, a: Self, b: Self) -> Self;
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    #[inline(always)]
+    fn exp(self) -> Self {
+        exp_approx(self)
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    #[inline(always)]
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
+    }
+}
+
+/// The hidden states (B, T, H) of one LSTM direction, in time order, from `projected`
+/// (B, T, 4H: the input projections plus both biases) and the recurrent weights `w_hh`
+/// (4H, H), differentiable with respect to both. CPU only, f32 or f64.
+pub(super) fn lstm_recurrence(projected: &Tensor, w_hh: &Tensor, reverse: bool) -> Result<Tensor> {
+    projected
+        .contiguous()?
+        .apply_op2(&w_hh.contiguous()?, Recurrence { reverse })
+}
+
+/// The op behind [`lstm_recurrence`]; `reverse` runs it backwards in time.
+struct Recurrence {
+    reverse: bool,
+}
+
+impl Recurrence {
+    /// (B, T, H) from the shapes of `projected` and `w_hh`, checked against each other.
+    fn sizes(projected: &Shape, w_hh: &Shape) -> Result<(usize, usize, usize)> {
+        let (b, t, g4) = projected.dims3()?;
+        let (rows, hidden) = w_hh.dims2()?;
+        if g4 != 4 * hidden || rows != g4 || hidden == 0 || t == 0 {
+            bail!(
+                "lstm recurrence: projected {projected:?} does not fit recurrent weights {w_hh:?}"
+            )
+        }
+        Ok((b, t, hidden))
+    }
+
+    /// The sequences of a batch in parallel, each with the inference loop.
+    fn forward<T: Real>(&self, projected: &[T], w_hh: &[T], t: usize, hidden: usize) -> Vec<T> {
+        let w_t = transpose(w_hh, 4 * hidden, hidden);
+        projected
+            .par_chunks(t * 4 * hidden)
+            .flat_map_iter(|item| {
+                recur_strided(item, 1, t, hidden, &w_t, self.reverse, 4 * hidden, 0)
+            })
+            .collect()
+    }
+
+    /// d(projected) (B, T, 4H) and d(w_hh) (4H, H) from the gradient of the hidden states.
+    fn backward<T: Real>(
+        &self,
+        projected: &Tensor,
+        w_hh: &Tensor,
+        h: &Tensor,
+        grad_h: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let (b, t, hidden) = Self::sizes(projected.shape(), w_hh.shape())?;
+        let g4 = 4 * hidden;
+        let device = projected.device();
+        // Each step's previous hidden state (the next one in time when reversed), zero at
+        // the first step: the op's own output shifted by one step.
+        let hs: Vec<T> = h.detach().flatten_all()?.to_vec1()?;
+        let mut previous = vec![T::ZERO; hs.len()];
+        for (prev, item) in previous.chunks_mut(t * hidden).zip(hs.chunks(t * hidden)) {
+            if self.reverse {
+                prev[..(t - 1) * hidden].copy_from_slice(&item[hidden..]);
+            } else {
+                prev[hidden..].copy_from_slice(&item[..(t - 1) * hidden]);
+            }
+        }
+        let previous = Tensor::from_vec(previous, (b * t, hidden), device)?;
+        // Every step's gate pre-activations at once, one matrix product rather than T.
+        let w_hh = w_hh.detach();
+        let z = (projected.detach().reshape((b * t, g4))? + previous.matmul(&w_hh.t()?)?)?;
+        let mut dz: Vec<T> = z.flatten_all()?.to_vec1()?;
+        let grad: Vec<T> = grad_h.detach().flatten_all()?.to_vec1()?;
+        let w: Vec<T> = w_hh.flatten_all()?.to_vec1()?;
+        dz.par_chunks_mut(t * g4)
+            .zip(grad.par_chunks(t * hidden))
+            .for_each(|(z, grad)| backpropagate(z, grad, &w, hidden, self.reverse));
+        let dz = Tensor::from_vec(dz, (b * t, g4), device)?;
+        // Σ over batch and steps of dz_tᵀ · h_{t−1}.
+        let d_w_hh = dz.t()?.matmul(&previous)?;
+        Ok((dz.reshape((b, t, g4))?, d_w_hh))
+    }
+}
+
+impl CustomOp2 for Recurrence {
+    fn name(&self) -> &'static str {
+        "lstm-recurrence"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, t, hidden) = Self::sizes(l1.shape(), l2.shape())?;
+        let h = match (s1, s2) {
+            (CpuStorage::F32(p), CpuStorage::F32(w)) => {
+                CpuStorage::F32(self.forward(contiguous(p, l1)?, contiguous(w, l2)?, t, hidden))
+            }
+            (CpuStorage::F64(p), CpuStorage::F64(w)) => {
+                CpuStorage::F64(self.forward(contiguous(p, l1)?, contiguous(w, l2)?, t, hidden))
+            }
+            _ => bail!("lstm recurrence: both inputs must be f32, or both f64"),
+        };
+        Ok((h, Shape::from((b, t, hidden))))
+    }
+
+    fn bwd(
+        &self,
+        projected: &Tensor,
+        w_hh: &Tensor,
+        h: &Tensor,
+        grad_h: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (d_projected, d_w_hh) = match projected.dtype() {
+            DType::F32 => self.backward::<f32>(projected, w_hh, h, grad_h)?,
+            DType::F64 => self.backward::<f64>(projected, w_hh, h, grad_h)?,
+            other => bail!("lstm recurrence: no backward pass for {other:?}"),
+        };
+        Ok((Some(d_projected), Some(d_w_hh)))
+    }
+}
+
+/// The data of a contiguous layout.
+fn contiguous<'a, T>(storage: &'a [T], layout: &Layout) -> Result<&'a [T]> {
+    layout
+        .contiguous_offsets()
+        .and_then(|(start, end)| storage.get(start..end))
+        .ok_or_else(|| candle_core::Error::Msg("lstm recurrence: non-contiguous input".into()))
+}
+
+/// Backpropagation through time for one sequence. `z` holds the gate pre-activations
+/// (T, 4H) on entry and their gradients on return; `grad` is the gradient of the hidden
+/// states (T, H); `w_hh` is (4H, H) row-major.
+fn backpropagate<T: Real>(z: &mut [T], grad: &[T], w_hh: &[T], hidden: usize, reverse: bool) {
+    let g4 = 4 * hidden;
+    let t = grad.len() / hidden;
+    let index = |step: usize| if reverse { t - 1 - step } else { step };
+    for row in z.chunks_mut(g4) {
+        let (i_f, rest) = row.split_at_mut(2 * hidden);
+        let (g, o) = rest.split_at_mut(hidden);
+        i_f.iter_mut().for_each(|v| *v = sigmoid(*v));
+        g.iter_mut().for_each(|v| *v = tanh(*v));
+        o.iter_mut().for_each(|v| *v = sigmoid(*v));
+    }
+    // The cell states, forwards in processing order.
+    let mut cells = vec![T::ZERO; t * hidden];
+    let mut cell = vec![T::ZERO; hidden];
+    for step in 0..t {
+        let at = index(step);
+        let row = &z[at * g4..][..g4];
+        let (i, f, g) = (
+            &row[..hidden],
+            &row[hidden..][..hidden],
+            &row[2 * hidden..][..hidden],
+        );
+        for k in 0..hidden {
+            cell[k] = f[k] * cell[k] + i[k] * g[k];
+        }
+        cells[at * hidden..][..hidden].copy_from_slice(&cell);
+    }
+    // Back in time: the gradient reaching h_t is its own plus what flows back from step
+    // t + 1 through the recurrent weights (`dh_next`) and through the cell (`dc_next`).
+    let zeros = vec![T::ZERO; hidden];
+    let mut dh_next = vec![T::ZERO; hidden];
+    let mut dc_next = vec![T::ZERO; hidden];
+    for step in (0..t).rev() {
+        let at = index(step);
+        let c = &cells[at * hidden..][..hidden];
+        let c_prev = if step == 0 {
+            &zeros[..]
+        } else {
+            &cells[index(step - 1) * hidden..][..hidden]
+        };
+        let dh_own = &grad[at * hidden..][..hidden];
+        let row = &mut z[at * g4..][..g4];
+        let (zi, rest) = row.split_at_mut(hidden);
+        let (zf, rest) = rest.split_at_mut(hidden);
+        let (zg, zo) = rest.split_at_mut(hidden);
+        for k in 0..hidden {
+            let (i, f, g, o) = (zi[k], zf[k], zg[k], zo[k]);
+            let tc = tanh(c[k]);
+            let dh = dh_own[k] + dh_next[k];
+            let dc = dh * o * (T::ONE - tc * tc) + dc_next[k];
+            dc_next[k] = dc * f;
+            zi[k] = dc * g * i * (T::ONE - i);
+            zf[k] = dc * c_prev[k] * f * (T::ONE - f);
+            zg[k] = dc * i * (T::ONE - g * g);
+            zo[k] = dh * tc * o * (T::ONE - o);
+        }
+        if step > 0 {
+            // dh_{t−1} = W_hhᵀ · dz_t: W_hh's 4H rows weighted by dz_t.
+            dh_next.fill(T::ZERO);
+            add_row_products(&mut dh_next, &z[at * g4..][..g4], w_hh);
+        }
+    }
+}
+
+/// The LSTM recurrence for inference. `gates` holds the input projections plus both
+/// biases, (B, T, 4H) in PyTorch's gate order; `w_hh` is (4H, H) row-major. Returns the
+/// hidden states (B, T, H) in time order.
+///
+/// The recurrent product runs as H row updates of the 4H gate vector (`z += h[k] · wᵀ[k]`)
+/// rather than 4H dot products: the updates are independent across the row, so they
+/// vectorise without waiting on one accumulator.
+pub(super) fn recur<T: Real>(
+    gates: &[T],
+    b: usize,
+    t: usize,
+    hidden: usize,
+    w_hh: &[T],
+    reverse: bool,
+) -> Vec<T> {
+    let w_t = transpose(w_hh, 4 * hidden, hidden);
+    recur_strided(gates, b, t, hidden, &w_t, reverse, 4 * hidden, 0)
+}
+
+/// [`recur`] over gate rows `stride` apart, this direction's 4H starting at `offset`
+/// (so both directions can share one projection), with the recurrent weights already
+/// transposed to (H, 4H) (see [`transpose`]), so a caller that keeps them does not redo it
+/// for every window.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn recur_strided<T: Real>(
+    gates: &[T],
+    b: usize,
+    t: usize,
+    hidden: usize,
+    w_t: &[T],
+    reverse: bool,
+    stride: usize,
+    offset: usize,
+) -> Vec<T> {
+    let g4 = 4 * hidden;
+    let mut out = vec![T::ZERO; b * t * hidden];
+    let mut h = vec![T::ZERO; hidden];
+    let mut c = vec![T::ZERO; hidden];
+    let mut z = vec![T::ZERO; g4];
+    let mut act = vec![T::ZERO; g4];
+    for item in 0..b {
+        h.fill(T::ZERO);
+        c.fill(T::ZERO);
+        for step in 0..t {
+            let index = if reverse { t - 1 - step } else { step };
+            let row = (item * t + index) * stride + offset;
+            z.copy_from_slice(&gates[row..row + g4]);
+            add_row_products(&mut z, &h, w_t);
+            // Gates i, f, o through the sigmoid; the cell input g through tanh.
+            let (zi_f, rest) = z.split_at(2 * hidden);
+            let (zg, zo) = rest.split_at(hidden);
+            let (a_if, rest) = act.split_at_mut(2 * hidden);
+            let (a_g, a_o) = rest.split_at_mut(hidden);
+            sigmoid_into(zi_f, a_if);
+            tanh_into(zg, a_g);
+            sigmoid_into(zo, a_o);
+            let (ai, af) = a_if.split_at(hidden);
+            for k in 0..hidden {
+                c[k] = af[k] * c[k] + ai[k] * a_g[k];
+            }
+            tanh_into(&c, &mut h);
+            for (hk, ok) in h.iter_mut().zip(a_o.iter()) {
+                *hk *= *ok;
+            }
+            let dst = (item * t + index) * hidden;
+            out[dst..dst + hidden].copy_from_slice(&h);
+        }
+    }
+    out
+}
+
+/// `z += Σ_k h[k] · w_t[k]` where `w_t` holds H rows of `z.len()`, in blocks of 64
+/// outputs kept in registers across the whole sum over k. Full blocks take a path whose
+/// length the compiler knows, which it unrolls into eight independent vector
+/// accumulators (a third faster than the same loop over a run-time length).
+fn add_row_products<T: Real>(z: &mut [T], h: &[T], w_t: &[T]) {
+    const BLOCK: usize = 64;
+    let g = z.len();
+    for (bi, zb) in z.chunks_mut(BLOCK).enumerate() {
+        let j0 = bi * BLOCK;
+        if let Ok(zb) = <&mut [T; BLOCK]>::try_from(&mut *zb) {
+            let mut acc = *zb;
+            for (k, &hk) in h.iter().enumerate() {
+                let w = &w_t[k * g + j0..][..BLOCK];
+                for (a, &wj) in acc.iter_mut().zip(w) {
+                    *a = wj.mul_add(hk, *a);
+                }
+            }
+            *zb = acc;
+        } else {
+            for (k, &hk) in h.iter().enumerate() {
+                let w = &w_t[k * g + j0..][..zb.len()];
+                for (a, &wj) in zb.iter_mut().zip(w) {
+                    *a = wj.mul_add(hk, *a);
+                }
+            }
+        }
+    }
+}
+
+/// (rows, cols) row-major → (cols, rows), in 16×16 tiles so neither side strides
+/// through memory a row at a time.
+pub(super) fn transpose<T: Real>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    const TILE: usize = 16;
+    let mut out = vec![T::ZERO; rows * cols];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = m[r * cols + c];
+                }
+            }
+        }
+    }
+    out
+}
+
+#[inline(always)]
+fn sigmoid<T: Real>(v: T) -> T {
+    T::ONE / (T::ONE + (T::ZERO - v).exp())
+}
+
+/// tanh(x) = 1 − 2 / (1 + e^{2x}): exact in form, no cancellation for large |x|.
+#[inline(always)]
+fn tanh<T: Real>(v: T) -> T {
+    let two = T::ONE + T::ONE;
+    T::ONE - two / (T::ONE + (two * v).exp())
+}
+
+fn sigmoid_into<T: Real>(x: &[T], out: &mut [T]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = sigmoid(v);
+    }
+}
+
+fn tanh_into<T: Real>(x: &[T], out: &mut [T]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = tanh(v);
+    }
+}
+
+/// e^x to within about 2 ulp over the whole f32 range, without branches, so the loops
+/// above vectorise (libm's `expf` is a call per element and was a third of an LSTM
+/// step). Cephes' method: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r,
+/// and 2^n built in the exponent bits.
+#[inline(always)]
+fn exp_approx(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.3, 88.0);
+    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
+    let p = 1.987_569_1e-4f32
+        .mul_add(r, 1.398_199_9e-3)
+        .mul_add(r, 8.333_452e-3)
+        .mul_add(r, 4.166_579_6e-2)
+        .mul_add(r, 1.666_666_5e-1)
+        .mul_add(r, 0.5);
+    let er = p.mul_add(r * r, r) + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    er * scale
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::augment::Rng;
+    use candle_core::{Device, IndexOp, Var};
+
+    #[test]
+    fn exp_approx_is_within_a_few_ulp_of_exp() {
+        let mut worst = 0.0f64;
+        for i in -8_000..=8_000 {
+            let x = i as f32 * 0.01;
+            let exact = f64::from(x).exp();
+            let rel = ((f64::from(exp_approx(x)) - exact) / exact).abs();
+            worst = worst.max(rel);
+        }
+        assert!(worst < 4e-7, "worst relative error {worst:e}");
+        assert_eq!(exp_approx(-1000.0), exp_approx(-87.3));
+        assert!(exp_approx(1000.0).is_finite());
+    }
+
+    #[test]
+    fn the_tiled_transpose_moves_every_element() {
+        let m: Vec<f32> = (0..17 * 40).map(|v| v as f32).collect();
+        let t = transpose(&m, 17, 40);
+        for r in 0..17 {
+            for c in 0..40 {
+                assert_eq!(t[c * 17 + r], m[r * 40 + c]);
+            }
+        }
+    }
+
+    /// The recurrence as the network built it before the op: candle ops per step, which
+    /// candle differentiates itself (and slow, see the module comment).
+    fn recurrence_by_ops(projected: &Tensor, w_hh: &Tensor, reverse: bool) -> Tensor {
+        let (b, t, g4) = projected.dims3().unwrap();
+        let w_hh = w_hh.t().unwrap();
+        let mut h = Tensor::zeros((b, g4 / 4), projected.dtype(), projected.device()).unwrap();
+        let mut c = h.clone();
+        let mut outputs = Vec::with_capacity(t);
+        for step in 0..t {
+            let index = if reverse { t - 1 - step } else { step };
+            let gates = (projected.i((.., index, ..)).unwrap() + h.matmul(&w_hh).unwrap()).unwrap();
+            let gates = gates.chunk(4, 1).unwrap();
+            let i = candle_nn::ops::sigmoid(&gates[0]).unwrap();
+            let f = candle_nn::ops::sigmoid(&gates[1]).unwrap();
+            let g = gates[2].tanh().unwrap();
+            let o = candle_nn::ops::sigmoid(&gates[3]).unwrap();
+            c = ((f * &c).unwrap() + (i * g).unwrap()).unwrap();
+            h = (o * c.tanh().unwrap()).unwrap();
+            outputs.push(h.clone());
+        }
+        if reverse {
+            outputs.reverse();
+        }
+        Tensor::stack(&outputs, 1).unwrap()
+    }
+
+    fn random(shape: &[usize], scale: f64, dtype: DType, rng: &mut Rng) -> Tensor {
+        let n: usize = shape.iter().product();
+        let values: Vec<f64> = (0..n).map(|_| rng.normal() * scale).collect();
+        Tensor::from_vec(values, shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap()
+    }
+
+    /// The largest difference between `a` and `b`, relative to the largest magnitude in `b`.
+    fn relative_difference(a: &Tensor, b: &Tensor) -> f64 {
+        let a: Vec<f64> = a
+            .to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let b: Vec<f64> = b
+            .to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
+        a.iter()
+            .zip(&b)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+            / scale
+    }
+
+    /// The op against the candle-op recurrence it replaces: outputs and both gradients of a
+    /// random weighted sum of the outputs, on odd sizes (B = 3, T = 7, H = 5: 4H = 20 is a
+    /// partial block of the row products) in both directions. f32 runs the approximate
+    /// exponential against candle's exact one, so it agrees to 1e-4 of each tensor's
+    /// largest value; f64 uses the exact exponential in both and must agree to 1e-10.
+    #[test]
+    fn the_op_equals_the_candle_op_recurrence_with_its_gradients() {
+        let mut rng = Rng::new(11);
+        for (dtype, tolerance) in [(DType::F32, 1e-4), (DType::F64, 1e-10)] {
+            for reverse in [false, true] {
+                let projected =
+                    Var::from_tensor(&random(&[3, 7, 20], 1.0, dtype, &mut rng)).unwrap();
+                let w_hh = Var::from_tensor(&random(&[20, 5], 0.7, dtype, &mut rng)).unwrap();
+                let weights = random(&[3, 7, 5], 1.0, dtype, &mut rng);
+                let ours =
+                    lstm_recurrence(projected.as_tensor(), w_hh.as_tensor(), reverse).unwrap();
+                let theirs = recurrence_by_ops(projected.as_tensor(), w_hh.as_tensor(), reverse);
+                let gradients = |h: &Tensor| {
+                    let grads = (h * &weights)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .backward()
+                        .unwrap();
+                    let get = |v: &Var| grads.get(v.as_tensor()).unwrap().clone();
+                    (get(&projected), get(&w_hh))
+                };
+                let (ours_dp, ours_dw) = gradients(&ours);
+                let (theirs_dp, theirs_dw) = gradients(&theirs);
+                for (what, a, b) in [
+                    ("output", &ours, &theirs),
+                    ("d projected", &ours_dp, &theirs_dp),
+                    ("d w_hh", &ours_dw, &theirs_dw),
+                ] {
+                    assert_eq!(a.dims(), b.dims(), "{what}");
+                    let diff = relative_difference(a, b);
+                    assert!(
+                        diff <= tolerance,
+                        "{dtype:?}, reverse {reverse}: {what} differs by {diff:e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_op_refuses_weights_of_the_wrong_shape() {
+        let projected = Tensor::zeros((2, 3, 20), DType::F32, &Device::Cpu).unwrap();
+        let w_hh = Tensor::zeros((20, 4), DType::F32, &Device::Cpu).unwrap();
+        assert!(lstm_recurrence(&projected, &w_hh, false).is_err());
+    }
+}
