@@ -80,10 +80,13 @@ pub struct Args {
     #[arg(long)]
     from: Option<PathBuf>,
     /// Versions of each training clip heard in synthetic rooms and microphones
-    /// (reverberation, noise or babble, band limits, colouring, level), drawn for half
-    /// of the clips an epoch takes; 0: none.
+    /// (reverberation, noise or babble, band limits, colouring, level), each over one of
+    /// the clip's other versions; 0: none.
     #[arg(long, default_value_t = 0)]
     rooms: usize,
+    /// Share of an epoch's draws that take a room version, when clips have them.
+    #[arg(long, default_value_t = 0.5)]
+    room_share: f64,
     /// Validate on the validation clips in synthetic rooms too (one room per clip, the
     /// same on every run), and keep the epoch with the best mean of the clean and the
     /// room macro-F1.
@@ -140,6 +143,11 @@ fn session_clips(dirs: &[PathBuf]) -> anyhow::Result<Vec<Clip>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.room_share),
+        "--room-share must be between 0 and 1 (got {})",
+        args.room_share
+    );
     anyhow::ensure!(
         (0.0..1.0).contains(&args.weight_average),
         "--weight-average must be at least 0 and below 1 (got {})",
@@ -226,6 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         patience: args.patience,
         balance_speakers: args.balance_speakers,
         epoch_clips: args.epoch_clips,
+        room_share: args.room_share,
         net: start
             .as_ref()
             .map_or_else(TrainConfig::default_net, |(card, ..)| card.net.clone()),
@@ -364,6 +373,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             rooms: if cfg.augment { args.rooms } else { 0 },
             room_recipe: (cfg.augment && args.rooms > 0 || !val_rooms.is_empty())
                 .then(|| recipe.clone()),
+            room_share: if cfg.augment && args.rooms > 0 {
+                cfg.room_share
+            } else {
+                0.0
+            },
             balance_speakers: cfg.balance_speakers,
             epoch_clips: cfg.epoch_clips,
             corpora: who(&train_clips)

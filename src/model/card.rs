@@ -87,6 +87,9 @@ pub struct Training {
     pub rooms: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_recipe: Option<RoomRecipe>,
+    /// Share of the clips an epoch drew that took a room version.
+    #[serde(default)]
+    pub room_share: f64,
     /// Each epoch drew its clips speaker by speaker (older cards: every clip once).
     #[serde(default)]
     pub balance_speakers: bool,

@@ -83,7 +83,7 @@ pub enum Versions<'a> {
     /// The original audio only (validation, or training without augmentation).
     Original,
     /// The original, these augmentations, and `room_versions` versions in rooms drawn by
-    /// the recipe (training).
+    /// the recipe, each over one of the others (training).
     Augmented {
         augmentations: &'a [Augmentation],
         room: Option<&'a RoomRecipe>,
@@ -144,17 +144,23 @@ pub fn prepare_versions(
                     room_versions: rooms,
                 } => {
                     let mut rng = Rng::new(clip_seed);
-                    let mut out = vec![frames(&signal)];
+                    let mut audio = vec![signal];
                     for augmentation in augmentations {
-                        out.push(frames(&augmentation.apply(&signal, &mut rng)));
+                        let version = augmentation.apply(&audio[0], &mut rng);
+                        audio.push(version);
                     }
+                    // Each room hears one of the versions above, drawn at random: the
+                    // pitch-shifted "voices" matter most to unseen speakers, and rooms over
+                    // the original alone would thin them out.
+                    let mut heard = Vec::new();
                     if let Some(recipe) = room {
                         for _ in 0..rooms {
-                            out.push(frames(&recipe.degrade(&signal, &babble, &mut rng)));
+                            let source = &audio[rng.below(audio.len())];
+                            heard.push(recipe.degrade(source, &babble, &mut rng));
                             room_versions += 1;
                         }
                     }
-                    out
+                    audio.iter().chain(&heard).map(|a| frames(a)).collect()
                 }
             };
             on_done();
