@@ -1,5 +1,5 @@
 //! `emovox listen` on a real audio stack: a private PulseAudio server whose default input
-//! hears what is played into a null sink (tests/virtual-mic, from the workplace's recipe).
+//! hears what is played into a null sink (tests/virtual-mic).
 //! cpal opens ALSA's "default" device, which the pulse plugin routes to the server that
 //! `PULSE_SERVER` names: the private one, so the machine's own sound server is left alone.
 //! Needs the Debian packages .ci/setup installs (pulseaudio pulseaudio-utils alsa-utils

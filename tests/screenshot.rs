@@ -1,5 +1,5 @@
-//! The real window on a real X server: the app runs under Xvfb (tests/screenshot, from
-//! the workplace's recipe) with a clip standing in for the microphone, and the picture it
+//! The real window on a real X server: the app runs under Xvfb (tests/screenshot)
+//! with a clip standing in for the microphone, and the picture it
 //! draws must be a live window, not a blank one. Needs xvfb, imagemagick and Mesa's GL
 //! driver (.ci/setup --test installs them).
 #![allow(clippy::unwrap_used)]

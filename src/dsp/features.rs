@@ -17,7 +17,8 @@ pub enum DbRule {
     Streaming,
 }
 
-/// One feature of DESIGN.md, by the name the command line and model cards use.
+/// One per-frame feature (mel, mel_db, MFCC, chroma, contrast, tonnetz), by the name the
+/// command line and model cards use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeatureKind {
     Mel,
