@@ -129,9 +129,7 @@ fn the_shipped_model_scores_what_its_card_says() {
             predicted: argmax(&model.classify_signal(&mut extractor, &signal).unwrap()),
         });
     }
-    let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
-    let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
-    let m = Metrics::from_predictions(&truth, &predicted, Emotion::COUNT);
+    let m = Metrics::from_outcomes(&outcomes);
     println!(
         "{} validation clips: accuracy {:.4} macro-F1 {:.4}",
         clips.len(),

@@ -15,7 +15,7 @@ use emovox::model::metrics::Scoreboard;
 use emovox::model::room::RoomRecipe;
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
-    outcomes, prepare_versions, train, Augmentation, Progress, StartFrom, TrainConfig, Versions,
+    prepare_versions, train, Augmentation, Progress, StartFrom, TrainConfig, Versions,
     AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
 use emovox::model::FeatureConfig;
@@ -317,20 +317,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    let norm = emovox::model::input::Normaliser::from_mean_std(
-        &trained.normalisation.mean,
-        &trained.normalisation.std,
-    );
-    let board = Scoreboard::from_outcomes(&outcomes(&trained.net, &norm, &val_set)?);
-    let board_rooms = if val_rooms.is_empty() {
-        None
-    } else {
-        Some(Scoreboard::from_outcomes(&outcomes(
-            &trained.net,
-            &norm,
-            &val_rooms,
-        )?))
-    };
+    let board = Scoreboard::from_outcomes(&trained.outcomes);
+    let board_rooms = (!trained.outcomes_in_rooms.is_empty())
+        .then(|| Scoreboard::from_outcomes(&trained.outcomes_in_rooms));
     let per_corpus = corpus_validation(&board, board_rooms.as_ref());
     let card = ModelCard {
         name: start.as_ref().map_or_else(

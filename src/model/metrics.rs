@@ -164,6 +164,15 @@ pub struct CorpusScores {
     pub calm_as_neutral: bool,
 }
 
+impl Metrics {
+    /// Scores over the eight emotions of clips' outcomes (raw predictions, corpora pooled).
+    pub fn from_outcomes(outcomes: &[Outcome]) -> Metrics {
+        let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
+        let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
+        Metrics::from_predictions(&truth, &predicted, Emotion::COUNT)
+    }
+}
+
 /// Scores per corpus and over everything.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scoreboard {

@@ -21,7 +21,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use super::augment::Rng;
 use super::card::Normalisation;
 use super::input::{fill_window, Normaliser, INPUT_DIM, WINDOW_FRAMES};
-use super::metrics::Metrics;
+use super::metrics::{Metrics, Outcome};
 use super::net::{initialise, EmotionNet, NetConfig};
 use crate::labels::Emotion;
 use averaging::{ready_for_inference, WeightAverage};
@@ -138,6 +138,10 @@ pub struct Trained {
     pub validation: Option<Metrics>,
     /// The kept weights on the validation clips in synthetic rooms, when given.
     pub validation_in_rooms: Option<Metrics>,
+    /// Each validation clip's outcome behind `validation` (for scores per corpus), and the
+    /// same in rooms; empty without validation.
+    pub outcomes: Vec<Outcome>,
+    pub outcomes_in_rooms: Vec<Outcome>,
     pub seconds: f64,
 }
 
@@ -283,14 +287,13 @@ pub fn train(
             }
         }
     }
-    let mut validation_in_rooms = None;
+    let (mut val_outcomes, mut rooms_outcomes) = (Vec::new(), Vec::new());
     let (best_epoch, validation) = match best {
         Some((_, epoch, weights)) => {
             restore(&varmap, &weights)?;
-            if !val_in_rooms.is_empty() {
-                validation_in_rooms = Some(evaluate(&net, &norm, val_in_rooms)?);
-            }
-            (epoch, Some(evaluate(&net, &norm, val)?))
+            rooms_outcomes = outcomes(&net, &norm, val_in_rooms)?;
+            val_outcomes = outcomes(&net, &norm, val)?;
+            (epoch, Some(Metrics::from_outcomes(&val_outcomes)))
         }
         None => {
             let epoch = losses.len();
@@ -315,7 +318,10 @@ pub fn train(
         losses,
         best_epoch,
         validation,
-        validation_in_rooms,
+        validation_in_rooms: (!rooms_outcomes.is_empty())
+            .then(|| Metrics::from_outcomes(&rooms_outcomes)),
+        outcomes: val_outcomes,
+        outcomes_in_rooms: rooms_outcomes,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -3,7 +3,6 @@
 use half::f16;
 
 use super::prepare::PreparedClip;
-use crate::labels::Emotion;
 use crate::model::classifier::{argmax, batch_probabilities, clip_probabilities};
 use crate::model::infer::InferenceNet;
 use crate::model::input::{Normaliser, INPUT_DIM, WINDOW_FRAMES};
@@ -16,14 +15,7 @@ pub fn evaluate(
     norm: &Normaliser,
     clips: &[PreparedClip],
 ) -> candle_core::Result<Metrics> {
-    let outcomes = outcomes(net, norm, clips)?;
-    let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
-    let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
-    Ok(Metrics::from_predictions(
-        &truth,
-        &predicted,
-        Emotion::COUNT,
-    ))
+    Ok(Metrics::from_outcomes(&outcomes(net, norm, clips)?))
 }
 
 /// Each clip's corpus, truth and whole-clip prediction (its original version), for
@@ -55,14 +47,7 @@ pub fn evaluate_centre(
     clips: &[PreparedClip],
 ) -> candle_core::Result<Metrics> {
     let clips: Vec<&PreparedClip> = clips.iter().collect();
-    let outcomes = centre_outcomes(net, norm, &clips)?;
-    let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
-    let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
-    Ok(Metrics::from_predictions(
-        &truth,
-        &predicted,
-        Emotion::COUNT,
-    ))
+    Ok(Metrics::from_outcomes(&centre_outcomes(net, norm, &clips)?))
 }
 
 /// The early-stopping score: the mean over the held-out corpora of their macro-F1 (on
@@ -77,12 +62,7 @@ pub fn centre_score(
     let board = Scoreboard::from_outcomes(&outcomes);
     let score = board.per_corpus.iter().map(|c| c.macro_f1).sum::<f64>()
         / board.per_corpus.len().max(1) as f64;
-    let truth: Vec<usize> = outcomes.iter().map(|o| o.truth).collect();
-    let predicted: Vec<usize> = outcomes.iter().map(|o| o.predicted).collect();
-    Ok((
-        Metrics::from_predictions(&truth, &predicted, Emotion::COUNT),
-        score,
-    ))
+    Ok((Metrics::from_outcomes(&outcomes), score))
 }
 
 fn centre_outcomes(
