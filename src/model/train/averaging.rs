@@ -225,7 +225,7 @@ mod tests {
             .mean(0)
             .unwrap();
         let held = |name: &str| {
-            let vars = sorted_vars(&trained.varmap);
+            let vars = sorted_vars(&trained.varmap).unwrap();
             let (_, v) = vars.iter().find(|(n, _)| n == name).unwrap();
             v.as_tensor().to_vec1::<f32>().unwrap()
         };

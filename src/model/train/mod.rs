@@ -180,7 +180,7 @@ pub fn train(
         // A clone shares the variables; `load` needs it mutable.
         varmap.clone().load(&start.weights)?;
     }
-    let trainable: Vec<Var> = trainable_vars(&varmap);
+    let trainable: Vec<Var> = trainable_vars(&varmap)?;
     let mut opt = AdamW::new(
         trainable.clone(),
         ParamsAdamW {
@@ -452,35 +452,39 @@ fn speaker_groups(clips: &[PreparedClip]) -> Vec<Vec<usize>> {
     groups
 }
 
-/// Every variable with its name, in name order.
-pub(crate) fn sorted_vars(varmap: &VarMap) -> Vec<(String, Var)> {
-    let Ok(data) = varmap.data().lock() else {
-        return Vec::new();
-    };
+/// Every variable with its name, in name order. A poisoned lock (a thread panicked while
+/// holding it) is an error: an empty list would let training optimise no variables and
+/// snapshots restore nothing, without a word.
+pub(crate) fn sorted_vars(varmap: &VarMap) -> candle_core::Result<Vec<(String, Var)>> {
+    let data = varmap.data().lock().map_err(|_| {
+        candle_core::Error::Msg(
+            "the model's variables are unusable: a thread panicked while holding them".into(),
+        )
+    })?;
     let mut named: Vec<(String, Var)> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
-    named
+    Ok(named)
 }
 
 /// Every variable but BatchNorm's running statistics, in name order.
-fn trainable_vars(varmap: &VarMap) -> Vec<Var> {
-    sorted_vars(varmap)
+fn trainable_vars(varmap: &VarMap) -> candle_core::Result<Vec<Var>> {
+    Ok(sorted_vars(varmap)?
         .into_iter()
         .filter(|(n, _)| !n.contains("running_"))
         .map(|(_, v)| v)
-        .collect()
+        .collect())
 }
 
 /// Copies of every variable's value, running statistics included.
 fn snapshot(varmap: &VarMap) -> candle_core::Result<Vec<Tensor>> {
-    sorted_vars(varmap)
+    sorted_vars(varmap)?
         .iter()
         .map(|(_, v)| v.as_tensor().copy())
         .collect()
 }
 
 fn restore(varmap: &VarMap, values: &[Tensor]) -> candle_core::Result<()> {
-    for ((_, v), t) in sorted_vars(varmap).iter().zip(values) {
+    for ((_, v), t) in sorted_vars(varmap)?.iter().zip(values) {
         v.set(t)?;
     }
     Ok(())
@@ -496,5 +500,27 @@ mod tests {
         assert!((lr(0) - 0.04).abs() < 1e-12);
         assert!((lr(15) - 1.0).abs() < 1e-12);
         assert!(lr(10) > lr(5) && lr(50) < lr(20) && lr(99) < 0.01);
+    }
+
+    #[test]
+    fn a_poisoned_variable_map_is_an_error_not_an_empty_model() {
+        let varmap = VarMap::new();
+        EmotionNet::new(
+            &TrainConfig::default_net(),
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        )
+        .unwrap();
+        assert!(!trainable_vars(&varmap).unwrap().is_empty());
+        let shared = varmap.clone();
+        let panicked = std::thread::spawn(move || {
+            let _held = shared.data().lock().unwrap();
+            panic!("a thread dies holding the variables");
+        })
+        .join();
+        assert!(panicked.is_err());
+        let err = trainable_vars(&varmap).unwrap_err().to_string();
+        assert!(err.contains("panicked while holding them"), "{err}");
+        assert!(snapshot(&varmap).is_err());
+        assert!(restore(&varmap, &[]).is_err());
     }
 }
