@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 
 use emovox::audio::decode_file;
+use emovox::audio::WavStreamWriter;
 use emovox::labels::Emotion;
-use emovox::session::{self, Region, Session, SessionError, WavStreamWriter};
+use emovox::session::{self, Region, Session, SessionError};
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("emovox-session-{name}-{}", std::process::id()));

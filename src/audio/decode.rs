@@ -15,7 +15,7 @@ use symphonia::core::probe::Hint;
 
 use super::resample;
 use super::wav::{self, Interleaved, WavError};
-use crate::dsp::SAMPLE_RATE;
+use super::SAMPLE_RATE;
 
 /// Files larger than this are refused before reading: a 2-hour 48 kHz stereo float WAV
 /// is about 2.8 GB, far beyond anything emovox analyses.

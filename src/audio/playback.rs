@@ -12,7 +12,7 @@ use cpal::{FromSample, SampleFormat, SizedSample};
 
 use super::capture::Stream;
 use super::resample;
-use crate::dsp::SAMPLE_RATE;
+use super::SAMPLE_RATE;
 
 /// Silence played after the signal: closing a stream drops what the device still
 /// buffers, so the end of the signal would otherwise be cut off.

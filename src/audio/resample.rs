@@ -3,7 +3,7 @@
 use audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 
-use crate::dsp::SAMPLE_RATE;
+use super::SAMPLE_RATE;
 
 /// Resamples a mono signal from `rate` to 16 kHz. The output has `ceil(n · 16000 / rate)`
 /// samples and no delay, the length `librosa.resample` gives.

@@ -17,8 +17,8 @@ pub mod tonnetz;
 pub use extractor::{FrameFeatures, StreamingExtractor};
 pub use features::{DbRule, FeatureKind, Features};
 
-/// Sample rate every feature is computed at.
-pub const SAMPLE_RATE: u32 = 16_000;
+/// Sample rate every feature is computed at: the rate `audio` delivers every signal at.
+pub use crate::audio::SAMPLE_RATE;
 /// FFT length in samples.
 pub const N_FFT: usize = 512;
 /// Analysis window length (a periodic Hann window, centred in the FFT frame).

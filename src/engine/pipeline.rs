@@ -10,12 +10,12 @@ use half::f16;
 
 use super::events::{Event, Level, Prediction, RecordingStatus};
 use crate::audio::resample::StreamResampler;
+use crate::audio::WavStreamWriter;
 use crate::dsp::{FrameFeatures, StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
 use crate::labels::Emotion;
 use crate::model::classifier::{ModelError, Probabilities};
 use crate::model::input::{frame_vector, speech_window, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::Classifier;
-use crate::session::WavStreamWriter;
 use crate::vad::{chunk_of_frame, ChunkSpeech, SpeechGate};
 
 /// Weight of the newest window in the smoothed probabilities shown to people: at one

@@ -15,8 +15,7 @@ use super::events::{Event, RunSummary, SourceInfo};
 use super::pipeline::{Pipeline, PipelineConfig};
 use crate::audio::capture::{self, CaptureError, DeviceChoice};
 use crate::audio::ring::{ring, RingReader, RingWriter};
-use crate::audio::{decode_file, Decoded};
-use crate::dsp::SAMPLE_RATE;
+use crate::audio::{decode_file, Decoded, SAMPLE_RATE};
 use crate::model::Classifier;
 
 /// How often an idle worker looks at the ring. It bounds the latency this adds (2 ms) and

@@ -4,7 +4,6 @@
 //! atomically (temporary file + rename), so a crash leaves the old or the new version.
 
 pub mod labels;
-pub mod wav_writer;
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::labels::Emotion;
 pub use labels::Region;
-pub use wav_writer::WavStreamWriter;
 
 pub const AUDIO_FILE: &str = "audio.wav";
 pub const LABELS_FILE: &str = "labels.txt";
