@@ -19,3 +19,8 @@ pub mod predict;
 pub mod serve;
 pub mod session;
 pub mod vad;
+
+/// The git commit this emovox was built from, recorded by `build.rs` at build time: a
+/// short hash, with "-dirty" when the files the binary is built from differed from it, or
+/// "unknown" when it was built without git or outside its repository.
+pub const BUILD_COMMIT: &str = env!("EMOVOX_COMMIT");

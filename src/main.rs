@@ -10,7 +10,7 @@ mod cli;
 #[derive(Parser)]
 #[command(
     name = "emovox",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("EMOVOX_COMMIT"), ")"),
     about,
     args_conflicts_with_subcommands = true
 )]

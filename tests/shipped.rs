@@ -1,6 +1,6 @@
-//! The shipped model in `weights/`: its card agrees with the code, it classifies real
-//! clips sanely, and on its validation actors it scores exactly what its card says
-//! (that check needs the dataset: EMOVOX_DATA, set by .ci/run).
+//! The shipped model in `weights/`: the copy built into the binary is that model, its card
+//! agrees with the code, it classifies real clips sanely, and on its validation actors it
+//! scores what its card says (that check needs the dataset: EMOVOX_DATA, set by .ci/run).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,12 +12,50 @@ use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
 use emovox::model::classifier::argmax;
+use emovox::model::classifier::ModelSource;
 use emovox::model::dataset::{scan_all, Split};
 use emovox::model::metrics::{Metrics, Outcome, Scoreboard};
 use emovox::model::{Classifier, FeatureConfig, ModelCard};
 
+/// How many validation clips may change label against the card. The card's scores were
+/// computed on the machine that trained the model, by a binary built for its CPU
+/// (`target-cpu=native`); another CPU, or a portable build, takes other SIMD paths in the
+/// feature extractor and candle's kernels, which sum floats in another order. The
+/// probabilities then differ in the last bits, and a clip whose top two classes are nearly
+/// tied can flip: one flip moves accuracy by one clip and macro-F1 or a corpus's UAR by
+/// about 0.004 (up to 0.008 for a class of 16 clips). A broken model moves them by far more.
+const FLIPS: f64 = 2.0;
+/// The largest change of macro-F1 or UAR allowed: [`FLIPS`] flips of the largest effect.
+const SCORE_TOLERANCE: f64 = 0.008 * FLIPS;
+
 fn weights() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")
+}
+
+#[test]
+fn the_built_in_model_is_the_one_in_weights() {
+    let built_in = Classifier::shipped().unwrap_or_else(|e| panic!("{e}"));
+    let folder = Classifier::load(&weights()).unwrap();
+    assert_eq!(
+        serde_json::to_value(built_in.card()).unwrap(),
+        serde_json::to_value(folder.card()).unwrap()
+    );
+    let mut extractor = StreamingExtractor::new();
+    let signal = decode_file(&common::wav(common::REFERENCE_STEMS[2]))
+        .unwrap()
+        .samples;
+    assert_eq!(
+        built_in.classify_signal(&mut extractor, &signal).unwrap(),
+        folder.classify_signal(&mut extractor, &signal).unwrap()
+    );
+    // Without --weights or $EMOVOX_WEIGHTS the commands take the built-in one.
+    if std::env::var_os("EMOVOX_WEIGHTS").is_none() {
+        assert_eq!(ModelSource::choose(None), ModelSource::Shipped);
+    }
+    assert_eq!(
+        ModelSource::choose(Some(weights())),
+        ModelSource::Folder(weights())
+    );
 }
 
 #[test]
@@ -83,8 +121,8 @@ fn the_shipped_model_classifies_real_clips_sanely() {
 }
 
 /// Re-scores the validation clips named in the card (RAVDESS actors, speakers of any
-/// corpus; each corpus is the folder of that name in EMOVOX_DATA) and requires exactly the
-/// card's overall and per-corpus scores.
+/// corpus; each corpus is the folder of that name in EMOVOX_DATA) and requires the card's
+/// overall and per-corpus scores, to within [`FLIPS`] clips.
 #[test]
 fn the_shipped_model_scores_what_its_card_says() {
     let Some(data) = std::env::var_os("EMOVOX_DATA").map(PathBuf::from) else {
@@ -95,7 +133,7 @@ fn the_shipped_model_scores_what_its_card_says() {
         eprintln!("EMOVOX_DATA is not set: skipping the validation re-run");
         return;
     };
-    let model = Classifier::load(&weights()).unwrap();
+    let model = Classifier::shipped().unwrap();
     let v = model.card().validation.clone().unwrap();
     let mut corpora: Vec<String> = v
         .speakers
@@ -131,19 +169,21 @@ fn the_shipped_model_scores_what_its_card_says() {
     }
     let m = Metrics::from_outcomes(&outcomes);
     println!(
-        "{} validation clips: accuracy {:.4} macro-F1 {:.4}",
+        "{} validation clips: accuracy {:.4} macro-F1 {:.4} (the card: {:.4} and {:.4})",
         clips.len(),
         m.accuracy,
-        m.macro_f1
+        m.macro_f1,
+        v.accuracy,
+        v.macro_f1
     );
     assert!(
-        (m.accuracy - v.accuracy).abs() < 1e-9,
+        (m.accuracy - v.accuracy).abs() * clips.len() as f64 <= FLIPS + 1e-9,
         "accuracy {} but the card says {}",
         m.accuracy,
         v.accuracy
     );
     assert!(
-        (m.macro_f1 - v.macro_f1).abs() < 1e-9,
+        (m.macro_f1 - v.macro_f1).abs() <= SCORE_TOLERANCE,
         "macro-F1 {} but the card says {}",
         m.macro_f1,
         v.macro_f1
@@ -157,7 +197,7 @@ fn the_shipped_model_scores_what_its_card_says() {
             .unwrap_or_else(|| panic!("no {} clips", c.corpus));
         assert_eq!(found.n, c.files, "{}", c.corpus);
         assert!(
-            (found.uar - c.uar).abs() < 1e-9,
+            (found.uar - c.uar).abs() <= SCORE_TOLERANCE,
             "{}: UAR {} vs {}",
             c.corpus,
             found.uar,

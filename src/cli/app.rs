@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use emovox::app::{self, AppOptions};
+use emovox::model::classifier::ModelSource;
 use emovox::model::Classifier;
-
-use super::evaluate::default_weights;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,14 +22,14 @@ pub struct Args {
     /// ~/.local/share/emovox/sessions].
     #[arg(long)]
     sessions: Option<PathBuf>,
-    /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
+    /// Folder holding emovox.safetensors and emovox.json [default: $EMOVOX_WEIGHTS, else
+    /// the shipped model, built into emovox].
     #[arg(long)]
     weights: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let weights = args.weights.unwrap_or_else(default_weights);
-    let classifier = Arc::new(Classifier::load(&weights)?);
+    let classifier = Arc::new(Classifier::open(&ModelSource::choose(args.weights))?);
     app::run(
         classifier,
         AppOptions {

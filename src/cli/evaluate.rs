@@ -8,6 +8,7 @@ use anyhow::bail;
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::model::classifier::argmax;
+use emovox::model::classifier::ModelSource;
 use emovox::model::dataset::{scan_all, Clip, Split};
 use emovox::model::metrics::{Outcome, Scoreboard};
 use emovox::model::room::RoomRecipe;
@@ -29,7 +30,8 @@ pub struct Args {
     /// Recorded sessions to score on instead: each labelled region is one clip.
     #[arg(long, num_args = 1..)]
     sessions: Vec<PathBuf>,
-    /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
+    /// Folder holding emovox.safetensors and emovox.json [default: $EMOVOX_WEIGHTS, else
+    /// the shipped model, built into emovox].
     #[arg(long)]
     weights: Option<PathBuf>,
     /// One JSON line instead of tables.
@@ -46,18 +48,10 @@ pub struct Args {
     in_rooms: Option<u64>,
 }
 
-/// The shipped model's folder.
-pub fn default_weights() -> PathBuf {
-    std::env::var_os("EMOVOX_WEIGHTS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights"),
-        PathBuf::from,
-    )
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let weights = args.weights.clone().unwrap_or_else(default_weights);
-    let model = Classifier::load(&weights)?;
+    let weights = ModelSource::choose(args.weights.clone());
+    let model = Classifier::open(&weights)?;
     if args.data.is_empty() {
         return run_sessions(&args, &model, started);
     }
@@ -109,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print(
         &args,
         &board,
-        &format!("model {} ({}){rooms}", model.card().name, weights.display()),
+        &format!("model {} ({}){rooms}", model.card().name, weights),
         started,
     );
     if outcomes.len() < scanned.clips.len() {

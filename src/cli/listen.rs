@@ -11,11 +11,10 @@ use crossbeam_channel::RecvTimeoutError;
 use emovox::audio::capture::DeviceChoice;
 use emovox::engine::{Engine, EngineConfig, Event, Prediction, RunSummary, Source};
 use emovox::labels::Emotion;
+use emovox::model::classifier::ModelSource;
 use emovox::model::Classifier;
 use emovox::predict::ProbabilitiesJson;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-
-use super::evaluate::default_weights;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,14 +34,15 @@ pub struct Args {
     /// Print a summary on stderr at exit: events, dropped samples, latency, CPU.
     #[arg(long)]
     stats: bool,
-    /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
+    /// Folder holding emovox.safetensors and emovox.json [default: $EMOVOX_WEIGHTS, else
+    /// the shipped model, built into emovox].
     #[arg(long)]
     weights: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let weights = args.weights.clone().unwrap_or_else(default_weights);
-    let classifier = Arc::new(Classifier::load(&weights)?);
+    let weights = ModelSource::choose(args.weights.clone());
+    let classifier = Arc::new(Classifier::open(&weights)?);
     let source = match (&args.replay, &args.device) {
         (Some(path), _) => Source::Replay {
             path: path.clone(),

@@ -9,12 +9,11 @@ use anyhow::{bail, Context};
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
+use emovox::model::classifier::ModelSource;
 use emovox::model::Classifier;
 use emovox::predict::{analyse, AnalysisJson, FileAnalysis};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-
-use super::evaluate::default_weights;
 
 /// Extensions taken from folders (files named on the command line are always tried).
 const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "wave", "flac", "mp3", "ogg", "oga"];
@@ -36,14 +35,15 @@ pub struct Args {
     /// Files analysed at once [default: one per CPU core].
     #[arg(long)]
     threads: Option<usize>,
-    /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
+    /// Folder holding emovox.safetensors and emovox.json [default: $EMOVOX_WEIGHTS, else
+    /// the shipped model, built into emovox].
     #[arg(long)]
     weights: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let model = Classifier::load(&args.weights.clone().unwrap_or_else(default_weights))?;
+    let model = Classifier::open(&ModelSource::choose(args.weights.clone()))?;
     let (files, mut failed) = gather(&args.paths);
     if files.is_empty() && failed == 0 {
         bail!(

@@ -153,22 +153,9 @@ pub fn today() -> String {
     emovox::clock::today()
 }
 
-/// The git commit the program was run from, when it can be told, with "-dirty" when the
-/// working tree had uncommitted changes (the weights then came from code no commit holds).
+/// The git commit this emovox was built from (recorded at build time, wherever the binary
+/// now runs), with "-dirty" when its sources had uncommitted changes (the weights then came
+/// from code no commit holds), or "unknown".
 pub fn commit() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else {
-        return "unknown".into();
-    };
-    match git(&["status", "--porcelain", "--untracked-files=no"]) {
-        Some(changes) if changes.is_empty() => head,
-        _ => format!("{head}-dirty"),
-    }
+    emovox::BUILD_COMMIT.to_owned()
 }

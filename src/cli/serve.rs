@@ -5,17 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use emovox::model::classifier::ModelSource;
 use emovox::model::Classifier;
 use emovox::serve::{router, serve, ServeConfig};
-
-use super::evaluate::default_weights;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8000")]
     addr: String,
-    /// Folder holding emovox.safetensors and emovox.json [default: the shipped model].
+    /// Folder holding emovox.safetensors and emovox.json [default: $EMOVOX_WEIGHTS, else
+    /// the shipped model, built into emovox].
     #[arg(long)]
     weights: Option<PathBuf>,
     /// Largest request body, in megabytes (413 beyond).
@@ -45,8 +45,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bail!("{name} must be a positive number, not {value}");
         }
     }
-    let weights = args.weights.clone().unwrap_or_else(default_weights);
-    let model = Arc::new(Classifier::load(&weights)?);
+    let weights = ModelSource::choose(args.weights.clone());
+    let model = Arc::new(Classifier::open(&weights)?);
     let defaults = ServeConfig::default();
     let config = ServeConfig {
         max_body_bytes: (args.max_body_mb * 1e6) as usize,

@@ -220,11 +220,17 @@ impl ModelCard {
             path: path.clone(),
             reason,
         })?;
-        let card: ModelCard = serde_json::from_str(&text).map_err(|reason| CardError::Json {
-            path: path.clone(),
+        Self::parse(&text, &path)
+    }
+
+    /// Reads a card from its text (`path` names it in errors) and checks it as
+    /// [`ModelCard::load`] does.
+    pub fn parse(text: &str, path: &Path) -> Result<ModelCard, CardError> {
+        let card: ModelCard = serde_json::from_str(text).map_err(|reason| CardError::Json {
+            path: path.to_owned(),
             reason,
         })?;
-        card.check(&path)?;
+        card.check(path)?;
         Ok(card)
     }
 

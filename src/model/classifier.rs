@@ -2,7 +2,9 @@
 //! the same sliding windows everywhere: 3.0 s windows every 0.25 s, softmax averaged over
 //! a file.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
@@ -38,6 +40,45 @@ pub enum ModelError {
 /// Probabilities for the eight emotions, in [`Emotion::ALL`] order.
 pub type Probabilities = [f32; Emotion::COUNT];
 
+/// The shipped model (`weights/` in the source tree), compiled into the binary so that an
+/// installed or copied emovox needs no files beside it (1.5 MB).
+const SHIPPED_CARD: &str = include_str!("../../weights/emovox.json");
+const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/emovox.safetensors");
+/// What errors about the built-in model name instead of a folder.
+const SHIPPED_NAME: &str = "<built-in model>";
+
+/// Where a model is loaded from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelSource {
+    /// The shipped model, built into the binary.
+    Shipped,
+    /// A folder holding `emovox.json` and `emovox.safetensors`.
+    Folder(PathBuf),
+}
+
+impl ModelSource {
+    /// `--weights DIR` when given, else the folder `$EMOVOX_WEIGHTS` names when it is set
+    /// and not empty, else the shipped model.
+    pub fn choose(weights: Option<PathBuf>) -> Self {
+        weights
+            .or_else(|| {
+                std::env::var_os("EMOVOX_WEIGHTS")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .map_or(Self::Shipped, Self::Folder)
+    }
+}
+
+impl fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shipped => f.write_str("built in"),
+            Self::Folder(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
 pub struct Classifier {
     net: InferenceNet,
     card: ModelCard,
@@ -47,20 +88,45 @@ pub struct Classifier {
 }
 
 impl Classifier {
+    /// The model `source` names.
+    pub fn open(source: &ModelSource) -> Result<Self, ModelError> {
+        match source {
+            ModelSource::Shipped => Self::shipped(),
+            ModelSource::Folder(dir) => Self::load(dir),
+        }
+    }
+
+    /// The shipped model, from the copy built into the binary (no files are read).
+    pub fn shipped() -> Result<Self, ModelError> {
+        let dir = Path::new(SHIPPED_NAME);
+        let card = ModelCard::parse(SHIPPED_CARD, &ModelCard::json_path(dir))?;
+        Self::from_safetensors(card, SHIPPED_WEIGHTS, &ModelCard::weights_path(dir))
+    }
+
     /// Loads `emovox.json` and `emovox.safetensors` from `dir`, refusing a card this code
     /// cannot feed.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let card = ModelCard::load(dir)?;
+        let path = ModelCard::weights_path(dir);
+        let bytes = std::fs::read(&path).map_err(|reason| ModelError::Weights {
+            path: path.clone(),
+            reason: reason.into(),
+        })?;
+        Self::from_safetensors(card, &bytes, &path)
+    }
+
+    /// The network `card` describes with the weights in `bytes` (a safetensors file; `path`
+    /// names it in errors). Every parameter must be there; other tensors are ignored.
+    fn from_safetensors(card: ModelCard, bytes: &[u8], path: &Path) -> Result<Self, ModelError> {
         let varmap = VarMap::new();
         let net = EmotionNet::new(
             &card.net,
             VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
         )?;
-        let path = ModelCard::weights_path(dir);
-        let mut loaded = varmap.clone();
-        loaded
-            .load(&path)
-            .map_err(|reason| ModelError::Weights { path, reason })?;
+        set_weights(&varmap, bytes).map_err(|reason| ModelError::Weights {
+            path: path.to_owned(),
+            reason,
+        })?;
         Self::from_parts(varmap, &net, card)
     }
 
@@ -106,6 +172,20 @@ impl Classifier {
         let frames = to_f16(&signal_frames(extractor, signal));
         self.classify_frames(&frames)
     }
+}
+
+/// Sets every variable of `varmap` to the tensor of its name in a safetensors file.
+fn set_weights(varmap: &VarMap, bytes: &[u8]) -> candle_core::Result<()> {
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+    let vars = varmap.data().lock().unwrap_or_else(PoisonError::into_inner);
+    for (name, var) in vars.iter() {
+        let Some(tensor) = tensors.get(name) else {
+            candle_core::bail!("tensor {name} is missing");
+        };
+        var.set(tensor)
+            .map_err(|e| candle_core::Error::Msg(format!("tensor {name}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Runs the network in inference mode over windows of `frames` starting at `starts`.

@@ -1,0 +1,91 @@
+//! Records the git commit the binary is built from, so that `emovox --version` and the
+//! cards of models it trains name their code even when the binary runs far from its source
+//! tree. `EMOVOX_COMMIT` is the short hash, with "-dirty" when the files the binary is
+//! built from differ from that commit, or "unknown" without git or a repository (a source
+//! archive).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What the binary is made of: a change here can change what it does. (Tests, benches and
+/// documentation are left out; a change there does not make the binary "dirty".)
+const SOURCES: [&str; 6] = [
+    "src",
+    "weights",
+    "build.rs",
+    "Cargo.toml",
+    "Cargo.lock",
+    ".cargo",
+];
+
+fn main() {
+    let commit = commit().unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=EMOVOX_COMMIT={commit}");
+    println!("cargo:rerun-if-changed=build.rs");
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn commit() -> Option<String> {
+    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
+    // Only this package's own repository counts, not one it happens to sit inside.
+    let top = git(&["-C", root.to_str()?, "rev-parse", "--show-toplevel"])?;
+    if Path::new(&top).canonicalize().ok()? != root.canonicalize().ok()? {
+        return None;
+    }
+    let head = git(&["-C", &top, "rev-parse", "--short", "HEAD"])?;
+    watch(&root);
+    let mut status = vec![
+        "-C",
+        top.as_str(),
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+    ];
+    status.extend(SOURCES);
+    Some(match git(&status) {
+        Some(changes) if changes.is_empty() => head,
+        _ => format!("{head}-dirty"),
+    })
+}
+
+/// Runs this script again when the answer may change: a commit or checkout (HEAD, the
+/// branches' refs, packed refs) or an edit to what the binary is built from. Staging alone
+/// (the index) changes neither. Only paths that exist are named: cargo reruns a script on
+/// every build when one is missing.
+fn watch(root: &Path) {
+    let dir = |args: &[&str]| {
+        git(args).map(|d| {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                root.join(d)
+            }
+        })
+    };
+    let root_str = root.to_string_lossy();
+    let (Some(git_dir), Some(common)) = (
+        dir(&["-C", &root_str, "rev-parse", "--git-dir"]),
+        dir(&["-C", &root_str, "rev-parse", "--git-common-dir"]),
+    ) else {
+        return;
+    };
+    // A folder is watched whole: a branch's first loose ref (after its refs were packed)
+    // is a new file there.
+    let mut paths = vec![
+        git_dir.join("HEAD"),
+        common.join("refs/heads"),
+        common.join("packed-refs"),
+    ];
+    paths.extend(SOURCES.iter().map(|s| root.join(s)));
+    for path in paths.iter().filter(|p| p.exists()) {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+}
