@@ -7,7 +7,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use emovox::model::augment::Rng;
+use emovox::model::rng::Rng;
 use emovox::model::net::{EmotionNet, Lstm, NetConfig, TimeConv};
 
 fn random(shape: &[usize], rng: &mut Rng) -> Tensor {

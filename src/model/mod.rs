@@ -1,7 +1,8 @@
 //! The emotion model: what it reads ([`input`]), the network ([`net`], its LSTM loops in
 //! `recurrence`, and its inference pass [`infer`]), the file that carries it ([`card`]),
 //! how it is trained ([`train`]) and used ([`classifier`]), and the data and scores around
-//! it. Only this module knows candle.
+//! it; [`rng`] is the seeded generator that initialisation, dropout, augmentation and rooms
+//! draw from. Only this module knows candle.
 
 pub mod augment;
 pub mod card;
@@ -12,6 +13,7 @@ pub mod input;
 pub mod metrics;
 pub mod net;
 mod recurrence;
+pub mod rng;
 pub mod room;
 pub mod train;
 

@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Module, ModuleT, Result, Tensor};
 use candle_nn::{batch_norm, linear, BatchNorm, BatchNormConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::augment::Rng;
+use super::rng::Rng;
 use super::recurrence::{lstm_recurrence, recur};
 // The inference pass (`infer.rs`) runs the same loops.
 pub(super) use super::recurrence::{recur_strided, transpose};

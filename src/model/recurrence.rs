@@ -411,7 +411,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::model::augment::Rng;
+    use crate::model::rng::Rng;
     use candle_core::{Device, IndexOp, Var};
 
     #[test]
