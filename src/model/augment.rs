@@ -39,14 +39,46 @@ pub fn time_stretch(signal: &[f32], rate: f64) -> Vec<f32> {
     istft(&stretched, out_len)
 }
 
+/// The largest pitch shift made, four octaves: beyond it the intermediate stretch would be
+/// more than 16 times the clip's length, or the resampled copy mostly silence.
+pub const MAX_SEMITONES: f64 = 48.0;
+
+/// A pitch shift that could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot shift the pitch by {semitones} semitones: {reason}")]
+pub struct PitchShiftError {
+    pub semitones: f64,
+    pub reason: String,
+}
+
 /// `librosa.effects.pitch_shift(y, sr, n_steps)`: moves the pitch by `semitones`, keeps the
-/// length. Time-stretches by 2^(-n/12), then resamples back to the original length.
-pub fn pitch_shift(signal: &[f32], semitones: f64) -> Vec<f32> {
+/// length. Time-stretches by 2^(-n/12), then resamples back to the original length. Fails
+/// when the shift is not a number within ±[`MAX_SEMITONES`] or the resampler refuses the
+/// ratio; it never hands back a copy that was stretched but not resampled (its pitch
+/// unchanged).
+pub fn try_pitch_shift(signal: &[f32], semitones: f64) -> Result<Vec<f32>, PitchShiftError> {
+    let fail = |reason: String| PitchShiftError { semitones, reason };
+    if semitones.is_nan() || semitones.abs() > MAX_SEMITONES {
+        return Err(fail(format!(
+            "shifts are at most {MAX_SEMITONES} semitones either way"
+        )));
+    }
+    if signal.is_empty() {
+        return Ok(Vec::new());
+    }
     let rate = 2f64.powf(-semitones / 12.0);
     let stretched = time_stretch(signal, rate);
-    let mut out = resample::by_ratio(&stretched, rate).unwrap_or(stretched);
+    let mut out = resample::by_ratio(&stretched, rate).map_err(fail)?;
     out.resize(signal.len(), 0.0);
-    out
+    Ok(out)
+}
+
+/// [`try_pitch_shift`] for the training recipe, whose shifts are constants a few semitones
+/// wide: a failure there is a bug, not something the audio can cause, so it stops training
+/// with the reason (a panic) instead of quietly learning from an unshifted copy labelled as
+/// a shifted voice.
+pub fn pitch_shift(signal: &[f32], semitones: f64) -> Vec<f32> {
+    try_pitch_shift(signal, semitones).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn hann() -> Vec<f64> {
@@ -178,6 +210,23 @@ mod tests {
                 "{semitones} st: {got:.1} Hz, want {want:.1}"
             );
         }
+    }
+
+    #[test]
+    fn a_pitch_shift_that_cannot_be_made_is_an_error_never_an_unshifted_copy() {
+        let x = sine(440.0, 0.5);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let err = try_pitch_shift(&x, bad).unwrap_err();
+            assert!(err.to_string().contains("semitones"), "{err}");
+        }
+        // Shifts so large that 2^(-n/12) is no longer a usable ratio.
+        assert!(try_pitch_shift(&x, 1e5).is_err());
+        assert!(try_pitch_shift(&x, -1e5).is_err());
+        assert!(try_pitch_shift(&x, MAX_SEMITONES).is_ok());
+        // Nothing to shift is not a failure.
+        assert_eq!(try_pitch_shift(&[], 2.0).unwrap(), Vec::<f32>::new());
+        let silent = std::panic::catch_unwind(|| pitch_shift(&x, f64::NAN));
+        assert!(silent.is_err(), "the recipe's form stops instead of skipping quietly");
     }
 
     #[test]
