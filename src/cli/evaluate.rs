@@ -17,7 +17,7 @@ use emovox::model::Classifier;
 use emovox::session::{self, Session};
 use rayon::prelude::*;
 
-use super::predict::clip_pool;
+use super::common::clip_pool;
 use super::report;
 
 #[derive(clap::Args)]

@@ -1,6 +1,8 @@
-//! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<()>`.
+//! One module per subcommand: `Args` (clap) and `run(args) -> anyhow::Result<()>`;
+//! `common` and `report` hold what several of them share.
 
 pub mod app;
+pub mod common;
 pub mod devices;
 pub mod evaluate;
 pub mod features;

@@ -15,6 +15,8 @@ use emovox::predict::{analyse, AnalysisJson, FileAnalysis};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use super::common::clip_pool;
+
 /// Extensions taken from folders (files named on the command line are always tried).
 const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "wave", "flac", "mp3", "ogg", "oga"];
 
@@ -99,16 +101,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{failed} of the files given could not be analysed (see above)");
     }
     Ok(())
-}
-
-/// Threads that analyse one clip each: `threads`, or one per core. (`RAYON_NUM_THREADS`
-/// is 1 for these commands, see `main`, so rayon's default pool would be one thread.)
-pub fn clip_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
-    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n.max(1))
-        .build()
-        .context("starting the worker threads")
 }
 
 /// The files to analyse, in order: named files as given, folders' audio files sorted.
