@@ -20,7 +20,7 @@ use crate::engine::{Command, Engine, EngineConfig, Source};
 use crate::labels::Emotion;
 use crate::model::Classifier;
 use crate::session::{self, Autosaver, Session, SessionError};
-pub use panels::Requests;
+pub use panels::Action;
 use session_panel::SessionsAction;
 use spectrogram::SpectrogramTexture;
 pub use state::{Activity, AppState, Recording, View};
@@ -359,40 +359,27 @@ impl EmovoxApp {
         }
     }
 
-    fn act(&mut self, req: Requests) {
-        if req.refresh_devices {
-            refresh_devices(&mut self.state, self.options.replay.as_deref());
-        }
-        if req.stop {
-            self.stop();
-        }
-        if req.listen {
-            self.listen();
-        }
-        if let Some(path) = req.open {
-            self.open_file(path);
-        }
-        if req.record {
-            self.record();
-        }
-        if req.stop_recording {
-            self.stop_recording();
-        }
-        if let Some(dir) = req.reopen {
-            self.open_session(dir);
-        }
-        if req.play {
-            self.play();
-        }
-        if req.stop_playback {
-            self.stop_playback();
-        }
-        if let Some(dir) = req.sessions_root {
-            self.use_sessions_folder(dir);
-        }
-        if req.show_sessions {
-            self.sessions_list = session::list(&self.sessions_root);
-            self.sessions_open = true;
+    /// Carries out what the user asked for, in the order it was asked.
+    fn act(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::RefreshDevices => {
+                    refresh_devices(&mut self.state, self.options.replay.as_deref());
+                }
+                Action::Stop => self.stop(),
+                Action::Listen => self.listen(),
+                Action::Open(path) => self.open_file(path),
+                Action::Record => self.record(),
+                Action::StopRecording => self.stop_recording(),
+                Action::Reopen(dir) => self.open_session(dir),
+                Action::Play => self.play(),
+                Action::StopPlayback => self.stop_playback(),
+                Action::UseSessionsFolder(dir) => self.use_sessions_folder(dir),
+                Action::ShowSessions => {
+                    self.sessions_list = session::list(&self.sessions_root);
+                    self.sessions_open = true;
+                }
+            }
         }
     }
 }
@@ -453,9 +440,9 @@ impl eframe::App for EmovoxApp {
                 }
             }
         }
-        let mut req = Requests::default();
+        let mut actions = Vec::new();
         egui::Panel::top("top").show(ui, |ui| {
-            req = panels::top_bar_ui(ui, &mut self.state, &mut self.open_path);
+            actions = panels::top_bar_ui(ui, &mut self.state, &mut self.open_path);
         });
         egui::Panel::bottom("status").show(ui, |ui| panels::status_ui(ui, &self.state));
         egui::Panel::right("emotion")
@@ -489,18 +476,20 @@ impl eframe::App for EmovoxApp {
                 &self.sessions_list,
             ) {
                 Some(SessionsAction::Reopen(dir)) => {
-                    req.reopen = Some(dir);
+                    actions.push(Action::Reopen(dir));
                     open = false;
                 }
-                Some(SessionsAction::UseFolder(dir)) => req.sessions_root = Some(dir),
+                Some(SessionsAction::UseFolder(dir)) => {
+                    actions.push(Action::UseSessionsFolder(dir))
+                }
                 None => {}
             }
             self.sessions_open = open;
         }
         if let Some(path) = dropped.into_iter().next() {
-            req.open = Some(path);
+            actions.push(Action::Open(path));
         }
-        self.act(req);
+        self.act(actions);
         self.last_ui_time = started.elapsed();
     }
 }

@@ -10,20 +10,24 @@ use super::colors::emotion_rgb;
 use super::state::{Activity, AppState, View, LIVE_TIMELINE_S};
 use crate::labels::Emotion;
 
-/// What the user asked for in this frame.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Requests {
-    pub listen: bool,
-    pub stop: bool,
-    pub open: Option<PathBuf>,
-    pub refresh_devices: bool,
-    pub record: bool,
-    pub stop_recording: bool,
-    pub show_sessions: bool,
-    pub reopen: Option<PathBuf>,
-    pub sessions_root: Option<PathBuf>,
-    pub play: bool,
-    pub stop_playback: bool,
+/// Something the user asked for. A frame's actions are carried out in the order they
+/// happened.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Listen,
+    Stop,
+    /// Analyse this audio file (File → Open, or a file dropped on the window).
+    Open(PathBuf),
+    RefreshDevices,
+    Record,
+    StopRecording,
+    ShowSessions,
+    /// Reopen this session folder.
+    Reopen(PathBuf),
+    /// Keep sessions under this folder from now on.
+    UseSessionsFolder(PathBuf),
+    Play,
+    StopPlayback,
 }
 
 /// The line that follows playback across the spectrogram and the timeline.
@@ -43,8 +47,8 @@ pub fn top_bar_ui(
     ui: &mut egui::Ui,
     state: &mut AppState,
     open_path: &mut Option<String>,
-) -> Requests {
-    let mut req = Requests::default();
+) -> Vec<Action> {
+    let mut actions = Vec::new();
     ui.horizontal(|ui| {
         let running = state.is_running();
         if ui
@@ -52,10 +56,10 @@ pub fn top_bar_ui(
             .on_hover_text("Listen to the microphone")
             .clicked()
         {
-            req.listen = true;
+            actions.push(Action::Listen);
         }
         if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
-            req.stop = true;
+            actions.push(Action::Stop);
         }
         let recording = state.recording.as_ref().is_some_and(|r| r.active);
         if recording {
@@ -67,17 +71,17 @@ pub fn top_bar_ui(
                 )
                 .clicked()
             {
-                req.stop_recording = true;
+                actions.push(Action::StopRecording);
             }
         } else if ui
             .add_enabled(running && state.is_live(), egui::Button::new("Record"))
             .on_hover_text("Record what is heard into a new session")
             .clicked()
         {
-            req.record = true;
+            actions.push(Action::Record);
         }
         if ui.button("Sessions").clicked() {
-            req.show_sessions = true;
+            actions.push(Action::ShowSessions);
         }
         ui.separator();
         let selected = match state.device.and_then(|i| state.devices.get(i)) {
@@ -98,7 +102,7 @@ pub fn top_bar_ui(
             .on_hover_text("Look for input devices again")
             .clicked()
         {
-            req.refresh_devices = true;
+            actions.push(Action::RefreshDevices);
         }
         ui.separator();
         level_meter_ui(ui, state);
@@ -108,7 +112,7 @@ pub fn top_bar_ui(
         }
         if state.playback_s.is_some() {
             if ui.button("Stop playback").clicked() {
-                req.stop_playback = true;
+                actions.push(Action::StopPlayback);
             }
         } else if ui
             .add_enabled(
@@ -118,7 +122,7 @@ pub fn top_bar_ui(
             .on_hover_text(format!("Play the file from {:.1} s", state.play_from_s))
             .clicked()
         {
-            req.play = true;
+            actions.push(Action::Play);
         }
         ui.separator();
         match state.model_f1 {
@@ -148,7 +152,7 @@ pub fn top_bar_ui(
                 ui.horizontal(|ui| {
                     let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     if (ui.button("Open").clicked() || enter) && !path.trim().is_empty() {
-                        req.open = Some(PathBuf::from(path.trim()));
+                        actions.push(Action::Open(PathBuf::from(path.trim())));
                         close = true;
                     }
                     if ui.button("Cancel").clicked() {
@@ -160,7 +164,7 @@ pub fn top_bar_ui(
             *open_path = None;
         }
     }
-    req
+    actions
 }
 
 fn level_meter_ui(ui: &mut egui::Ui, state: &AppState) {
