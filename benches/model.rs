@@ -13,10 +13,10 @@ use std::hint::black_box;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
-use emovox::model::rng::Rng;
 use emovox::model::infer::InferenceNet;
 use emovox::model::input::{INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::net::{initialise, EmotionNet, NetConfig};
+use emovox::model::rng::Rng;
 
 fn bench(c: &mut Criterion) {
     let varmap = VarMap::new();

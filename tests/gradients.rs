@@ -7,8 +7,8 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use emovox::model::rng::Rng;
 use emovox::model::net::{EmotionNet, Lstm, NetConfig, TimeConv};
+use emovox::model::rng::Rng;
 
 fn random(shape: &[usize], rng: &mut Rng) -> Tensor {
     let n: usize = shape.iter().product();

@@ -226,7 +226,10 @@ mod tests {
         // Nothing to shift is not a failure.
         assert_eq!(try_pitch_shift(&[], 2.0).unwrap(), Vec::<f32>::new());
         let silent = std::panic::catch_unwind(|| pitch_shift(&x, f64::NAN));
-        assert!(silent.is_err(), "the recipe's form stops instead of skipping quietly");
+        assert!(
+            silent.is_err(),
+            "the recipe's form stops instead of skipping quietly"
+        );
     }
 
     #[test]
