@@ -144,3 +144,79 @@ fn a_folder_that_cannot_be_made_is_a_clear_error() {
     assert!(err.to_string().contains("not-a-folder"), "{err}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Whether permission bits stop this process (they do not stop root, who reads any
+/// folder): the tests that lean on them say so when they cannot.
+#[cfg(unix)]
+fn permissions_hold(locked: &std::path::Path) -> bool {
+    let held = std::fs::read_dir(locked).is_err();
+    if !held {
+        eprintln!(
+            "note: permission bits do not stop this process (running as root?): \
+             an unreadable folder cannot be made here, so that case is not exercised"
+        );
+    }
+    held
+}
+
+#[cfg(unix)]
+#[test]
+fn folders_that_cannot_be_looked_into_are_listed_with_why_not_hidden() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let root = temp("unreadable");
+    let good = root.join("2026-01-01_10-00-00");
+    std::fs::create_dir(&good).unwrap();
+    Session::default().save(&good).unwrap();
+    // Not sessions, and skipped without a word: a plain file, a folder holding neither
+    // session.json nor audio.wav.
+    std::fs::write(root.join("notes.txt"), "x").unwrap();
+    std::fs::create_dir(root.join("photos")).unwrap();
+    // A link that leads nowhere may have been a session: listed with why, on any machine.
+    let dangling = root.join("2026-01-02_10-00-00");
+    std::os::unix::fs::symlink(root.join("moved-away"), &dangling).unwrap();
+    // A session folder this process may not look into.
+    let locked = root.join("2026-01-03_10-00-00");
+    std::fs::create_dir(&locked).unwrap();
+    Session::default().save(&locked).unwrap();
+    mode(&locked, 0o000);
+    let held = permissions_hold(&locked);
+    let listed = session::list(&root);
+    mode(&locked, 0o755);
+
+    let paths: Vec<&PathBuf> = listed.iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, [&locked, &dangling, &good], "{listed:?}");
+    match &listed[0].1 {
+        Err(SessionError::Io { path, reason }) if held => {
+            assert_eq!(
+                reason.kind(),
+                std::io::ErrorKind::PermissionDenied,
+                "{reason}"
+            );
+            assert!(path.starts_with(&locked), "{}", path.display());
+        }
+        Ok(_) if !held => {}
+        other => panic!("the locked folder (permissions hold: {held}): {other:?}"),
+    }
+    let Err(err @ SessionError::Io { .. }) = &listed[1].1 else {
+        panic!("the dangling link: {:?}", listed[1].1);
+    };
+    assert!(err.to_string().contains("2026-01-02_10-00-00"), "{err}");
+    assert!(listed[2].1.is_ok());
+
+    // The folder itself unreadable: one entry saying so, not an empty list.
+    mode(&root, 0o000);
+    let held = permissions_hold(&root);
+    let listed = session::list(&root);
+    mode(&root, 0o755);
+    if held {
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].0, root);
+        assert!(matches!(&listed[0].1, Err(SessionError::Io { .. })));
+    }
+    // A folder that does not exist yet holds no sessions; that is not a problem.
+    assert!(session::list(&root.join("not-yet")).is_empty());
+    std::fs::remove_dir_all(&root).unwrap();
+}

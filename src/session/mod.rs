@@ -188,22 +188,56 @@ impl Session {
     }
 }
 
-/// The sessions under `root`, newest first: (folder, metadata). Folders that are not
-/// sessions are skipped; ones whose metadata cannot be read are listed with the error.
+/// The sessions under `root`, newest first: (folder, metadata). Entries that are not
+/// session folders (files, folders without `session.json` or `audio.wav`) are skipped.
+/// Nothing that could hold a session is hidden: a session whose metadata cannot be read,
+/// an entry that cannot be looked into (a folder without permission, a broken link) and
+/// `root` itself when it exists but cannot be read are listed with the error. A `root`
+/// that does not exist yet holds no sessions.
 pub fn list(root: &Path) -> Vec<(PathBuf, Result<Session, SessionError>)> {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return Vec::new();
+    let io = |path: &Path, reason| {
+        (
+            path.to_owned(),
+            Err(SessionError::Io {
+                path: path.to_owned(),
+                reason,
+            }),
+        )
     };
-    let mut out: Vec<(PathBuf, Result<Session, SessionError>)> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(META_FILE).exists() || p.join(AUDIO_FILE).exists())
-        .map(|p| {
-            let s = Session::load(&p);
-            (p, s)
-        })
-        .collect();
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => return vec![io(root, e)],
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(e) => {
+                out.push(io(root, e));
+                continue;
+            }
+        };
+        match holds_session(&path) {
+            Ok(true) => {
+                let session = Session::load(&path);
+                out.push((path, session));
+            }
+            Ok(false) => {}
+            Err(e) => out.push(io(&path, e)),
+        }
+    }
     out.sort_by(|a, b| b.0.cmp(&a.0));
     out
+}
+
+/// Whether `path` is a session folder (links followed): a folder holding `session.json`
+/// or `audio.wav`. An error when that cannot be told.
+fn holds_session(path: &Path) -> std::io::Result<bool> {
+    if !std::fs::metadata(path)?.is_dir() {
+        return Ok(false);
+    }
+    Ok(path.join(META_FILE).try_exists()? || path.join(AUDIO_FILE).try_exists()?)
 }
 
 /// Saves sessions on a thread of its own, so the GUI thread never waits for the disk.
