@@ -296,6 +296,44 @@ fn a_folder_per_label_with_synonyms() {
     );
 }
 
+/// One rule for links (the same as `predict`'s): followed, to files and folders; one back
+/// up the tree is left out with the reason; one that leads nowhere stops the scan, naming
+/// it, since a corpus read in part would change the scores without a word.
+#[cfg(unix)]
+#[test]
+fn links_are_followed_a_loop_is_left_out_and_a_broken_one_is_an_error() {
+    use std::os::unix::fs::symlink;
+    let root = tmp("links");
+    let dir = root.join("linked");
+    write_wav(&dir.join("angry/a.wav"));
+    write_wav(&root.join("elsewhere/calm-takes/b.wav"));
+    write_wav(&root.join("elsewhere/c.wav"));
+    symlink(root.join("elsewhere/calm-takes"), dir.join("calm")).unwrap();
+    symlink(root.join("elsewhere/c.wav"), dir.join("angry/c.wav")).unwrap();
+    symlink(&dir, dir.join("angry/again")).unwrap();
+    let s = scan(&dir).unwrap();
+    assert_eq!(
+        labels(&s),
+        vec![
+            ("a.wav".into(), Emotion::Angry, "linked".into()),
+            ("c.wav".into(), Emotion::Angry, "linked".into()),
+            ("b.wav".into(), Emotion::Calm, "linked".into()),
+        ]
+    );
+    assert_eq!(s.rejected.len(), 1, "{:?}", s.rejected);
+    assert_eq!(s.rejected[0].0, dir.join("angry/again"));
+    assert!(
+        s.rejected[0].1.contains("a link back to") && s.rejected[0].1.contains("not followed"),
+        "{}",
+        s.rejected[0].1
+    );
+
+    symlink(root.join("moved-away"), dir.join("sad")).unwrap();
+    let err = scan(&dir).unwrap_err();
+    assert!(matches!(err, DatasetError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("sad"), "{err}");
+}
+
 #[test]
 fn ravdess_names_in_any_audio_format_and_several_corpora_at_once() {
     let root = tmp("several");

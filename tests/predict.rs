@@ -236,9 +236,13 @@ fn a_bad_file_is_reported_and_skipped_and_the_exit_code_says_so() {
     std::fs::write(&garbage, b"this is not audio at all").unwrap();
     std::fs::copy(wav("03-01-05-02-01-01-10"), dir.join("good.wav")).unwrap();
     std::fs::write(dir.join("notes.txt"), "not audio, and not looked at").unwrap();
-    // A link back up the tree is not followed (it would never end).
+    // Links are followed, except one back up the tree (it would never end): that one is
+    // reported and not followed again, and is no failure. A link that leads nowhere is
+    // reported and counted.
     #[cfg(unix)]
     std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("moved-away.wav"), dir.join("gone.wav")).unwrap();
     let o = emovox(&["--json", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let lines = json_lines(&o);
@@ -254,10 +258,18 @@ fn a_bad_file_is_reported_and_skipped_and_the_exit_code_says_so() {
         "{err}"
     );
     assert!(!err.contains("notes.txt"), "{err}");
-    assert!(
-        err.contains("2 of the files given could not be analysed"),
-        "{err}"
-    );
+    #[cfg(unix)]
+    {
+        assert!(
+            err.contains("loop: a link back to") && err.contains("not followed again"),
+            "{err}"
+        );
+        assert!(err.contains("gone.wav: No such file"), "{err}");
+        assert!(
+            err.contains("3 of the files given could not be analysed"),
+            "{err}"
+        );
+    }
 
     let o = emovox(&["/no/such/file.wav"]);
     assert_eq!(o.status.code(), Some(1));

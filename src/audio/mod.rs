@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod decode;
+pub mod files;
 pub mod playback;
 pub mod resample;
 pub mod ring;

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use emovox::audio::decode_file;
+use emovox::audio::files::{audio_files, AUDIO_EXTENSIONS};
 use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
 use emovox::model::classifier::ModelSource;
@@ -16,9 +17,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::common::clip_pool;
-
-/// Extensions taken from folders (files named on the command line are always tried).
-const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "wave", "flac", "mp3", "ogg", "oga"];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -103,16 +101,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The files to analyse, in order: named files as given, folders' audio files sorted.
-/// Paths that do not exist are reported and counted.
+/// The files to analyse, in order: named files as given, folders' audio files sorted
+/// (links followed; see `emovox::audio::files`). Paths that do not exist and parts of
+/// folders that cannot be read are reported and counted; links back to a folder above
+/// them are reported and not followed again.
 fn gather(paths: &[PathBuf]) -> (Vec<PathBuf>, usize) {
     let mut files = Vec::new();
     let mut failed = 0;
     for path in paths {
         if path.is_dir() {
-            if let Err(e) = walk(path, &mut files) {
-                eprintln!("emovox: {}: {e}", path.display());
-                failed += 1;
+            match audio_files(path) {
+                Ok(found) => {
+                    for (part, e) in &found.unreadable {
+                        eprintln!("emovox: {}: {e}", part.display());
+                        failed += 1;
+                    }
+                    for (link, target) in &found.loops {
+                        eprintln!(
+                            "emovox: {}: a link back to {}, not followed again",
+                            link.display(),
+                            target.display()
+                        );
+                    }
+                    files.extend(found.files);
+                }
+                Err(e) => {
+                    eprintln!("emovox: {}: {e}", path.display());
+                    failed += 1;
+                }
             }
         } else if path.exists() {
             files.push(path.clone());
@@ -122,29 +138,6 @@ fn gather(paths: &[PathBuf]) -> (Vec<PathBuf>, usize) {
         }
     }
     (files, failed)
-}
-
-/// Audio files under `dir`, sorted. Links to folders are not followed (a link back up the
-/// tree would never end); links to files are taken.
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<(PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)?
-        .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?))))
-        .collect::<Result<_, _>>()?;
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (path, kind) in entries {
-        if kind.is_dir() {
-            walk(&path, files)?;
-        } else if (kind.is_file() || path.is_file()) && is_audio(&path) {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// A bar on stderr while files are analysed; nothing when stderr is not a terminal.

@@ -12,7 +12,7 @@ pub fn rejected(rejected: &[(PathBuf, String)]) {
         return;
     }
     eprintln!(
-        "emovox: {} audio files do not fit their dataset and are left out:",
+        "emovox: {} files do not fit their dataset and are left out:",
         rejected.len()
     );
     for (path, why) in rejected.iter().take(10) {

@@ -10,8 +10,12 @@ use crate::labels::Emotion;
 /// holds it. A folder with audio whose name is not an emotion is an error naming it;
 /// audio lying in `dir` itself is rejected.
 pub fn scan(dir: &Path, corpus: &str) -> Result<Scan, DatasetError> {
-    let mut out = Scan::default();
-    for path in audio_files(dir)? {
+    let found = audio_files(dir)?;
+    let mut out = Scan {
+        rejected: found.rejected,
+        ..Scan::default()
+    };
+    for path in found.files {
         let relative = path.strip_prefix(dir).unwrap_or(&path);
         let mut parts = relative.components();
         let (Some(folder), Some(_)) = (parts.next(), parts.next()) else {

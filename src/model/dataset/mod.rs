@@ -166,14 +166,7 @@ pub fn known_labels() -> String {
     )
 }
 
-/// File extensions read as audio (what the decoder handles).
-pub const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "wave", "flac", "mp3", "ogg", "oga"];
-
-pub fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
-}
+pub use crate::audio::files::{is_audio, AUDIO_EXTENSIONS};
 
 /// The name a folder is known by as a corpus: its last component ("tess" for
 /// `data/tess/`), resolved for `.` and `..`.
@@ -190,8 +183,8 @@ pub fn detect(dir: &Path) -> Result<Layout, DatasetError> {
     if dir.join(metadata::FILE).is_file() {
         return Ok(Layout::Metadata);
     }
-    let files = audio_files(dir)?;
-    if files.iter().any(|f| ravdess::looks_like_ravdess(f)) {
+    let found = audio_files(dir)?;
+    if found.files.iter().any(|f| ravdess::looks_like_ravdess(f)) {
         Ok(Layout::Ravdess)
     } else {
         Ok(Layout::Folders)
@@ -232,28 +225,43 @@ pub fn scan_all(dirs: &[PathBuf]) -> Result<Scan, DatasetError> {
     Ok(out)
 }
 
-/// Every audio file under `dir`, recursively, sorted.
-pub fn audio_files(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
-    let mut files = Vec::new();
-    collect_audio(dir, &mut files)?;
-    files.sort();
-    Ok(files)
+/// The audio files under a corpus folder, and what was left out while walking it.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Sorted by path.
+    pub files: Vec<PathBuf>,
+    /// Links back to a folder above them, with why they are not followed again.
+    pub rejected: Vec<(PathBuf, String)>,
 }
 
-fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
-    let io = |reason| DatasetError::Io {
+/// Every audio file under `dir`, recursively, sorted, links followed as
+/// [`crate::audio::files`] says. A part of the folder that cannot be read is an error
+/// naming it: a corpus read in part would change training and scores without a word.
+/// A link back to a folder above it is left out with the reason (its files are found
+/// through that folder).
+pub fn audio_files(dir: &Path) -> Result<Found, DatasetError> {
+    let walked = crate::audio::files::audio_files(dir).map_err(|reason| DatasetError::Io {
         path: dir.to_owned(),
         reason,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.is_dir() {
-            collect_audio(&path, out)?;
-        } else if is_audio(&path) {
-            out.push(path);
-        }
+    })?;
+    if let Some((path, reason)) = walked.unreadable.into_iter().next() {
+        return Err(DatasetError::Io { path, reason });
     }
-    Ok(())
+    let rejected = walked
+        .loops
+        .into_iter()
+        .map(|(link, target)| {
+            let why = format!(
+                "a link back to {}, which is read already; not followed again",
+                target.display()
+            );
+            (link, why)
+        })
+        .collect();
+    Ok(Found {
+        files: walked.files,
+        rejected,
+    })
 }
 
 /// Parses a validation speaker list: `CORPUS:SPEAKER` items separated by commas
@@ -310,15 +318,5 @@ mod tests {
         assert_eq!(corpus_name(Path::new("data/tess")), "tess");
         assert_eq!(corpus_name(Path::new("data/tess/")), "tess");
         assert!(!corpus_name(Path::new(".")).is_empty());
-    }
-
-    #[test]
-    fn audio_is_told_by_its_extension() {
-        for yes in ["a.wav", "a.WAV", "b.flac", "c.mp3", "d.ogg", "e.oga"] {
-            assert!(is_audio(Path::new(yes)), "{yes}");
-        }
-        for no in ["metadata.csv", "README", "x.txt", "wav"] {
-            assert!(!is_audio(Path::new(no)), "{no}");
-        }
     }
 }

@@ -9,8 +9,12 @@ use crate::labels::Emotion;
 /// Walks `dir` recursively, in sorted order, and parses every audio file's name; files
 /// that are not RAVDESS speech are rejected with the reason.
 pub fn scan(dir: &Path, corpus: &str) -> Result<Scan, DatasetError> {
-    let mut out = Scan::default();
-    for path in audio_files(dir)? {
+    let found = audio_files(dir)?;
+    let mut out = Scan {
+        rejected: found.rejected,
+        ..Scan::default()
+    };
+    for path in found.files {
         match parse_path(&path) {
             Ok(mut clip) => {
                 clip.corpus = corpus.to_owned();
