@@ -44,9 +44,12 @@ fn main() {
             hour.extend_from_slice(clip);
         }
     }
-    let dir = std::env::temp_dir().join(format!("emovox-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("hour.wav");
+    // Removed when the bench ends, even if it fails half-way (the hour is 115 MB).
+    let tmp = tempfile::Builder::new()
+        .prefix("emovox-soak-")
+        .tempdir()
+        .expect("temp dir");
+    let path = tmp.path().join("hour.wav");
     write_wav(&path, &hour);
     drop(hour);
 
@@ -88,7 +91,6 @@ fn main() {
         summary.lost_events,
         summary.predictions
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// 16-bit mono 16 kHz WAV.

@@ -23,10 +23,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn tmp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("emovox-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, removed when the test ends, passed or failed.
+fn tmp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("emovox-cli-")
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
@@ -50,7 +52,8 @@ fn prints_one_line_per_file() {
 #[test]
 fn writes_a_feature_as_npy_shaped_like_librosa() {
     let stem = "03-01-02-01-02-02-05";
-    let out = tmp_dir().join("mfcc.npy");
+    let tmp = tmp_dir();
+    let out = tmp.path().join("mfcc.npy");
     let o = emovox(&[
         "features",
         wav(stem).to_str().unwrap(),
@@ -77,7 +80,8 @@ fn writes_a_feature_as_npy_shaped_like_librosa() {
 #[test]
 fn stacks_all_features_by_default_in_the_documented_order() {
     let stem = "03-01-08-02-02-02-20";
-    let out = tmp_dir().join("all.npy");
+    let tmp = tmp_dir();
+    let out = tmp.path().join("all.npy");
     let o = emovox(&[
         "features",
         wav(stem).to_str().unwrap(),
@@ -118,8 +122,8 @@ fn stats_line_has_the_documented_shape() {
 
 #[test]
 fn a_bad_file_is_one_plain_line_and_a_failing_exit() {
-    let dir = tmp_dir();
-    let bad = dir.join("notes.wav");
+    let tmp = tmp_dir();
+    let bad = tmp.path().join("notes.wav");
     std::fs::write(&bad, b"RIFF\x10\x00\x00\x00WAVEfmt ").unwrap();
     let o = emovox(&["features", bad.to_str().unwrap()]);
     assert!(!o.status.success());
@@ -134,7 +138,8 @@ fn a_bad_file_is_one_plain_line_and_a_failing_exit() {
 
 #[test]
 fn good_files_are_still_listed_when_one_fails() {
-    let missing = tmp_dir().join("missing.wav");
+    let tmp = tmp_dir();
+    let missing = tmp.path().join("missing.wav");
     let good = wav("03-01-01-01-01-01-01");
     let o = emovox(&[
         "features",
@@ -175,7 +180,8 @@ fn usage_errors_are_refused() {
 
 #[test]
 fn evaluate_scores_the_labelled_regions_of_sessions() {
-    let dir = tmp_dir().join("session");
+    let tmp = tmp_dir();
+    let dir = tmp.path().join("session");
     std::fs::create_dir_all(&dir).unwrap();
     // A session as the app writes it: the audio, its labels, its metadata.
     std::fs::copy(
@@ -214,7 +220,8 @@ fn evaluate_scores_the_labelled_regions_of_sessions() {
 
 #[test]
 fn train_refuses_a_weight_average_outside_zero_to_one_before_reading_anything() {
-    let out = tmp_dir().join("never-written");
+    let tmp = tmp_dir();
+    let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
     for bad in ["1.5", "1", "-0.1", "NaN"] {
         // `=` so that clap reads "-0.1" as the value, not as a flag.

@@ -117,14 +117,17 @@ fn features_work_on_the_48k_originals() {
     assert!(out.lines().last().unwrap().starts_with("files 4 "), "{out}");
 }
 
-/// A fresh empty folder for one test.
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("emovox-dataset-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
+/// A fresh empty folder `name` (corpora are named by their folder) inside a temporary
+/// one, which is removed with everything in it when the returned guard is dropped,
+/// passed or failed.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::Builder::new()
+        .prefix("emovox-dataset-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    (tmp, dir)
 }
 
 /// A tenth of a second of a quiet tone as 16 kHz 16-bit WAV, with its folders.
@@ -156,7 +159,7 @@ fn labels(s: &Scan) -> Vec<(String, Emotion, String)> {
 
 #[test]
 fn metadata_csv_with_synonyms_quotes_and_extra_columns() {
-    let dir = tmp("meta");
+    let (_tmp, dir) = tmp("meta");
     for f in [
         "a/one.wav",
         "a/two, quoted.wav",
@@ -198,7 +201,7 @@ fn metadata_csv_with_synonyms_quotes_and_extra_columns() {
 
 #[test]
 fn metadata_without_a_speaker_column_is_one_voice() {
-    let dir = tmp("nospeaker");
+    let (_tmp, dir) = tmp("nospeaker");
     write_wav(&dir.join("x.wav"));
     write_wav(&dir.join("y.flac.wav"));
     std::fs::write(
@@ -218,7 +221,7 @@ fn metadata_without_a_speaker_column_is_one_voice() {
 
 #[test]
 fn an_unknown_label_is_refused_naming_the_file_and_line() {
-    let dir = tmp("badlabel");
+    let (_tmp, dir) = tmp("badlabel");
     write_wav(&dir.join("ok.wav"));
     write_wav(&dir.join("bored.wav"));
     let csv = dir.join("metadata.csv");
@@ -260,7 +263,7 @@ fn an_unknown_label_is_refused_naming_the_file_and_line() {
 
 #[test]
 fn a_folder_per_label_with_synonyms() {
-    let dir = tmp("perlabel");
+    let (_tmp, dir) = tmp("perlabel");
     for f in [
         "angry/a.wav",
         "anger/b.wav",
@@ -303,7 +306,7 @@ fn a_folder_per_label_with_synonyms() {
 #[test]
 fn links_are_followed_a_loop_is_left_out_and_a_broken_one_is_an_error() {
     use std::os::unix::fs::symlink;
-    let root = tmp("links");
+    let (_tmp, root) = tmp("links");
     let dir = root.join("linked");
     write_wav(&dir.join("angry/a.wav"));
     write_wav(&root.join("elsewhere/calm-takes/b.wav"));
@@ -336,7 +339,7 @@ fn links_are_followed_a_loop_is_left_out_and_a_broken_one_is_an_error() {
 
 #[test]
 fn ravdess_names_in_any_audio_format_and_several_corpora_at_once() {
-    let root = tmp("several");
+    let (_tmp, root) = tmp("several");
     let ravdess = root.join("my-ravdess");
     write_wav(&ravdess.join("Actor_05/03-01-04-01-01-02-05.wav"));
     // Named like RAVDESS, FLAC by extension: read by name (the decoder is not asked).
@@ -368,7 +371,7 @@ fn ravdess_names_in_any_audio_format_and_several_corpora_at_once() {
     let err = scan_all(&[labelled, twin]).unwrap_err().to_string();
     assert!(err.contains("corpus 'labelled' is already read"), "{err}");
     // A folder of corpora given as one corpus: the corpus inside is named.
-    let corpora = tmp("corpora");
+    let (_tmp, corpora) = tmp("corpora");
     write_wav(&corpora.join("c1/a.wav"));
     std::fs::write(
         corpora.join("c1/metadata.csv"),
@@ -390,7 +393,8 @@ fn ravdess_names_in_any_audio_format_and_several_corpora_at_once() {
 /// all, the calm rule stated for the corpus without calm, and `per_corpus` in the JSON.
 #[test]
 fn evaluate_scores_each_corpus_given() {
-    let (rav, other) = two_corpora(&tmp("evaluate"));
+    let (_tmp, root) = tmp("evaluate");
+    let (rav, other) = two_corpora(&root);
     let run = |json: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_emovox"));
         cmd.args(["evaluate", "--data"]).arg(&rav).arg(&other);
@@ -535,7 +539,7 @@ fn emovox(args: &[&std::ffi::OsStr]) -> std::process::Output {
 /// corpus; the card records which. A name not in the data is refused before training.
 #[test]
 fn train_holds_out_a_corpus_or_speakers_and_records_it() {
-    let root = tmp("splits");
+    let (_tmp, root) = tmp("splits");
     let (rav, other) = two_corpora(&root);
     let out = root.join("model");
     let quick = ["--epochs", "1", "--no-augment", "--out"].map(std::ffi::OsStr::new);
@@ -596,7 +600,7 @@ fn train_holds_out_a_corpus_or_speakers_and_records_it() {
 /// rooms too, and the card records the recipe, the balancing and both scores.
 #[test]
 fn train_in_rooms_records_the_recipe_and_both_scores() {
-    let root = tmp("rooms");
+    let (_tmp, root) = tmp("rooms");
     let (rav, other) = two_corpora(&root);
     let out = root.join("model");
     let args: Vec<&std::ffi::OsStr> = vec![
@@ -645,7 +649,8 @@ fn train_in_rooms_records_the_recipe_and_both_scores() {
 /// the same way on every run and says so.
 #[test]
 fn evaluate_picks_speakers_and_plays_clips_in_seeded_rooms() {
-    let (rav, other) = two_corpora(&tmp("evaluate-rooms"));
+    let (_tmp, root) = tmp("evaluate-rooms");
+    let (rav, other) = two_corpora(&root);
     let run = |extra: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_emovox"));
         cmd.args(["evaluate", "--json", "--data"])

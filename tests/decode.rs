@@ -50,10 +50,12 @@ fn write_wav(path: &Path, rate: u32, channels: u16, bits: u16, float: bool, fram
     w.finalize().unwrap();
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("emovox-decode-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A fresh folder, removed when the test ends, passed or failed.
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("emovox-decode-")
+        .tempdir()
+        .unwrap()
 }
 
 /// Root-mean-square difference between two signals over their common length.
@@ -71,6 +73,7 @@ fn rms_diff(a: &[f32], b: &[f32]) -> f64 {
 #[test]
 fn every_encoding_channel_count_and_rate_decodes_to_the_same_16k_sine() {
     let want = sine(16_000, 1.0);
+    let tmp = tmp();
     for (bits, float) in [
         (8, false),
         (16, false),
@@ -80,7 +83,7 @@ fn every_encoding_channel_count_and_rate_decodes_to_the_same_16k_sine() {
     ] {
         for channels in [1u16, 2, 6] {
             for rate in [8_000u32, 16_000, 44_100, 48_000, 96_000, 192_000] {
-                let path = tmp(&format!(
+                let path = tmp.path().join(format!(
                     "sine-{bits}{}-{channels}ch-{rate}.wav",
                     if float { "f" } else { "i" }
                 ));
@@ -153,7 +156,8 @@ fn a_48k_original_is_close_to_librosas_soxr_resampling() {
 
 #[test]
 fn float_samples_that_are_not_finite_are_refused() {
-    let path = tmp("nan.wav");
+    let tmp = tmp();
+    let path = tmp.path().join("nan.wav");
     let mut frames = sine(16_000, 0.1);
     frames[100] = f64::NAN;
     write_wav(&path, 16_000, 1, 32, true, &frames);
@@ -176,13 +180,14 @@ fn empty_and_sampleless_files_are_refused() {
         decode_bytes(&[], name),
         Err(DecodeError::EmptyFile { .. })
     ));
-    let path = tmp("zero.wav");
+    let tmp = tmp();
+    let path = tmp.path().join("zero.wav");
     write_wav(&path, 16_000, 1, 16, false, &[]);
     assert!(matches!(
         decode_file(&path),
         Err(DecodeError::NoSamples { .. })
     ));
-    let missing = tmp("does-not-exist.wav");
+    let missing = tmp.path().join("does-not-exist.wav");
     let err = decode_file(&missing).unwrap_err();
     assert!(matches!(err, DecodeError::Io { .. }));
     assert!(err.to_string().contains("does-not-exist.wav"), "{err}");

@@ -178,9 +178,11 @@ fn a_slow_consumer_loses_display_events_but_no_predictions_are_skipped() {
 
 #[test]
 fn a_bad_file_ends_with_an_error_event_not_a_panic() {
-    let dir = std::env::temp_dir().join(format!("emovox-engine-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("truncated.wav");
+    let tmp = tempfile::Builder::new()
+        .prefix("emovox-engine-")
+        .tempdir()
+        .unwrap();
+    let bad = tmp.path().join("truncated.wav");
     let good = std::fs::read(common::wav(CLIP)).unwrap();
     std::fs::write(&bad, &good[..30]).unwrap();
     for source in [
@@ -202,7 +204,6 @@ fn a_bad_file_ends_with_an_error_event_not_a_panic() {
             .unwrap();
         assert!(message.contains("truncated.wav"), "{message}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

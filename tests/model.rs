@@ -19,16 +19,22 @@ use emovox::model::train::{
 };
 use emovox::model::{Classifier, FeatureConfig};
 
-/// The four 16 kHz fixture clips laid out as RAVDESS (`Actor_NN/name.wav`) in a new folder.
-fn ravdess_folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emovox-model-{}-{name}", std::process::id()));
+/// The four 16 kHz fixture clips laid out as RAVDESS (`Actor_NN/name.wav`) in a new folder
+/// `name` inside a temporary folder, which is removed (with everything the test wrote
+/// beside `name`) when the returned guard is dropped, passed or failed.
+fn ravdess_folder(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::Builder::new()
+        .prefix("emovox-model-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().join(name);
     for stem in &common::REFERENCE_STEMS[..4] {
         let actor = &stem[stem.len() - 2..];
         let folder = dir.join(format!("Actor_{actor}"));
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::copy(common::wav(stem), folder.join(format!("{stem}.wav"))).unwrap();
     }
-    dir
+    (tmp, dir)
 }
 
 fn tiny_config() -> TrainConfig {
@@ -99,7 +105,7 @@ fn quick_model(dir: &Path) -> (PathBuf, Normalisation, TrainConfig) {
 
 #[test]
 fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
-    let dir = ravdess_folder("train");
+    let (_tmp, dir) = ravdess_folder("train");
     let clips = prepared(&dir, true);
     assert!(
         clips
@@ -142,7 +148,7 @@ fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
 
 #[test]
 fn a_card_whose_features_the_code_cannot_produce_is_refused() {
-    let dir = ravdess_folder("card");
+    let (_tmp, dir) = ravdess_folder("card");
     let (out, normalisation, cfg) = quick_model(&dir);
     let mut card = tiny_card(normalisation.clone(), &cfg);
     card.features.n_fft = 1024;
@@ -174,7 +180,7 @@ fn a_card_whose_features_the_code_cannot_produce_is_refused() {
 
 #[test]
 fn evaluate_prints_one_json_line_with_the_documented_keys() {
-    let dir = ravdess_folder("evaluate");
+    let (_tmp, dir) = ravdess_folder("evaluate");
     let (out, normalisation, cfg) = quick_model(&dir);
     tiny_card(normalisation, &cfg).save(&out).unwrap();
     // A stray file is reported, not silently dropped.
@@ -225,7 +231,7 @@ fn evaluate_prints_one_json_line_with_the_documented_keys() {
 
 #[test]
 fn the_dataset_reader_reports_what_does_not_fit() {
-    let dir = ravdess_folder("scan");
+    let (_tmp, dir) = ravdess_folder("scan");
     std::fs::write(
         dir.join("Actor_01").join("03-02-03-01-01-01-01.wav"),
         b"song",
@@ -249,7 +255,7 @@ fn the_dataset_reader_reports_what_does_not_fit() {
 
 #[test]
 fn train_also_learns_from_the_labelled_regions_of_sessions() {
-    let data = ravdess_folder("sessions");
+    let (_tmp, data) = ravdess_folder("sessions");
     let session_dir = data.with_extension("session");
     std::fs::create_dir_all(&session_dir).unwrap();
     std::fs::copy(
@@ -335,14 +341,11 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
     assert_eq!(tuned.training.train_files, 2);
     assert!(tuned.validation.is_none());
     Classifier::load(&tuned_dir).unwrap();
-    for dir in [&data, &session_dir, &out, &tuned_dir] {
-        std::fs::remove_dir_all(dir).unwrap();
-    }
 }
 
 #[test]
 fn fine_tuning_starts_from_the_given_weights() {
-    let dir = ravdess_folder("tune");
+    let (_tmp, dir) = ravdess_folder("tune");
     let clips = prepared(&dir, false);
     let shipped = common::shipped_weights();
     let card = ModelCard::load(&shipped).unwrap();
@@ -377,5 +380,4 @@ fn fine_tuning_starts_from_the_given_weights() {
     assert!(scratch > 1.8, "from scratch {scratch}");
     assert!(tuned < scratch - 0.5, "fine-tuning {tuned} vs {scratch}");
     assert_eq!(normalisation, card.normalisation);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

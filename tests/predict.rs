@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{fixtures, wav, REFERENCE_STEMS};
@@ -33,11 +33,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emovox-predict-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, removed when the test ends, passed or failed.
+fn tmp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("emovox-predict-")
+        .tempdir()
+        .unwrap()
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
@@ -139,7 +140,8 @@ fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
 
 #[test]
 fn the_timeline_lists_every_window_with_its_speech_flag() {
-    let dir = tmp_dir("timeline");
+    let tmp = tmp_dir();
+    let dir = tmp.path();
     // A clip with 2 s of silence before it: the windows over the silence are not speech.
     let clip = decode_file(&wav("03-01-02-01-02-02-05")).unwrap().samples;
     let mut signal = vec![0.0f32; 32_000];
@@ -228,7 +230,8 @@ fn csv_has_a_header_and_a_row_per_file_or_per_window() {
 
 #[test]
 fn a_bad_file_is_reported_and_skipped_and_the_exit_code_says_so() {
-    let dir = tmp_dir("bad");
+    let tmp = tmp_dir();
+    let dir = tmp.path();
     let truncated = dir.join("truncated.wav");
     let bytes = std::fs::read(wav("03-01-01-01-01-01-01")).unwrap();
     std::fs::write(&truncated, &bytes[..30]).unwrap();

@@ -12,7 +12,13 @@ use std::process::Command;
 #[test]
 fn the_window_opens_under_xvfb_and_draws() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = std::env::temp_dir().join(format!("emovox-shot-{}.png", std::process::id()));
+    // The picture and its log go in a folder removed when the test ends, passed or failed
+    // (the log is in the failure message).
+    let tmp = tempfile::Builder::new()
+        .prefix("emovox-shot-")
+        .tempdir()
+        .unwrap();
+    let out = tmp.path().join("shot.png");
     let clip = common::wav("03-01-05-02-01-01-10");
     let status = Command::new("bash")
         .arg(root.join("tests/screenshot"))
@@ -45,6 +51,4 @@ fn the_window_opens_under_xvfb_and_draws() {
         colours > 200,
         "only {colours} colours: a blank window?\n{log}"
     );
-    let _ = std::fs::remove_file(&out);
-    let _ = std::fs::remove_file(out.with_extension("png.log"));
 }

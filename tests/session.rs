@@ -10,11 +10,15 @@ use emovox::audio::WavStreamWriter;
 use emovox::labels::Emotion;
 use emovox::session::{self, Region, Session, SessionError};
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emovox-session-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, removed with everything in it when the returned guard is dropped,
+/// passed or failed.
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::Builder::new()
+        .prefix("emovox-session-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_owned();
+    (tmp, dir)
 }
 
 fn tone(seconds: f64) -> Vec<f32> {
@@ -25,7 +29,7 @@ fn tone(seconds: f64) -> Vec<f32> {
 
 #[test]
 fn a_finished_recording_reads_back_sample_for_sample() {
-    let dir = temp("finished");
+    let (_tmp, dir) = temp();
     let path = dir.join(session::AUDIO_FILE);
     let signal = tone(2.3);
     let mut w = WavStreamWriter::create(&path, 16_000).unwrap();
@@ -42,12 +46,11 @@ fn a_finished_recording_reads_back_sample_for_sample() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
     assert!(worst <= 1.0 / 32767.0, "{worst}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_crash_loses_at_most_the_last_second() {
-    let dir = temp("crash");
+    let (_tmp, dir) = temp();
     let path = dir.join(session::AUDIO_FILE);
     let mut w = WavStreamWriter::create(&path, 16_000).unwrap();
     for chunk in tone(3.7).chunks(160) {
@@ -61,7 +64,6 @@ fn a_crash_loses_at_most_the_last_second() {
         "{} s",
         back.seconds()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -80,7 +82,7 @@ fn a_full_disk_is_an_error_not_a_panic() {
 
 #[test]
 fn sessions_save_load_and_list_newest_first() {
-    let root = temp("list");
+    let (_tmp, root) = temp();
     let first = session::create_dir(&root).unwrap();
     let second = session::create_dir(&root).unwrap();
     assert_ne!(first, second);
@@ -130,19 +132,17 @@ fn sessions_save_load_and_list_newest_first() {
     assert_eq!(listed[0].0, second);
     assert!(listed[0].1.is_ok());
     assert!(matches!(listed[1].1, Err(SessionError::Json { .. })));
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn a_folder_that_cannot_be_made_is_a_clear_error() {
-    let root = temp("blocked");
+    let (_tmp, root) = temp();
     let file = root.join("not-a-folder");
     std::fs::write(&file, b"x").unwrap();
     let err = session::create_dir(&file.join("sessions")).unwrap_err();
     assert!(err.to_string().contains("not-a-folder"), "{err}");
     let err = Session::default().save(&file).unwrap_err();
     assert!(err.to_string().contains("not-a-folder"), "{err}");
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 /// Whether permission bits stop this process (they do not stop root, who reads any
@@ -166,7 +166,7 @@ fn folders_that_cannot_be_looked_into_are_listed_with_why_not_hidden() {
     let mode = |path: &std::path::Path, mode| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     };
-    let root = temp("unreadable");
+    let (_tmp, root) = temp();
     let good = root.join("2026-01-01_10-00-00");
     std::fs::create_dir(&good).unwrap();
     Session::default().save(&good).unwrap();
@@ -218,5 +218,4 @@ fn folders_that_cannot_be_looked_into_are_listed_with_why_not_hidden() {
     }
     // A folder that does not exist yet holds no sessions; that is not a problem.
     assert!(session::list(&root.join("not-yet")).is_empty());
-    std::fs::remove_dir_all(&root).unwrap();
 }
