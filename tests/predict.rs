@@ -243,7 +243,7 @@ fn a_bad_file_is_reported_and_skipped_and_the_exit_code_says_so() {
     // reported and not followed again, and is no failure. A link that leads nowhere is
     // reported and counted.
     #[cfg(unix)]
-    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink(dir, dir.join("loop")).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(dir.join("moved-away.wav"), dir.join("gone.wav")).unwrap();
     let o = emovox(&["--json", dir.to_str().unwrap()]);
