@@ -29,6 +29,8 @@ enum Command {
     Train(cli::train::Args),
     /// Score a model on a RAVDESS-layout folder.
     Evaluate(cli::evaluate::Args),
+    /// Store a few clips' features per class beside a model, for fine-tuning to rehearse.
+    Exemplars(cli::exemplars::Args),
     /// The emotion of audio files (folders are searched recursively).
     Predict(cli::predict::Args),
     /// Serve the model over HTTP (POST /predict, GET /health, GET /model).
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Some(Command::Features(args)) => cli::features::run(args),
         Some(Command::Train(args)) => cli::train::run(args),
         Some(Command::Evaluate(args)) => cli::evaluate::run(args),
+        Some(Command::Exemplars(args)) => cli::exemplars::run(args),
         Some(Command::Predict(args)) => cli::predict::run(args),
         Some(Command::Serve(args)) => cli::serve::run(args),
         Some(Command::Listen(args)) => cli::listen::run(args),

@@ -5,6 +5,7 @@ pub mod app;
 pub mod common;
 pub mod devices;
 pub mod evaluate;
+pub mod exemplars;
 pub mod features;
 pub mod listen;
 pub mod predict;

@@ -8,15 +8,18 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use emovox::labels::Emotion;
 use emovox::model::card::{CorpusValidation, RoomValidation};
+use emovox::model::card::{FineTune, Holdout, HoldoutScores};
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
 use emovox::model::dataset::{scan_all, Clip, Intensity, Split};
-use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
+use emovox::model::input::{Normaliser, HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
 use emovox::model::room::RoomRecipe;
+use emovox::model::train::exemplars;
+use emovox::model::train::holdout::{split_by_time, Span};
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
-    prepare_versions, train, Augmentation, Progress, StartFrom, TrainConfig, Versions,
-    AUGMENTATIONS, LIGHT_AUGMENTATIONS,
+    outcomes, prepare_versions, start_outcomes, train_with, Augmentation, Layers, Progress,
+    StartFrom, TrainConfig, Versions, AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
 use emovox::model::FeatureConfig;
 use emovox::session::Session;
@@ -31,9 +34,10 @@ pub struct Args {
     /// or a folder per label (angry/*.wav). Any sample rate; WAV, FLAC, MP3 or Ogg.
     #[arg(long, num_args = 1.., required_unless_present = "sessions")]
     data: Vec<PathBuf>,
-    /// Most epochs to train (fewer when validation stops improving).
-    #[arg(long, default_value_t = 30)]
-    epochs: usize,
+    /// Most epochs to train (fewer when validation stops improving) [default: 30;
+    /// fine-tuning: 12].
+    #[arg(long)]
+    epochs: Option<usize>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// RAVDESS actors held out for validation and early stopping, e.g. 17-20 or 1,5,9;
@@ -64,9 +68,9 @@ pub struct Args {
     /// 13–16: no gain (README).
     #[arg(long, default_value_t = 0.0)]
     weight_average: f64,
-    /// Peak learning rate of the one-cycle schedule.
-    #[arg(long, default_value_t = 2e-3)]
-    lr: f64,
+    /// Peak learning rate of the one-cycle schedule [default: 2e-3; fine-tuning: 1e-3].
+    #[arg(long)]
+    lr: Option<f64>,
     /// Epochs without a better validation macro-F1 before stopping.
     #[arg(long, default_value_t = 8)]
     patience: usize,
@@ -93,9 +97,10 @@ pub struct Args {
     #[arg(long)]
     val_in_rooms: bool,
     /// The augmentation set: `full` (pitch ±1/±2/±3 semitones, noise, two stretches) or
-    /// `light` (pitch ±2, two stretches: under half the preparation time and memory).
-    #[arg(long, value_enum, default_value_t = AugmentSet::Full)]
-    augment_set: AugmentSet,
+    /// `light` (pitch ±2, two stretches: under half the preparation time and memory)
+    /// [default: full; fine-tuning: full].
+    #[arg(long, value_enum)]
+    augment_set: Option<AugmentSet>,
     /// Draw each epoch's clips speaker by speaker, so a corpus of few voices and many
     /// clips does not outweigh the rest.
     #[arg(long)]
@@ -103,10 +108,62 @@ pub struct Args {
     /// Clips per epoch [default: every training clip once].
     #[arg(long)]
     epoch_clips: Option<usize>,
+    /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the
+    /// convolutional front end kept) or `head` (attention and head) [default: all].
+    #[arg(long, value_enum)]
+    layers: Option<LayersArg>,
+    /// Fine-tuning: keep BatchNorm's statistics from the starting model (`true`) or let
+    /// them follow the sessions (`false`) [default: true].
+    #[arg(long)]
+    freeze_batch_norm: Option<bool>,
+    /// Fine-tuning: pull toward the starting weights (L2-SP) of this strength; 0: none
+    /// [default: 0].
+    #[arg(long)]
+    l2_sp: Option<f64>,
+    /// Fine-tuning: share of every batch that rehearses the starting model's exemplars
+    /// (emovox.exemplars.safetensors beside its weights, made by `emovox exemplars`);
+    /// 0: none [default: 0.5].
+    #[arg(long)]
+    rehearse: Option<f64>,
+    /// Fine-tuning: share of each label's labelled time (the latest part of each session)
+    /// held back to score the starting and the tuned model on; 0: train on all of it.
+    #[arg(long, default_value_t = 0.2)]
+    holdout: f64,
+}
+
+/// The fine-tuning recipe `train --from DIR --sessions DIR...` uses when no flag says
+/// otherwise, chosen with the own-voice benchmark (`benches/own_voice.rs`, README).
+pub struct TuneDefaults;
+
+impl TuneDefaults {
+    pub const EPOCHS: usize = 12;
+    pub const LEARNING_RATE: f64 = 1e-3;
+    pub const AUGMENT_SET: AugmentSet = AugmentSet::Full;
+    pub const LAYERS: Layers = Layers::All;
+    pub const FREEZE_BATCH_NORM: bool = true;
+    pub const L2_SP: f64 = 0.0;
+    pub const REHEARSE: f64 = 0.5;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum AugmentSet {
+enum LayersArg {
+    All,
+    Upper,
+    Head,
+}
+
+impl From<LayersArg> for Layers {
+    fn from(l: LayersArg) -> Self {
+        match l {
+            LayersArg::All => Self::All,
+            LayersArg::Upper => Self::Upper,
+            LayersArg::Head => Self::Head,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AugmentSet {
     Full,
     Light,
 }
@@ -120,26 +177,42 @@ impl AugmentSet {
     }
 }
 
-/// The labelled regions of sessions as training clips (actor 0).
-fn session_clips(dirs: &[PathBuf]) -> anyhow::Result<Vec<Clip>> {
-    let mut clips = Vec::new();
+/// Shortest labelled stretch used, for training or scoring.
+const MIN_REGION_S: f64 = 0.5;
+
+/// The labelled regions of sessions as clips (actor 0): (training, held out), where
+/// `holdout` of each label's labelled time in each session, its latest part, is held
+/// out ([`split_by_time`]).
+fn session_clips(dirs: &[PathBuf], holdout: f64) -> anyhow::Result<(Vec<Clip>, Vec<Clip>)> {
+    let (mut train, mut held) = (Vec::new(), Vec::new());
     for dir in dirs {
         let session = Session::load(dir)?;
-        for r in session.labels.iter().filter(|r| r.end_s - r.start_s >= 0.5) {
-            clips.push(Clip {
-                path: dir.join(emovox::session::AUDIO_FILE),
+        let spans: Vec<Span> = session
+            .labels
+            .iter()
+            .filter(|r| r.end_s - r.start_s >= MIN_REGION_S)
+            .map(|r| Span {
+                start_s: r.start_s,
+                end_s: r.end_s,
                 emotion: r.label,
-                intensity: Intensity::Normal,
-                statement: 0,
-                repetition: 0,
-                actor: 0,
-                span: Some((r.start_s, r.end_s)),
-                corpus: "sessions".into(),
-                speaker: "sessions".into(),
-            });
-        }
+            })
+            .collect();
+        let (t, h) = split_by_time(&spans, holdout, MIN_REGION_S);
+        let clip = |s: &Span| Clip {
+            path: dir.join(emovox::session::AUDIO_FILE),
+            emotion: s.emotion,
+            intensity: Intensity::Normal,
+            statement: 0,
+            repetition: 0,
+            actor: 0,
+            span: Some((s.start_s, s.end_s)),
+            corpus: "sessions".into(),
+            speaker: "sessions".into(),
+        };
+        train.extend(t.iter().map(clip));
+        held.extend(h.iter().map(clip));
     }
-    Ok(clips)
+    Ok((train, held))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -186,7 +259,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let from_sessions = session_clips(&args.sessions)?;
+    // Fine-tuning holds back part of the sessions to score on; training from scratch
+    // (validated on held-out speakers) uses them whole, as it always has.
+    let tuning = args.from.is_some();
+    let holdout = if tuning { args.holdout } else { 0.0 };
+    anyhow::ensure!(
+        (0.0..=0.9).contains(&holdout),
+        "--holdout must be between 0 and 0.9 (got {holdout})"
+    );
+    let (from_sessions, held_clips) = session_clips(&args.sessions, holdout)?;
     if !args.sessions.is_empty() && from_sessions.is_empty() {
         bail!("the sessions hold no labelled regions of 0.5 s or more");
     }
@@ -224,13 +305,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let augment_set = args.augment_set.unwrap_or(if tuning {
+        TuneDefaults::AUGMENT_SET
+    } else {
+        AugmentSet::Full
+    });
+    let rehearse = if tuning {
+        args.rehearse.unwrap_or(TuneDefaults::REHEARSE)
+    } else {
+        0.0
+    };
+    anyhow::ensure!(
+        (0.0..1.0).contains(&rehearse),
+        "--rehearse must be at least 0 and below 1 (got {rehearse})"
+    );
+    // The starting model's exemplars, when rehearsing (a model without any is tuned
+    // without rehearsal, and says so).
+    let exemplars = match (&args.from, rehearse > 0.0) {
+        (Some(dir), true) => match exemplars::load(dir)? {
+            Some((_, clips)) => clips,
+            None => {
+                eprintln!(
+                    "emovox train: {} has no exemplars ({}), so fine-tuning cannot rehearse them; \
+                     make them with `emovox exemplars --from {} --data DIR...`",
+                    dir.display(),
+                    exemplars::EXEMPLARS_FILE,
+                    dir.display()
+                );
+                Vec::new()
+            }
+        },
+        _ => Vec::new(),
+    };
     let cfg = TrainConfig {
-        epochs: args.epochs,
+        epochs: args
+            .epochs
+            .unwrap_or(if tuning { TuneDefaults::EPOCHS } else { 30 }),
         seed: args.seed,
         augment: !args.no_augment,
         precise_batch_norm: args.precise_batch_norm,
         weight_average: args.weight_average,
-        learning_rate: args.lr,
+        learning_rate: args.lr.unwrap_or(if tuning {
+            TuneDefaults::LEARNING_RATE
+        } else {
+            2e-3
+        }),
         patience: args.patience,
         balance_speakers: args.balance_speakers,
         epoch_clips: args.epoch_clips,
@@ -239,8 +358,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .as_ref()
             .map_or_else(TrainConfig::default_net, |(card, ..)| card.net.clone()),
         start: start.as_ref().map(|(_, s, _)| s.clone()),
+        layers: match (tuning, args.layers) {
+            (false, _) => Layers::All,
+            (true, Some(l)) => l.into(),
+            (true, None) => TuneDefaults::LAYERS,
+        },
+        freeze_batch_norm: tuning
+            && args
+                .freeze_batch_norm
+                .unwrap_or(TuneDefaults::FREEZE_BATCH_NORM),
+        l2_sp: if tuning {
+            args.l2_sp.unwrap_or(TuneDefaults::L2_SP)
+        } else {
+            0.0
+        },
+        rehearsal_share: if exemplars.is_empty() { 0.0 } else { rehearse },
         ..TrainConfig::default()
     };
+    if !tuning
+        && (args.layers.is_some()
+            || args.freeze_batch_norm.is_some()
+            || args.l2_sp.is_some()
+            || args.rehearse.is_some())
+    {
+        bail!("--layers, --freeze-batch-norm, --l2-sp and --rehearse are for fine-tuning (--from)");
+    }
     eprintln!(
         "emovox train: {} clips ({}), validating on {} clips ({})",
         train_clips.len(),
@@ -260,7 +402,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let versions = if cfg.augment {
         Versions::Augmented {
-            augmentations: args.augment_set.augmentations(),
+            augmentations: augment_set.augmentations(),
             room: (args.rooms > 0).then_some(&recipe),
             room_versions: args.rooms,
         }
@@ -270,6 +412,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let prepare_started = std::time::Instant::now();
     let train_set = prepare_versions(&train_clips, versions, cfg.seed, &babble, &|| bar.inc(1))?;
     let val_set = prepare_versions(&val, Versions::Original, cfg.seed, &[], &|| bar.inc(1))?;
+    let held_set = prepare_versions(&held_clips, Versions::Original, cfg.seed, &[], &|| {})?;
     let val_rooms = if args.val_in_rooms && !val.is_empty() {
         prepare_versions(&val, Versions::InRoom(&recipe), cfg.seed, &babble, &|| {})?
     } else {
@@ -282,23 +425,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         prepare_started.elapsed().as_secs_f64()
     );
 
-    let steps = cfg.steps_per_epoch(train_set.len()) * cfg.epochs;
+    let own = cfg.batch_size - cfg.rehearsed_per_batch(exemplars.len());
+    let steps = cfg.steps_per_epoch_with(train_set.len(), own) * cfg.epochs;
     let bar = progress_bar(steps, "training");
     let mut status = String::from("epoch 1");
-    let trained = train(&train_set, &val_set, &val_rooms, &cfg, |p| match p {
-        Progress::Step { loss, .. } => {
-            bar.set_message(format!("{status} | loss {loss:.3}"));
-            bar.inc(1);
-        }
-        Progress::Epoch {
-            epoch,
-            mean_loss,
-            validation,
-            score,
-            improved,
-        } => {
-            status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
-            let line = match (validation, score) {
+    let trained = train_with(
+        &train_set,
+        &val_set,
+        &val_rooms,
+        &exemplars,
+        &cfg,
+        |p| match p {
+            Progress::Step { loss, .. } => {
+                bar.set_message(format!("{status} | loss {loss:.3}"));
+                bar.inc(1);
+            }
+            Progress::Epoch {
+                epoch,
+                mean_loss,
+                validation,
+                score,
+                improved,
+            } => {
+                status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
+                let line = match (validation, score) {
                 (Some(m), Some(score)) => format!(
                     "epoch {epoch:>2}: loss {mean_loss:.3}  val (centre windows) accuracy {:.3} macro-F1 {:.3}  score {score:.3}{}",
                     m.accuracy,
@@ -307,16 +457,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 ),
                 _ => format!("epoch {epoch:>2}: loss {mean_loss:.3}"),
             };
-            // A hidden bar (stderr not a terminal) prints nothing, so say it plainly there.
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
+                // A hidden bar (stderr not a terminal) prints nothing, so say it plainly there.
+                if bar.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
             }
-        }
-    })?;
+        },
+    )?;
     bar.finish_and_clear();
 
+    // The honest before/after: the starting and the tuned model on the held-back time.
+    let holdout_scores = match (&cfg.start, held_set.is_empty()) {
+        (Some(start), false) => {
+            let before = Scoreboard::from_outcomes(&start_outcomes(&cfg.net, start, &held_set)?);
+            let norm =
+                Normaliser::from_mean_std(&trained.normalisation.mean, &trained.normalisation.std);
+            let after = Scoreboard::from_outcomes(&outcomes(&trained.net, &norm, &held_set)?);
+            let scores = |b: &Scoreboard| HoldoutScores {
+                accuracy: b.overall.accuracy,
+                uar: b.uar,
+                macro_f1: b.per_corpus.first().map_or(0.0, |c| c.macro_f1),
+            };
+            Some(Holdout {
+                regions: held_clips.len(),
+                seconds: held_clips
+                    .iter()
+                    .filter_map(|c| c.span)
+                    .map(|(a, b)| b - a)
+                    .sum(),
+                before: scores(&before),
+                after: scores(&after),
+            })
+        }
+        _ => None,
+    };
     let board = Scoreboard::from_outcomes(&trained.outcomes);
     let board_rooms = (!trained.outcomes_in_rooms.is_empty())
         .then(|| Scoreboard::from_outcomes(&trained.outcomes_in_rooms));
@@ -351,7 +527,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             epochs: trained.best_epoch,
             seed: cfg.seed,
             augmentation: if cfg.augment {
-                args.augment_set
+                augment_set
                     .augmentations()
                     .iter()
                     .map(ToString::to_string)
@@ -376,6 +552,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .collect(),
             precise_batch_norm: cfg.precise_batch_norm,
             weight_average: cfg.weight_average,
+            fine_tune: tuning.then(|| FineTune {
+                layers: cfg.layers.to_string(),
+                freeze_batch_norm: cfg.freeze_batch_norm,
+                l2_sp: cfg.l2_sp,
+                rehearsal_share: cfg.rehearsal_share,
+                exemplars: if cfg.rehearsal_share > 0.0 {
+                    exemplars.len()
+                } else {
+                    0
+                },
+                learning_rate: cfg.learning_rate,
+                holdout_share: holdout,
+            }),
+            holdout: holdout_scores.clone(),
             seconds: trained.seconds,
             date: report::today(),
             commit: report::commit(),
@@ -418,6 +608,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         weights.display(),
         ModelCard::json_path(&args.out).display()
     );
+    if let Some(h) = &holdout_scores {
+        eprintln!(
+            "held back from tuning: {} stretches, {:.0} s (the latest {:.0} % of each label's time)",
+            h.regions,
+            h.seconds,
+            100.0 * holdout
+        );
+        eprintln!(
+            "  before (the starting model): accuracy {:.3}  UAR {:.3}  macro-F1 {:.3}",
+            h.before.accuracy, h.before.uar, h.before.macro_f1
+        );
+        eprintln!(
+            "  after  (the tuned model):    accuracy {:.3}  UAR {:.3}  macro-F1 {:.3}",
+            h.after.accuracy, h.after.uar, h.after.macro_f1
+        );
+    } else if tuning && holdout > 0.0 {
+        eprintln!("held back from tuning: nothing (too little labelled time per label)");
+    }
     if let Some(m) = &trained.validation {
         eprintln!("validation on {}:", held_out(&split));
         report::print_scoreboard(&board);

@@ -100,9 +100,57 @@ pub struct Training {
     /// alone, see `train_actors`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub corpora: Vec<String>,
+    /// How fine-tuning went about it (absent when trained from scratch, and in older
+    /// cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tune: Option<FineTune>,
+    /// The starting and the tuned model scored on the labelled time that fine-tuning held
+    /// back (absent when nothing was held back, and in older cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<Holdout>,
     pub seconds: f64,
     pub date: String,
     pub commit: String,
+}
+
+/// The fine-tuning recipe a tuned model was made with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FineTune {
+    /// Which layers learnt: "all", "upper" (LSTM, attention, head) or "head".
+    pub layers: String,
+    /// BatchNorm kept the starting model's statistics.
+    pub freeze_batch_norm: bool,
+    /// Strength of the pull toward the starting weights (L2-SP); 0: none.
+    pub l2_sp: f64,
+    /// Share of every batch rehearsing the starting model's exemplars, and how many
+    /// there were (0: no rehearsal).
+    pub rehearsal_share: f64,
+    pub exemplars: usize,
+    pub learning_rate: f64,
+    /// Share of each label's labelled time held back to score on.
+    pub holdout_share: f64,
+}
+
+/// Scores on held-back labelled time, before and after fine-tuning.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Holdout {
+    /// Held-back stretches (whole regions, or the last part of one) and their seconds.
+    pub regions: usize,
+    pub seconds: f64,
+    pub before: HoldoutScores,
+    pub after: HoldoutScores,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HoldoutScores {
+    pub accuracy: f64,
+    /// Mean recall over the labels held back.
+    pub uar: f64,
+    /// Macro-F1 over those labels.
+    pub macro_f1: f64,
 }
 
 /// Scores on one held-out corpus, comparable across corpora.

@@ -11,8 +11,8 @@ use candle_core::{DType, Device, Module, ModuleT, Result, Tensor};
 use candle_nn::{batch_norm, linear, BatchNorm, BatchNormConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::rng::Rng;
 use super::recurrence::{lstm_recurrence, recur};
+use super::rng::Rng;
 // The inference pass (`infer.rs`) runs the same loops.
 pub(super) use super::recurrence::{recur_strided, transpose};
 
@@ -140,6 +140,18 @@ impl TimeConv {
     }
 }
 
+/// What a fine-tuning pass leaves alone ([`EmotionNet::forward_frozen`]); the default
+/// freezes nothing (training from scratch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Frozen {
+    /// BatchNorm normalises with its running statistics and does not update them.
+    pub batch_norm: bool,
+    /// No gradient reaches the convolutional front end (convolutions and BatchNorm).
+    pub front_end: bool,
+    /// Nor the LSTM (which then runs its inference loops).
+    pub lstm: bool,
+}
+
 pub struct EmotionNet {
     pub(super) conv1: TimeConv,
     pub(super) bn1: BatchNorm,
@@ -176,15 +188,30 @@ impl EmotionNet {
 
     /// (B, T, input_dim) → logits (B, classes). With `dropout` (training) BatchNorm uses
     /// batch statistics and dropout masks come from that generator; without, inference.
-    pub fn forward(&self, x: &Tensor, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
+    pub fn forward(&self, x: &Tensor, dropout: Option<&mut Rng>) -> Result<Tensor> {
+        self.forward_frozen(x, dropout, Frozen::default())
+    }
+
+    /// [`forward`](Self::forward) for fine-tuning, leaving the `frozen` parts alone: no
+    /// gradient flows into them, and frozen BatchNorm normalises with (and keeps) its
+    /// running statistics even while training.
+    pub fn forward_frozen(
+        &self,
+        x: &Tensor,
+        mut dropout: Option<&mut Rng>,
+        frozen: Frozen,
+    ) -> Result<Tensor> {
         let train = dropout.is_some();
-        let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, train)?.relu()?)?;
-        let x = max_pool2(&batch_norm_time(&self.bn2, &self.conv2.forward(&x)?, train)?.relu()?)?;
+        let stats = train && !frozen.batch_norm;
+        let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, stats)?.relu()?)?;
+        let x = max_pool2(&batch_norm_time(&self.bn2, &self.conv2.forward(&x)?, stats)?.relu()?)?;
+        let x = if frozen.front_end { x.detach() } else { x };
         let x = apply_dropout(&x, self.config.dropout, dropout.as_deref_mut())?;
+        let lstm_train = train && !frozen.lstm;
         let h = Tensor::cat(
             &[
-                self.forward_lstm.forward(&x, false, train)?,
-                self.backward_lstm.forward(&x, true, train)?,
+                self.forward_lstm.forward(&x, false, lstm_train)?,
+                self.backward_lstm.forward(&x, true, lstm_train)?,
             ],
             2,
         )?;

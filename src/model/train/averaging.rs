@@ -94,7 +94,10 @@ fn precise_batch_norm(
     let batch = cfg.batch_size.max(1);
     let inputs = order
         .chunks(batch)
-        .map(|items| Ok(make_batch(clips, items, norm, cfg, rng, buffer)?.0))
+        .map(|items| {
+            let picked: Vec<&PreparedClip> = items.iter().map(|&i| &clips[i]).collect();
+            Ok(make_batch(&picked, norm, cfg, rng, buffer)?.0)
+        })
         .collect::<candle_core::Result<Vec<Tensor>>>()?;
     for layer in ["bn1", "bn2"] {
         let mut moments = Moments::default();

@@ -4,6 +4,8 @@
 //! weights that are scored and shipped.
 
 mod averaging;
+pub mod exemplars;
+pub mod holdout;
 pub mod prepare;
 pub mod validate;
 
@@ -11,7 +13,7 @@ pub use prepare::{
     prepare, prepare_versions, Augmentation, PreparedClip, Versions, AUGMENTATIONS,
     LIGHT_AUGMENTATIONS,
 };
-pub use validate::{centre_score, evaluate, evaluate_centre, outcomes};
+pub use validate::{centre_score, evaluate, evaluate_centre, outcomes, start_outcomes};
 
 use std::time::Instant;
 
@@ -22,7 +24,7 @@ use super::augment::Rng;
 use super::card::Normalisation;
 use super::input::{fill_window, Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use super::metrics::{Metrics, Outcome};
-use super::net::{initialise, EmotionNet, NetConfig};
+use super::net::{initialise, EmotionNet, Frozen, NetConfig};
 use crate::labels::Emotion;
 use averaging::{ready_for_inference, WeightAverage};
 
@@ -58,6 +60,60 @@ pub struct TrainConfig {
     pub net: NetConfig,
     /// Fine-tuning: start from these weights instead of random ones.
     pub start: Option<StartFrom>,
+    /// Fine-tuning: which layers learn ([`Layers::All`] from scratch).
+    pub layers: Layers,
+    /// Fine-tuning: BatchNorm keeps the starting model's statistics (normalises with them
+    /// while training too) instead of following the new data's.
+    pub freeze_batch_norm: bool,
+    /// Fine-tuning: strength of the pull back toward the starting weights (L2-SP: adds
+    /// `l2_sp · (w − w₀)` to every trainable weight's gradient); 0: none.
+    pub l2_sp: f64,
+    /// Share of every batch drawn from the rehearsal clips ([`train_with`]), when there
+    /// are any.
+    pub rehearsal_share: f64,
+}
+
+/// Which layers fine-tuning changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layers {
+    /// Every layer.
+    #[default]
+    All,
+    /// The LSTM, attention and head; the convolutional front end (and its BatchNorm)
+    /// is kept as it was.
+    Upper,
+    /// Attention and head only.
+    Head,
+}
+
+impl Layers {
+    /// Whether the variable `name` learns.
+    fn trains(self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Upper => !(name.starts_with("conv") || name.starts_with("bn")),
+            Self::Head => name.starts_with("attention") || name.starts_with("head"),
+        }
+    }
+
+    fn frozen(self, batch_norm: bool) -> Frozen {
+        Frozen {
+            batch_norm: batch_norm || self != Self::All,
+            front_end: self != Self::All,
+            lstm: self == Self::Head,
+        }
+    }
+}
+
+impl std::fmt::Display for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::All => "all",
+            Self::Upper => "upper",
+            Self::Head => "head",
+        })
+    }
 }
 
 /// Trained weights to fine-tune, with the normalisation they were trained under (kept:
@@ -77,9 +133,23 @@ impl TrainConfig {
 
     /// Optimiser steps in one epoch over `clips` training clips.
     pub fn steps_per_epoch(&self, clips: usize) -> usize {
-        self.epoch_clips
-            .unwrap_or(clips)
-            .div_ceil(self.batch_size.max(1))
+        self.steps_per_epoch_with(clips, self.batch_size.max(1))
+    }
+
+    /// Optimiser steps in one epoch when `own` places of each batch hold training clips
+    /// (the rest rehearsal).
+    pub fn steps_per_epoch_with(&self, clips: usize, own: usize) -> usize {
+        self.epoch_clips.unwrap_or(clips).div_ceil(own.max(1))
+    }
+
+    /// The places of a batch that rehearsal takes, given `exemplars` clips to rehearse.
+    pub fn rehearsed_per_batch(&self, exemplars: usize) -> usize {
+        let batch = self.batch_size.max(1);
+        if exemplars == 0 {
+            0
+        } else {
+            ((batch as f64 * self.rehearsal_share).round() as usize).min(batch - 1)
+        }
     }
 }
 
@@ -103,6 +173,10 @@ impl Default for TrainConfig {
             room_share: 0.5,
             net: NetConfig::default(),
             start: None,
+            layers: Layers::All,
+            freeze_batch_norm: false,
+            l2_sp: 0.0,
+            rehearsal_share: 0.0,
         }
     }
 }
@@ -153,6 +227,20 @@ pub fn train(
     val: &[PreparedClip],
     val_in_rooms: &[PreparedClip],
     cfg: &TrainConfig,
+    progress: impl FnMut(Progress),
+) -> candle_core::Result<Trained> {
+    train_with(train, val, val_in_rooms, &[], cfg, progress)
+}
+
+/// [`train`], with `rehearsal` clips (the starting model's exemplars, when fine-tuning)
+/// making up `cfg.rehearsal_share` of every batch; an epoch is still one pass over
+/// `train`.
+pub fn train_with(
+    train: &[PreparedClip],
+    val: &[PreparedClip],
+    val_in_rooms: &[PreparedClip],
+    rehearsal: &[PreparedClip],
+    cfg: &TrainConfig,
     mut progress: impl FnMut(Progress),
 ) -> candle_core::Result<Trained> {
     let started = Instant::now();
@@ -180,7 +268,25 @@ pub fn train(
         // A clone shares the variables; `load` needs it mutable.
         varmap.clone().load(&start.weights)?;
     }
-    let trainable: Vec<Var> = trainable_vars(&varmap)?;
+    let trainable: Vec<Var> = if cfg.layers == Layers::All {
+        trainable_vars(&varmap)?
+    } else {
+        sorted_vars(&varmap)?
+            .into_iter()
+            .filter(|(n, _)| !n.contains("running_") && cfg.layers.trains(n))
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let frozen = cfg.layers.frozen(cfg.freeze_batch_norm);
+    // L2-SP pulls toward the weights training started from.
+    let anchor: Vec<Tensor> = if cfg.l2_sp > 0.0 {
+        trainable
+            .iter()
+            .map(|v| v.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let mut opt = AdamW::new(
         trainable.clone(),
         ParamsAdamW {
@@ -191,7 +297,10 @@ pub fn train(
     )?;
 
     let batch = cfg.batch_size.max(1);
-    let total_steps = (cfg.steps_per_epoch(train.len()) * cfg.epochs).max(1);
+    // Rehearsal takes its share of every batch; the training clips fill the rest.
+    let rehearsed = cfg.rehearsed_per_batch(rehearsal.len());
+    let own = batch - rehearsed;
+    let total_steps = (cfg.steps_per_epoch_with(train.len(), own) * cfg.epochs).max(1);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let speakers = speaker_groups(train);
     let val_check = per_corpus_sample(val, CHECK_CLIPS_PER_CORPUS);
@@ -220,12 +329,17 @@ pub fn train(
             order[..n].to_vec()
         };
         let mut epoch_loss = 0.0;
-        for items in drawn.chunks(batch) {
+        for items in drawn.chunks(own) {
             opt.set_learning_rate(one_cycle(cfg.learning_rate, cfg.warmup, step, total_steps));
-            let (inputs, targets) = make_batch(train, items, &norm, cfg, &mut rng, &mut x)?;
-            let logits = net.forward(&inputs, Some(&mut rng))?;
+            let mut picked: Vec<&PreparedClip> = items.iter().map(|&i| &train[i]).collect();
+            for _ in 0..rehearsed {
+                picked.push(&rehearsal[rng.below(rehearsal.len())]);
+            }
+            let (inputs, targets) = make_batch(&picked, &norm, cfg, &mut rng, &mut x)?;
+            let logits = net.forward_frozen(&inputs, Some(&mut rng), frozen)?;
             let loss = smoothed_cross_entropy(&logits, &targets)?;
             let mut grads = loss.backward()?;
+            pull_toward(&mut grads, &trainable, &anchor, cfg.l2_sp)?;
             clip_gradients(&mut grads, &trainable, cfg.clip_norm)?;
             opt.step(&grads)?;
             if let Some(average) = &mut average {
@@ -342,8 +456,7 @@ pub fn one_cycle(peak: f64, warmup: f64, step: usize, total: usize) -> f64 {
 
 /// A batch of random crops (and, when augmenting, random versions) with smoothed targets.
 pub(crate) fn make_batch(
-    clips: &[PreparedClip],
-    items: &[usize],
+    items: &[&PreparedClip],
     norm: &Normaliser,
     cfg: &TrainConfig,
     rng: &mut Rng,
@@ -352,8 +465,7 @@ pub(crate) fn make_batch(
     let size = WINDOW_FRAMES * INPUT_DIM;
     let smooth = cfg.label_smoothing;
     let mut targets = vec![(smooth / Emotion::COUNT as f64) as f32; items.len() * Emotion::COUNT];
-    for (k, (&i, slot)) in items.iter().zip(buffer.chunks_exact_mut(size)).enumerate() {
-        let clip = &clips[i];
+    for (k, (&clip, slot)) in items.iter().zip(buffer.chunks_exact_mut(size)).enumerate() {
         // Room versions are the last `room_versions`; without any, the draw is the one
         // the recipe always made.
         let plain = clip.versions.len() - clip.room_versions;
@@ -387,6 +499,28 @@ pub(crate) fn make_batch(
 fn smoothed_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let logp = candle_nn::ops::log_softmax(logits, 1)?;
     (targets * logp)?.sum(1)?.mean(0)?.neg()
+}
+
+/// L2-SP: adds `strength · (w − w₀)` to each trainable weight's gradient, the gradient of
+/// `strength / 2 · ‖w − w₀‖²`, so fine-tuning stays near the weights it started from.
+fn pull_toward(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[Var],
+    anchor: &[Tensor],
+    strength: f64,
+) -> candle_core::Result<()> {
+    if strength <= 0.0 {
+        return Ok(());
+    }
+    for (v, w0) in vars.iter().zip(anchor) {
+        let pull = (v.as_tensor().detach() - w0)?.affine(strength, 0.0)?;
+        let g = match grads.remove(v.as_tensor()) {
+            Some(g) => (g + pull)?,
+            None => pull,
+        };
+        grads.insert(v.as_tensor(), g);
+    }
+    Ok(())
 }
 
 /// Scales all gradients down together when their global L2 norm exceeds `max_norm`.

@@ -7,7 +7,9 @@ use crate::model::classifier::{argmax, batch_probabilities, clip_probabilities};
 use crate::model::infer::InferenceNet;
 use crate::model::input::{Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::metrics::{Metrics, Outcome, Scoreboard};
-use crate::model::net::EmotionNet;
+use crate::model::net::{EmotionNet, NetConfig};
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
 
 /// Scores whole clips (their original version) the way `evaluate` does.
 pub fn evaluate(
@@ -38,6 +40,23 @@ pub fn outcomes(
         });
     }
     Ok(out)
+}
+
+/// Each clip's outcome under the weights fine-tuning starts from (the "before" of a
+/// before/after), scored as [`outcomes`] scores the tuned ones.
+pub fn start_outcomes(
+    config: &NetConfig,
+    start: &super::StartFrom,
+    clips: &[PreparedClip],
+) -> candle_core::Result<Vec<Outcome>> {
+    let mut varmap = VarMap::new();
+    let net = EmotionNet::new(
+        config,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )?;
+    varmap.load(&start.weights)?;
+    let norm = Normaliser::from_mean_std(&start.mean, &start.std);
+    outcomes(&net, &norm, clips)
 }
 
 /// Scores clips on one window each, the one at their centre, in batches.

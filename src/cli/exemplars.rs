@@ -1,0 +1,154 @@
+//! `emovox exemplars --from DIR --data DIR... [--per-class N]`: stores one window of
+//! features from a few clips per class of the voices the model in DIR was trained on
+//! (never its validation voices) beside its weights, for fine-tuning to rehearse. Run it
+//! again whenever the feature set or the model changes.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use emovox::labels::Emotion;
+use emovox::model::card::ModelCard;
+use emovox::model::dataset::{scan_all, Clip};
+use emovox::model::input::{INPUT_DIM, WINDOW_FRAMES};
+use emovox::model::rng::Rng;
+use emovox::model::train::exemplars::{self, ExemplarCard};
+use emovox::model::train::{prepare_versions, Versions};
+use emovox::model::FeatureConfig;
+
+use super::report;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model (a folder with emovox.json); the exemplars are written beside it.
+    #[arg(long, default_value = "weights")]
+    from: PathBuf,
+    /// The corpora the model was trained on (only its training voices are drawn).
+    #[arg(long, num_args = 1.., required = true)]
+    data: Vec<PathBuf>,
+    /// Clips per class, spread over the speakers.
+    #[arg(long, default_value_t = 8)]
+    per_class: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let card = ModelCard::load(&args.from)?;
+    let scanned = scan_all(&args.data)?;
+    report::rejected(&scanned.rejected);
+    let trained_on = |c: &Clip| -> bool {
+        if c.actor != 0 {
+            return card.training.train_actors.contains(&c.actor);
+        }
+        // Other corpora: those the card lists as trained on, minus held-out speakers
+        // and corpora.
+        let corpus_trained = card
+            .training
+            .corpora
+            .iter()
+            .any(|s| s.split_whitespace().next() == Some(c.corpus.as_str()));
+        let held = card.validation.as_ref().is_some_and(|v| {
+            v.corpora.contains(&c.corpus)
+                || v.speakers.contains(&format!("{}:{}", c.corpus, c.speaker))
+        });
+        corpus_trained && !held
+    };
+    let pool: Vec<&Clip> = scanned.clips.iter().filter(|c| trained_on(c)).collect();
+    anyhow::ensure!(
+        !pool.is_empty(),
+        "none of the clips in the data are of voices {} was trained on",
+        card.name
+    );
+    // Per class: the speakers in a seeded order, one clip of each (drawn from the same
+    // seed) before any second one, so a few exemplars span as many voices as they can and
+    // the choice is the same on every run.
+    let mut rng = Rng::new(0x0E8E_3A55);
+    let mut chosen: Vec<Clip> = Vec::new();
+    for emotion in Emotion::ALL {
+        let mut by_speaker: Vec<(String, Vec<&Clip>)> = Vec::new();
+        for c in pool.iter().filter(|c| c.emotion == emotion) {
+            let key = format!("{}:{}", c.corpus, c.speaker);
+            match by_speaker.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(c),
+                None => by_speaker.push((key, vec![c])),
+            }
+        }
+        by_speaker.sort_by(|a, b| a.0.cmp(&b.0));
+        rng.shuffle(&mut by_speaker);
+        for (_, v) in &mut by_speaker {
+            v.sort_by(|a, b| a.path.cmp(&b.path));
+            rng.shuffle(v);
+        }
+        let rounds = by_speaker.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+        let interleaved = (0..rounds).flat_map(|round| {
+            by_speaker
+                .iter()
+                .filter_map(move |(_, v)| v.get(round).copied())
+        });
+        chosen.extend(interleaved.take(args.per_class).cloned());
+    }
+    eprintln!(
+        "emovox exemplars: {} clips of {} voices {} was trained on",
+        chosen.len(),
+        {
+            let mut s: Vec<String> = chosen
+                .iter()
+                .map(|c| format!("{}:{}", c.corpus, c.speaker))
+                .collect();
+            s.sort();
+            s.dedup();
+            s.len()
+        },
+        card.name
+    );
+    let mut prepared = prepare_versions(&chosen, Versions::Original, 1, &[], &|| {})?;
+    // One window of each, at its centre; a clip shorter than a window is skipped.
+    let mut sources = Vec::new();
+    let mut kept = Vec::new();
+    for (clip, mut p) in chosen.iter().zip(prepared.drain(..)) {
+        let frames = p.versions.swap_remove(0);
+        let n = frames.len() / INPUT_DIM;
+        if n < WINDOW_FRAMES {
+            eprintln!(
+                "emovox exemplars: {} is shorter than one window, skipped",
+                clip.path.display()
+            );
+            continue;
+        }
+        let start = (n - WINDOW_FRAMES) / 2;
+        p.versions = vec![frames[start * INPUT_DIM..(start + WINDOW_FRAMES) * INPUT_DIM].to_vec()];
+        sources.push(format!(
+            "{}:{} {}",
+            clip.corpus,
+            clip.speaker,
+            clip.path.display()
+        ));
+        kept.push(p);
+    }
+    let command = format!(
+        "emovox exemplars --from {} --data {} --per-class {}",
+        args.from.display(),
+        args.data
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        args.per_class
+    );
+    let ex_card = ExemplarCard {
+        model: card.name.clone(),
+        features: FeatureConfig::current(),
+        frames: WINDOW_FRAMES,
+        per_class: args.per_class,
+        clips: sources,
+        command,
+        date: report::today(),
+        commit: report::commit(),
+    };
+    exemplars::save(&args.from, &kept, &ex_card)
+        .with_context(|| format!("writing exemplars into {}", args.from.display()))?;
+    eprintln!(
+        "emovox exemplars: wrote {} exemplars into {}",
+        kept.len(),
+        args.from.join(exemplars::EXEMPLARS_FILE).display()
+    );
+    Ok(())
+}
