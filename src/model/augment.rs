@@ -7,10 +7,8 @@ use std::f64::consts::PI;
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 
+use super::rng::Rng;
 use crate::audio::resample;
-// The generator has a module of its own (the network and the rooms use it too); this
-// keeps `augment::Rng` working for code not yet moved to `model::rng`.
-pub use super::rng::Rng;
 
 /// Phase-vocoder STFT size: 32 ms at 16 kHz, hop a quarter of it (librosa's default ratio).
 const N_FFT: usize = 512;

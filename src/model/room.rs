@@ -19,7 +19,7 @@ use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
 use crate::dsp::SAMPLE_RATE;
-use crate::model::augment::Rng;
+use crate::model::rng::Rng;
 use crate::vad::noise::{rms_dbfs, Noise};
 
 const RATE: f64 = SAMPLE_RATE as f64;

@@ -6,9 +6,9 @@ use candle_nn::VarMap;
 
 use super::prepare::PreparedClip;
 use super::{make_batch, TrainConfig};
-use crate::model::augment::Rng;
 use crate::model::input::Normaliser;
 use crate::model::net::EmotionNet;
+use crate::model::rng::Rng;
 
 /// Puts the weights to be scored or shipped in place: the running average of the weights
 /// when one is kept, then BatchNorm statistics for them when asked for.

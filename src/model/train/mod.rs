@@ -20,11 +20,11 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 
-use super::augment::Rng;
 use super::card::Normalisation;
 use super::input::{fill_window, Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use super::metrics::{Metrics, Outcome};
 use super::net::{initialise, EmotionNet, Frozen, NetConfig};
+use super::rng::Rng;
 use crate::labels::Emotion;
 use averaging::{ready_for_inference, WeightAverage};
 

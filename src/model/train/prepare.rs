@@ -7,9 +7,10 @@ use rayon::prelude::*;
 use crate::audio::{decode_file, DecodeError};
 use crate::dsp::StreamingExtractor;
 use crate::labels::Emotion;
-use crate::model::augment::{self, Rng};
+use crate::model::augment;
 use crate::model::dataset::Clip;
 use crate::model::input::{signal_frames, to_f16};
+use crate::model::rng::Rng;
 use crate::model::room::RoomRecipe;
 
 /// One augmented version made of every training clip besides the original.
