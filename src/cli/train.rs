@@ -98,7 +98,7 @@ pub struct Args {
     val_in_rooms: bool,
     /// The augmentation set: `full` (pitch ±1/±2/±3 semitones, noise, two stretches) or
     /// `light` (pitch ±2, two stretches: under half the preparation time and memory)
-    /// [default: full; fine-tuning: full].
+    /// [default: full; fine-tuning: light].
     #[arg(long, value_enum)]
     augment_set: Option<AugmentSet>,
     /// Draw each epoch's clips speaker by speaker, so a corpus of few voices and many
@@ -138,7 +138,7 @@ pub struct TuneDefaults;
 impl TuneDefaults {
     pub const EPOCHS: usize = 12;
     pub const LEARNING_RATE: f64 = 1e-3;
-    pub const AUGMENT_SET: AugmentSet = AugmentSet::Full;
+    pub const AUGMENT_SET: AugmentSet = AugmentSet::Light;
     pub const LAYERS: Layers = Layers::All;
     pub const FREEZE_BATCH_NORM: bool = true;
     pub const L2_SP: f64 = 0.0;
