@@ -637,6 +637,17 @@ fn train_in_rooms_records_the_recipe_and_both_scores() {
     assert_eq!(t.epoch_clips, Some(6));
     assert_eq!(t.augmentation.len(), 4);
     assert_eq!(t.corpora, vec!["rav 2 clips, 2 speakers"]);
+    assert_eq!(t.speakers.len(), 2, "{:?}", t.speakers);
+    assert!(
+        t.speakers.iter().all(|s| s.starts_with("rav:")),
+        "{:?}",
+        t.speakers
+    );
+    // A corpus emovox does not know is named with a pointer to its own terms.
+    assert_eq!(
+        t.licences,
+        vec!["rav: not known to emovox; see the corpus's own terms"]
+    );
     let v = card.validation.unwrap();
     let rooms = v.in_rooms.expect("scores in rooms");
     assert_eq!(rooms.files, 2);

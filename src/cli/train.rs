@@ -10,7 +10,7 @@ use emovox::labels::Emotion;
 use emovox::model::card::{CorpusValidation, RoomValidation};
 use emovox::model::card::{FineTune, Holdout, HoldoutScores};
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
-use emovox::model::dataset::{scan_all, Clip, Intensity, Split};
+use emovox::model::dataset::{licences, scan_all, Clip, Intensity, Split};
 use emovox::model::input::{Normaliser, HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
 use emovox::model::room::RoomRecipe;
@@ -550,6 +550,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            speakers: speakers(&train_clips),
+            licences: licences(train_clips.iter().map(|c| c.corpus.as_str())),
             precise_batch_norm: cfg.precise_batch_norm,
             weight_average: cfg.weight_average,
             fine_tune: tuning.then(|| FineTune {
@@ -703,6 +705,18 @@ fn who(clips: &[Clip]) -> String {
         .map(|(name, n, speakers)| format!("{name} {n} clips, {} speakers", speakers.len()))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Every voice trained on, as `corpus:speaker`, in the order first met.
+fn speakers(clips: &[Clip]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for c in clips {
+        let name = format!("{}:{}", c.corpus, c.speaker);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn progress_bar(len: usize, what: &str) -> ProgressBar {

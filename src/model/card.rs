@@ -100,6 +100,13 @@ pub struct Training {
     /// alone, see `train_actors`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub corpora: Vec<String>,
+    /// Every voice trained on, as `corpus:speaker` (older cards: not recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<String>,
+    /// The terms of each corpus trained on, which the weights carry (older cards: none
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licences: Vec<String>,
     /// How fine-tuning went about it (absent when trained from scratch, and in older
     /// cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -177,6 +177,36 @@ pub fn corpus_name(dir: &Path) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
+/// The terms of a corpus emovox knows by its folder name, for the model card: weights
+/// carry the licences of the data they were trained on. `None` for any other corpus.
+pub fn licence(corpus: &str) -> Option<&'static str> {
+    match corpus.to_ascii_lowercase().as_str() {
+        "ravdess" => Some("RAVDESS (Livingstone & Russo 2018): CC BY-NC-SA 4.0"),
+        "tess" => {
+            Some("TESS (Pichora-Fuller & Dupuis 2020, University of Toronto): CC BY-NC-ND 4.0")
+        }
+        "emovo" => Some("EMOVO (Costantini et al., LREC 2014): research use"),
+        _ => None,
+    }
+}
+
+/// The licence line of every corpus among `corpora`, once each, in order: a known one's
+/// terms, the user's own for recorded sessions, otherwise a pointer to the corpus's own.
+pub fn licences<'a>(corpora: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for corpus in corpora {
+        let line = match licence(corpus) {
+            Some(terms) => terms.to_owned(),
+            None if corpus == "sessions" => "sessions: the user's own recordings".to_owned(),
+            None => format!("{corpus}: not known to emovox; see the corpus's own terms"),
+        };
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
 /// Which layout `dir` is in: a `metadata.csv` wins, then any audio file named like
 /// RAVDESS, then a folder per label.
 pub fn detect(dir: &Path) -> Result<Layout, DatasetError> {
@@ -297,6 +327,16 @@ pub fn parse_speaker_list(text: &str) -> Result<Vec<(String, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn licences_name_known_corpora_once_and_point_elsewhere_for_others() {
+        let lines = licences(["ravdess", "TESS", "ravdess", "sessions", "mine"]);
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[0].contains("CC BY-NC-SA 4.0"));
+        assert!(lines[1].contains("CC BY-NC-ND 4.0"));
+        assert!(lines[2].starts_with("sessions: "));
+        assert!(lines[3].starts_with("mine: not known"));
+    }
 
     #[test]
     fn speaker_lists() {
