@@ -245,3 +245,30 @@ fn train_refuses_a_weight_average_outside_zero_to_one_before_reading_anything() 
     assert!(stderr(&o).contains("--weight-average"), "{}", stderr(&o));
     assert!(!std::path::Path::new(out).exists());
 }
+
+#[test]
+fn train_refuses_a_negative_or_not_a_number_l2_sp_before_reading_anything() {
+    let tmp = tmp_dir();
+    let out = tmp.path().join("never-written");
+    let out = out.to_str().unwrap();
+    for bad in ["-0.1", "NaN", "inf"] {
+        let flag = format!("--l2-sp={bad}");
+        let o = emovox(&[
+            "train",
+            "--from",
+            "/nonexistent-model",
+            "--sessions",
+            "/nonexistent-session",
+            &flag,
+            "--out",
+            out,
+        ]);
+        assert!(!o.status.success(), "{bad} was accepted");
+        assert!(
+            stderr(&o).contains("--l2-sp must be a number of at least 0"),
+            "{bad}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(!std::path::Path::new(out).exists());
+}

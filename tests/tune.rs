@@ -165,6 +165,29 @@ fn the_plain_command_tunes_a_tiny_session_and_the_card_records_before_and_after(
     let card = ModelCard::load(&out).unwrap();
     let start = ModelCard::load(&weights).unwrap();
     assert_eq!(card.name, format!("{}-tuned", start.name));
+    // The tuned weights carry the starting model's voices and terms, and the session's.
+    for line in &start.training.licences {
+        assert!(
+            card.training.licences.contains(line),
+            "{:?}",
+            card.training.licences
+        );
+    }
+    assert!(
+        card.training
+            .licences
+            .iter()
+            .any(|l| l.starts_with("sessions: ")),
+        "{:?}",
+        card.training.licences
+    );
+    for voice in &start.training.speakers {
+        assert!(
+            card.training.speakers.contains(voice),
+            "{:?}",
+            card.training.speakers
+        );
+    }
     // The recipe: the fine-tuning defaults, recorded.
     let tune = card
         .training
@@ -211,9 +234,11 @@ fn cards_without_the_new_fields_still_load() {
     let text = std::fs::read_to_string(common::shipped_weights().join("emovox.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let training = v["training"].as_object_mut().unwrap();
-    training.remove("fine_tune");
-    training.remove("holdout");
+    for field in ["fine_tune", "holdout", "speakers", "licences", "corpora"] {
+        training.remove(field);
+    }
     let card = ModelCard::parse(&v.to_string(), Path::new("old.json")).unwrap();
     assert!(card.training.fine_tune.is_none());
     assert!(card.training.holdout.is_none());
+    assert!(card.training.speakers.is_empty() && card.training.licences.is_empty());
 }

@@ -226,6 +226,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "--weight-average must be at least 0 and below 1 (got {})",
         args.weight_average
     );
+    if let Some(l2) = args.l2_sp {
+        anyhow::ensure!(
+            l2.is_finite() && l2 >= 0.0,
+            "--l2-sp must be a number of at least 0 (got {l2})"
+        );
+    }
     // The shipped recipe validates on actors 17-20; naming speakers or corpora replaces
     // that default rather than adding to it. Sessions are only ever trained on, so
     // without --data there is nothing to hold out.
@@ -497,6 +503,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let board_rooms = (!trained.outcomes_in_rooms.is_empty())
         .then(|| Scoreboard::from_outcomes(&trained.outcomes_in_rooms));
     let per_corpus = corpus_validation(&board, board_rooms.as_ref());
+    let start_training = start.as_ref().map(|(from, ..)| &from.training);
     let card = ModelCard {
         name: start.as_ref().map_or_else(
             || "emovox-ravdess-cbl".to_owned(),
@@ -550,8 +557,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            speakers: speakers(&train_clips),
-            licences: licences(train_clips.iter().map(|c| c.corpus.as_str())),
+            speakers: inherited(start_training.map(|t| &t.speakers), speakers(&train_clips)),
+            licences: inherited(
+                start_training.map(|t| &t.licences),
+                licences(train_clips.iter().map(|c| c.corpus.as_str())),
+            ),
             precise_batch_norm: cfg.precise_batch_norm,
             weight_average: cfg.weight_average,
             fine_tune: tuning.then(|| FineTune {
@@ -705,6 +715,18 @@ fn who(clips: &[Clip]) -> String {
         .map(|(name, n, speakers)| format!("{name} {n} clips, {} speakers", speakers.len()))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A tuned model's voices and terms: the starting model's (its weights, and the exemplars
+/// it rehearses, come from them), then this run's, each once.
+fn inherited(start: Option<&Vec<String>>, this_run: Vec<String>) -> Vec<String> {
+    let mut all: Vec<String> = start.cloned().unwrap_or_default();
+    for line in this_run {
+        if !all.contains(&line) {
+            all.push(line);
+        }
+    }
+    all
 }
 
 /// Every voice trained on, as `corpus:speaker`, in the order first met.
