@@ -22,11 +22,14 @@ use emovox::model::{Classifier, FeatureConfig, ModelCard};
 /// (`target-cpu=native`); another CPU, or a portable build, takes other SIMD paths in the
 /// feature extractor and candle's kernels, which sum floats in another order. The
 /// probabilities then differ in the last bits, and a clip whose top two classes are nearly
-/// tied can flip: one flip moves accuracy by one clip and macro-F1 or a corpus's UAR by
-/// about 0.004 (up to 0.008 for a class of 16 clips). A broken model moves them by far more.
-const FLIPS: f64 = 2.0;
-/// The largest change of macro-F1 or UAR allowed: [`FLIPS`] flips of the largest effect.
-const SCORE_TOLERANCE: f64 = 0.008 * FLIPS;
+/// tied can flip: one flip moves accuracy by one clip, and macro-F1 or a corpus's UAR by
+/// about 0.004 in a set of 240 clips (up to 0.008 for a class of 16 clips), less in larger
+/// sets. So: two clips, or one in 200 of a larger set. A broken model moves them by far more.
+fn allowed_flips(clips: usize) -> f64 {
+    (clips as f64 * 0.005).max(2.0)
+}
+/// The largest change of macro-F1 or UAR allowed: two flips of the largest effect.
+const SCORE_TOLERANCE: f64 = 0.016;
 
 fn weights() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")
@@ -122,7 +125,7 @@ fn the_shipped_model_classifies_real_clips_sanely() {
 
 /// Re-scores the validation clips named in the card (RAVDESS actors, speakers of any
 /// corpus; each corpus is the folder of that name in EMOVOX_DATA) and requires the card's
-/// overall and per-corpus scores, to within [`FLIPS`] clips.
+/// overall and per-corpus scores, to within a few flipped clips ([`allowed_flips`]).
 #[test]
 fn the_shipped_model_scores_what_its_card_says() {
     let Some(data) = std::env::var_os("EMOVOX_DATA").map(PathBuf::from) else {
@@ -176,8 +179,9 @@ fn the_shipped_model_scores_what_its_card_says() {
         v.accuracy,
         v.macro_f1
     );
+    let flips = allowed_flips(clips.len());
     assert!(
-        (m.accuracy - v.accuracy).abs() * clips.len() as f64 <= FLIPS + 1e-9,
+        (m.accuracy - v.accuracy).abs() * clips.len() as f64 <= flips + 1e-9,
         "accuracy {} but the card says {}",
         m.accuracy,
         v.accuracy
