@@ -11,3 +11,7 @@ pub fn clip_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
         .build()
         .context("starting the worker threads")
 }
+
+/// Shortest labelled region of a session that is trained on or scored: shorter ones hold
+/// too little speech to judge.
+pub const MIN_REGION_S: f64 = 0.5;

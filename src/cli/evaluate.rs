@@ -17,7 +17,7 @@ use emovox::model::Classifier;
 use emovox::session::{self, Session};
 use rayon::prelude::*;
 
-use super::common::clip_pool;
+use super::common::{clip_pool, MIN_REGION_S};
 use super::report;
 
 #[derive(clap::Args)]
@@ -122,9 +122,6 @@ fn folder_list(dirs: &[PathBuf]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// Shortest labelled region scored: shorter ones hold too little speech to judge.
-const MIN_REGION_S: f64 = 0.5;
 
 /// Scores the model on the labelled regions of recorded sessions.
 fn run_sessions(args: &Args, model: &Classifier, started: Instant) -> anyhow::Result<()> {

@@ -25,6 +25,7 @@ use emovox::model::FeatureConfig;
 use emovox::session::Session;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::common::MIN_REGION_S;
 use super::report;
 
 #[derive(clap::Args)]
@@ -176,9 +177,6 @@ impl AugmentSet {
         }
     }
 }
-
-/// Shortest labelled stretch used, for training or scoring.
-const MIN_REGION_S: f64 = 0.5;
 
 /// The labelled regions of sessions as clips (actor 0): (training, held out), where
 /// `holdout` of each label's labelled time in each session, its latest part, is held

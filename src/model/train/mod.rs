@@ -131,11 +131,6 @@ impl TrainConfig {
         NetConfig::default()
     }
 
-    /// Optimiser steps in one epoch over `clips` training clips.
-    pub fn steps_per_epoch(&self, clips: usize) -> usize {
-        self.steps_per_epoch_with(clips, self.batch_size.max(1))
-    }
-
     /// Optimiser steps in one epoch when `own` places of each batch hold training clips
     /// (the rest rehearsal).
     pub fn steps_per_epoch_with(&self, clips: usize, own: usize) -> usize {
