@@ -40,7 +40,10 @@ fn commit() -> Option<String> {
     }
     let head = git(&["-C", &top, "rev-parse", "--short", "HEAD"])?;
     watch(&root);
+    // Without optional locks: a build must never take the index lock from the user's own
+    // git commands running beside it (status would otherwise refresh the index).
     let mut status = vec![
+        "--no-optional-locks",
         "-C",
         top.as_str(),
         "status",
