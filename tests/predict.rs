@@ -1,11 +1,13 @@
 //! `emovox predict` as a user runs it: the real binary on real files and folders, its
-//! three output formats, and bad files among good ones.
+//! three output formats, bad files among good ones, and lists of files split into shards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use common::{fixtures, wav, REFERENCE_STEMS};
 use emovox::audio::decode_file;
@@ -23,6 +25,22 @@ fn emovox(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running emovox")
+}
+
+/// `emovox predict ARGS` with `input` on its standard input.
+fn emovox_reading(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .arg("predict")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running emovox");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -277,6 +295,191 @@ fn a_bad_file_is_reported_and_skipped_and_the_exit_code_says_so() {
     let o = emovox(&["/no/such/file.wav"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("/no/such/file.wav: no such file or folder"));
+}
+
+/// The five fixture clips as a list of files, one path a line, in the order given, with
+/// blank lines between some.
+fn list_of(stems: &[&str]) -> String {
+    let mut list = String::new();
+    for (i, stem) in stems.iter().enumerate() {
+        list.push_str(wav(stem).to_str().unwrap());
+        list.push_str(if i % 2 == 0 { "\n\n" } else { "\n" });
+    }
+    list
+}
+
+#[test]
+fn shards_of_a_list_are_disjoint_cover_it_and_ignore_its_order() {
+    let tmp = tmp_dir();
+    let list = tmp.path().join("list.txt");
+    std::fs::write(&list, list_of(&REFERENCE_STEMS)).unwrap();
+    let list = list.to_str().unwrap();
+    let mut reversed = REFERENCE_STEMS;
+    reversed.reverse();
+    let reversed = list_of(&reversed);
+
+    let whole = emovox(&["--json", "--files-from", list]);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let whole: BTreeSet<String> = stdout(&whole).lines().map(str::to_owned).collect();
+    assert_eq!(whole.len(), REFERENCE_STEMS.len());
+    for n in [2, 3] {
+        let mut union = BTreeSet::new();
+        for k in 1..=n {
+            let shard = format!("{k}/{n}");
+            let o = emovox(&["--json", "--files-from", list, "--shard", &shard]);
+            assert!(o.status.success(), "{shard}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&format!("(shard {shard} of 5 inputs)")),
+                "{}",
+                stderr(&o)
+            );
+            // The same shard from the list in the opposite order, read from stdin: the
+            // same files, in the same (sorted) order, with the same results.
+            let from_stdin = emovox_reading(
+                &["--json", "--files-from", "-", "--shard", &shard],
+                &reversed,
+            );
+            assert!(
+                from_stdin.status.success(),
+                "{shard}: {}",
+                stderr(&from_stdin)
+            );
+            assert_eq!(stdout(&o), stdout(&from_stdin), "{shard}");
+            let lines = json_lines(&o);
+            let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+            assert!(paths.windows(2).all(|p| p[0] < p[1]), "{shard}: {paths:?}");
+            // Five files dealt to n shards: no shard holds more than its share.
+            assert!(paths.len() <= 5usize.div_ceil(n), "{shard}: {paths:?}");
+            for line in stdout(&o).lines() {
+                assert!(union.insert(line.to_owned()), "{shard} repeats {line}");
+            }
+        }
+        assert_eq!(union, whole, "{n} shards together are the whole list");
+    }
+    // More shards than files: the ones left over are empty, and that is no failure.
+    let o = emovox(&["--json", "--files-from", list, "--shard", "7/7"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).contains("analysed 0 files"), "{}", stderr(&o));
+}
+
+#[test]
+fn csv_shards_concatenate_once_the_later_ones_leave_out_the_header() {
+    let tmp = tmp_dir();
+    let list = tmp.path().join("list.txt");
+    std::fs::write(&list, list_of(&REFERENCE_STEMS)).unwrap();
+    let list = list.to_str().unwrap();
+    let first = emovox(&["--csv", "--files-from", list, "--shard", "1/2"]);
+    let second = emovox(&[
+        "--csv",
+        "--no-header",
+        "--files-from",
+        list,
+        "--shard",
+        "2/2",
+    ]);
+    for o in [&first, &second] {
+        assert!(o.status.success(), "{}", stderr(o));
+    }
+    let joined = stdout(&first) + &stdout(&second);
+    let rows: Vec<&str> = joined.lines().collect();
+    assert!(rows[0].starts_with("path,label,"), "{joined}");
+    assert_eq!(rows.len(), 1 + 5, "{joined}");
+    assert!(
+        rows[1..].iter().all(|r| r.split(',').count() == 12),
+        "{joined}"
+    );
+    // --no-header is for CSV only.
+    let o = emovox(&["--json", "--no-header", "--files-from", list]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("give it with --csv"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_shards_missing_lists_and_missing_listed_files_are_named() {
+    let clip = wav("03-01-01-01-01-01-01");
+    let clip = clip.to_str().unwrap();
+    for (shard, says) in [
+        ("0/4", "shards are counted from 1"),
+        ("5/4", "shard 5 of 4 does not exist"),
+        ("1/0", "at least one shard"),
+        ("2", "write K/N"),
+        ("one/4", "K 'one' is not a whole number"),
+    ] {
+        let o = emovox(&["--shard", shard, clip]);
+        assert_eq!(o.status.code(), Some(2), "{shard}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("'{shard}' for '--shard <K/N>'")),
+            "{err}"
+        );
+        assert!(err.contains(says), "{shard}: {err}");
+    }
+    // Neither paths nor a list: nothing to do.
+    let o = emovox(&["--json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    let tmp = tmp_dir();
+    let missing_list = tmp.path().join("no-such-list.txt");
+    let o = emovox(&["--files-from", missing_list.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "reading the list of files {}",
+            missing_list.display()
+        )) && err.contains("No such file"),
+        "{err}"
+    );
+
+    // A listed file that is not there is named with its line; the others are analysed.
+    let gone = tmp.path().join("gone.wav");
+    let list = tmp.path().join("list.txt");
+    std::fs::write(&list, format!("{clip}\n\n{}\n", gone.display())).unwrap();
+    let o = emovox(&["--json", "--files-from", list.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(json_lines(&o).len(), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{} line 3: {}: no such file or folder",
+            list.display(),
+            gone.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 of the files given could not be analysed"),
+        "{err}"
+    );
+    let o = emovox_reading(
+        &["--json", "--files-from", "-"],
+        &format!("{}\n", gone.display()),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("standard input line 1: "),
+        "{}",
+        stderr(&o)
+    );
+    // Under shards, only the shard it falls to reports it.
+    let codes: Vec<Option<i32>> = ["1/2", "2/2"]
+        .iter()
+        .map(|shard| {
+            let o = emovox(&[
+                "--json",
+                "--files-from",
+                list.to_str().unwrap(),
+                "--shard",
+                shard,
+            ]);
+            assert_eq!(stderr(&o).contains("gone.wav"), o.status.code() == Some(1));
+            o.status.code()
+        })
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(sorted, [Some(0), Some(1)], "{codes:?}");
 }
 
 fn argmax_f64(p: &[f64]) -> usize {

@@ -1,5 +1,6 @@
-//! `emovox predict PATH... [--json|--csv] [--timeline] [--threads N] [--weights DIR]`:
-//! the emotion of every audio file given, folders searched recursively.
+//! `emovox predict PATH... [--files-from LIST] [--shard K/N] [--json|--csv [--no-header]]
+//! [--timeline] [--threads N] [--weights DIR]`: the emotion of every audio file given,
+//! folders searched recursively.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use emovox::audio::decode_file;
-use emovox::audio::files::{audio_files, AUDIO_EXTENSIONS};
+use emovox::audio::files::AUDIO_EXTENSIONS;
 use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
 use emovox::model::classifier::ModelSource;
@@ -17,18 +18,30 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::common::clip_pool;
+use super::inputs::{gather, Shard};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Audio files, and folders to search for them (recursively).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "files_from")]
     paths: Vec<PathBuf>,
+    /// A file listing paths to analyse as well, one a line (`-`: read it from standard
+    /// input); blank lines are skipped.
+    #[arg(long, value_name = "LIST")]
+    files_from: Option<PathBuf>,
+    /// Analyse only shard K of N (K from 1 to N): the inputs sorted by path and dealt
+    /// round, so that N machines given the same inputs, in any order, analyse each once.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// One JSON object per file per line.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
     /// Comma-separated values with a header row.
     #[arg(long)]
     csv: bool,
+    /// Leave out the CSV header row (for shards after the first, to append to a file).
+    #[arg(long)]
+    no_header: bool,
     /// Also report every 3 s window (start, end, speech, label, probabilities).
     #[arg(long)]
     timeline: bool,
@@ -43,14 +56,38 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let model = Classifier::open(&ModelSource::choose(args.weights.clone()))?;
-    let (files, mut failed) = gather(&args.paths);
-    if files.is_empty() && failed == 0 {
+    // Checked here, not by clap: its `requires` counts a flag's default as given.
+    if args.no_header && !args.csv {
+        bail!(
+            "--no-header leaves out the CSV header row: give it with --csv \
+             (JSON Lines and text have none)"
+        );
+    }
+    let mut inputs = gather(&args.paths, args.files_from.as_deref())?;
+    if inputs.is_empty() {
         bail!(
             "no audio files found (looked for .{})",
             AUDIO_EXTENSIONS.join(", .")
         );
     }
+    let mut share = String::new();
+    if let Some(shard) = args.shard {
+        let all;
+        (inputs, all) = shard.take(inputs);
+        share = format!(" (shard {shard} of {all} inputs)");
+    }
+    let mut failed = 0;
+    let mut files = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        match input.problem {
+            Some(problem) => {
+                eprintln!("emovox: {problem}");
+                failed += 1;
+            }
+            None => files.push(input.path),
+        }
+    }
+    let model = Classifier::open(&ModelSource::choose(args.weights.clone()))?;
     let pool = clip_pool(args.threads)?;
     let bar = progress_bar(files.len());
     let results: Vec<anyhow::Result<FileAnalysis>> = pool.install(|| {
@@ -74,7 +111,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let format = Format::of(&args);
-    format.header(&mut out, args.timeline)?;
+    if !args.no_header {
+        format.header(&mut out, args.timeline)?;
+    }
     let (mut audio_s, mut analysed) = (0.0, 0);
     for (path, result) in files.iter().zip(results) {
         match result {
@@ -91,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     out.flush()?;
     eprintln!(
-        "emovox: analysed {analysed} files ({:.1} min of audio) in {:.1} s",
+        "emovox: analysed {analysed} files ({:.1} min of audio) in {:.1} s{share}",
         audio_s / 60.0,
         started.elapsed().as_secs_f64()
     );
@@ -99,45 +138,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{failed} of the files given could not be analysed (see above)");
     }
     Ok(())
-}
-
-/// The files to analyse, in order: named files as given, folders' audio files sorted
-/// (links followed; see `emovox::audio::files`). Paths that do not exist and parts of
-/// folders that cannot be read are reported and counted; links back to a folder above
-/// them are reported and not followed again.
-fn gather(paths: &[PathBuf]) -> (Vec<PathBuf>, usize) {
-    let mut files = Vec::new();
-    let mut failed = 0;
-    for path in paths {
-        if path.is_dir() {
-            match audio_files(path) {
-                Ok(found) => {
-                    for (part, e) in &found.unreadable {
-                        eprintln!("emovox: {}: {e}", part.display());
-                        failed += 1;
-                    }
-                    for (link, target) in &found.loops {
-                        eprintln!(
-                            "emovox: {}: a link back to {}, not followed again",
-                            link.display(),
-                            target.display()
-                        );
-                    }
-                    files.extend(found.files);
-                }
-                Err(e) => {
-                    eprintln!("emovox: {}: {e}", path.display());
-                    failed += 1;
-                }
-            }
-        } else if path.exists() {
-            files.push(path.clone());
-        } else {
-            eprintln!("emovox: {}: no such file or folder", path.display());
-            failed += 1;
-        }
-    }
-    (files, failed)
 }
 
 /// A bar on stderr while files are analysed; nothing when stderr is not a terminal.
