@@ -1,7 +1,11 @@
 //! Tuning to one's own voice (issue 17): the held-back time is split off by time and
 //! never overlaps what is trained on, the plain command `emovox train --from weights
 //! --sessions DIR --out DIR` works on a tiny session, and the card records the
-//! before/after on the held-back time and the recipe; older cards still load.
+//! before/after on the held-back time and the recipe; older cards still load. The
+//! built-in model tunes with no files beside the binary, its exemplars travel with the
+//! tuned model (so it tunes again with rehearsal, and `emovox exemplars` remakes them),
+//! exemplars made for other weights are refused, and flags of the other kind of training
+//! and a hold-out that leaves nothing to train on are refused in words.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -9,12 +13,11 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use emovox::audio::{decode_file, WavStreamWriter};
 use emovox::labels::Emotion;
 use emovox::model::card::ModelCard;
 use emovox::model::rng::Rng;
+use emovox::model::train::exemplars;
 use emovox::model::train::holdout::{split_by_time, Span};
-use emovox::session::{Region, Session, AUDIO_FILE};
 
 fn overlaps(a: &Span, b: &Span) -> bool {
     a.start_s < b.end_s && b.start_s < a.end_s
@@ -99,53 +102,11 @@ fn the_held_back_time_is_the_latest_of_each_label_and_never_overlaps_training() 
     assert_eq!(all.len(), spans.len());
 }
 
-/// A session folder as the app writes it, of the RAVDESS fixture clips (16 kHz ones)
-/// repeated with half a second of quiet between them, every clip labelled.
-fn tiny_session(dir: &Path) {
-    let clips = [
-        ("03-01-01-01-01-01-01", Emotion::Neutral),
-        ("03-01-02-01-02-02-05", Emotion::Calm),
-        ("03-01-05-02-01-01-10", Emotion::Angry),
-        ("03-01-08-02-02-02-20", Emotion::Surprised),
-    ];
-    std::fs::create_dir_all(dir).unwrap();
-    let mut wav = WavStreamWriter::create(&dir.join(AUDIO_FILE), 16_000).unwrap();
-    let gap = vec![0.0005f32; 8000];
-    let mut labels = Vec::new();
-    let mut t = 0.0;
-    for _ in 0..3 {
-        for (stem, emotion) in clips {
-            wav.write(&gap).unwrap();
-            t += 0.5;
-            let audio = decode_file(&common::wav(stem)).unwrap().samples;
-            wav.write(&audio).unwrap();
-            let end = t + audio.len() as f64 / 16_000.0;
-            labels.push(Region {
-                start_s: t,
-                end_s: end,
-                label: emotion,
-            });
-            t = end;
-        }
-    }
-    let seconds = wav.seconds();
-    wav.finish().unwrap();
-    Session {
-        device: "test".into(),
-        rate: 16_000,
-        seconds,
-        labels,
-        ..Session::default()
-    }
-    .save(dir)
-    .unwrap();
-}
-
 #[test]
 fn the_plain_command_tunes_a_tiny_session_and_the_card_records_before_and_after() {
     let tmp = tempfile::tempdir().unwrap();
     let session = tmp.path().join("session");
-    tiny_session(&session);
+    common::tiny_session(&session, 3);
     let out = tmp.path().join("tuned");
     let weights = common::shipped_weights();
     let run = Command::new(env!("CARGO_BIN_EXE_emovox"))
@@ -241,4 +202,228 @@ fn cards_without_the_new_fields_still_load() {
     assert!(card.training.fine_tune.is_none());
     assert!(card.training.holdout.is_none());
     assert!(card.training.speakers.is_empty() && card.training.licences.is_empty());
+}
+
+fn emovox(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+/// `train --from MODEL --sessions SESSION --out OUT`, quick (one epoch, no augmentation),
+/// with `extra` flags; its stderr.
+fn quick_tune(from: &Path, session: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
+    let mut args = vec![
+        os("train"),
+        os("--from"),
+        from.as_os_str(),
+        os("--sessions"),
+        session.as_os_str(),
+        os("--out"),
+        out.as_os_str(),
+        os("--epochs"),
+        os("1"),
+        os("--no-augment"),
+    ];
+    args.extend(extra.iter().map(|s| os(s)));
+    let o = emovox(&args);
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn exemplar_card(dir: &Path) -> serde_json::Value {
+    let path = dir.join(exemplars::EXEMPLARS_CARD);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The fixture clips of RAVDESS actors 01, 05 and 10 (voices the shipped model trained
+/// on) and 20 (one it did not) as a RAVDESS folder.
+fn ravdess_fixtures(dir: &Path) {
+    for stem in &common::REFERENCE_STEMS[..4] {
+        let actor = &stem[stem.len() - 2..];
+        let folder = dir.join(format!("Actor_{actor}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(common::wav(stem), folder.join(format!("{stem}.wav"))).unwrap();
+    }
+}
+
+#[test]
+fn the_built_in_model_tunes_and_its_exemplars_travel_with_the_tuned_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let session = tmp.path().join("session");
+    common::tiny_session(&session, 2);
+    let tuned = tmp.path().join("tuned");
+    // `built-in` needs no files: the model and its exemplars are in the binary.
+    let (ok, log) = quick_tune(Path::new("built-in"), &session, &tuned, &[]);
+    assert!(ok, "{log}");
+    let card = ModelCard::load(&tuned).unwrap();
+    let shipped = ModelCard::load(&common::shipped_weights()).unwrap();
+    assert_eq!(card.name, format!("{}-tuned", shipped.name));
+    assert_eq!(card.normalisation, shipped.normalisation);
+    // It rehearsed every built-in exemplar (as many as the shipped list names).
+    let shipped_exemplars = exemplar_card(&common::shipped_weights());
+    let n = shipped_exemplars["clips"].as_array().unwrap().len();
+    assert!(n > 0);
+    assert_eq!(card.training.fine_tune.as_ref().unwrap().exemplars, n);
+    // The copy beside the tuned model is the tuned model's: its name and weights.
+    let copy = exemplar_card(&tuned);
+    assert_eq!(copy["clips"], shipped_exemplars["clips"]);
+    assert_eq!(copy["model"], card.name.as_str());
+    let weights = std::fs::read(ModelCard::weights_path(&tuned)).unwrap();
+    assert_eq!(copy["weights"], exemplars::weights_id(&weights).as_str());
+    assert_ne!(copy["weights"], shipped_exemplars["weights"]);
+    assert!(copy["command"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("emovox exemplars --from {}", tuned.display())));
+    // Nothing else is left beside it: the working folder was moved into place.
+    let beside: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+
+    // Tuned again, the tuned model rehearses its copy.
+    let again = tmp.path().join("again");
+    let (ok, log) = quick_tune(&tuned, &session, &again, &[]);
+    assert!(ok, "{log}");
+    assert!(!log.contains("no exemplars"), "{log}");
+    let card2 = ModelCard::load(&again).unwrap();
+    assert_eq!(card2.training.fine_tune.as_ref().unwrap().exemplars, n);
+
+    // `emovox exemplars --from TUNED` draws from the voices it inherited (actors 01, 05
+    // and 10 of the fixtures, not 20), stamped with the tuned weights.
+    let data = tmp.path().join("ravdess");
+    ravdess_fixtures(&data);
+    let o = emovox(&[
+        os("exemplars"),
+        os("--from"),
+        tuned.as_os_str(),
+        os("--data"),
+        data.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let remade = exemplar_card(&tuned);
+    let clips: Vec<&str> = remade["clips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(clips.len(), 3, "{clips:?}");
+    assert!(clips.iter().all(|c| !c.contains("Actor_20")), "{clips:?}");
+    assert_eq!(remade["weights"], exemplars::weights_id(&weights).as_str());
+}
+
+#[test]
+fn exemplars_made_for_other_weights_are_refused_and_rehearse_0_tunes_without_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let session = tmp.path().join("session");
+    common::tiny_session(&session, 2);
+    let tuned = tmp.path().join("tuned");
+    let (ok, log) = quick_tune(Path::new("built-in"), &session, &tuned, &[]);
+    assert!(ok, "{log}");
+    // The starting model's exemplars put beside the tuned model by hand: stale.
+    for name in [exemplars::EXEMPLARS_FILE, exemplars::EXEMPLARS_CARD] {
+        std::fs::copy(common::shipped_weights().join(name), tuned.join(name)).unwrap();
+    }
+    let out = tmp.path().join("never");
+    let (ok, log) = quick_tune(&tuned, &session, &out, &[]);
+    assert!(!ok, "stale exemplars were rehearsed");
+    assert!(log.contains("made for other weights"), "{log}");
+    assert!(log.contains("--rehearse 0"), "{log}");
+    assert!(!out.exists());
+    // Without rehearsal it tunes, says so, and copies nothing stale.
+    let (ok, log) = quick_tune(&tuned, &session, &out, &["--rehearse", "0"]);
+    assert!(ok, "{log}");
+    assert!(log.contains("not copied"), "{log}");
+    assert!(!out.join(exemplars::EXEMPLARS_FILE).exists());
+    assert_eq!(
+        ModelCard::load(&out)
+            .unwrap()
+            .training
+            .fine_tune
+            .unwrap()
+            .exemplars,
+        0
+    );
+}
+
+#[test]
+fn flags_for_the_other_kind_of_training_are_refused_before_anything_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("never");
+    let out = out.to_str().unwrap();
+    let refused = |args: &[&str], says: &[&str]| {
+        let o = emovox(&args.iter().map(|a| os(a)).collect::<Vec<_>>());
+        let log = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success(), "{args:?} was accepted");
+        for s in says {
+            assert!(log.contains(s), "{args:?}: {log}");
+        }
+        // Refused before the corpus or the sessions were looked at.
+        assert!(!log.contains("/nonexistent"), "{args:?}: {log}");
+        assert!(!Path::new(out).exists());
+    };
+    for flag in [
+        &["--holdout", "0.3"][..],
+        &["--rehearse", "0.2"],
+        &["--layers", "head"],
+        &["--freeze-batch-norm", "false"],
+    ] {
+        let mut args = vec!["train", "--data", "/nonexistent-data", "--out", out];
+        args.extend_from_slice(flag);
+        refused(&args, &[flag[0], "tuning"]);
+    }
+    let tune = [
+        "train",
+        "--from",
+        "built-in",
+        "--sessions",
+        "/nonexistent-session",
+        "--out",
+        out,
+    ];
+    for flag in [
+        &["--rooms", "2"][..],
+        &["--val-actors", "none"],
+        &["--patience", "3"],
+    ] {
+        let mut args = tune.to_vec();
+        args.extend_from_slice(flag);
+        refused(&args, &[flag[0], "from scratch"]);
+    }
+    let mut both = tune.to_vec();
+    both.extend_from_slice(&["--data", "/nonexistent-data"]);
+    refused(&both, &["--data"]);
+    // Sessions alone say how to tune them.
+    refused(
+        &["train", "--sessions", "/nonexistent-session", "--out", out],
+        &["--from built-in"],
+    );
+}
+
+#[test]
+fn a_holdout_that_leaves_nothing_to_train_on_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let session = tmp.path().join("session");
+    // One region per label: holding back 90 % of a label's time takes all of it.
+    common::tiny_session(&session, 1);
+    let out = tmp.path().join("never");
+    let (ok, log) = quick_tune(Path::new("built-in"), &session, &out, &["--holdout", "0.9"]);
+    assert!(!ok, "{log}");
+    assert!(log.contains("leaves nothing to train on"), "{log}");
+    for label in ["neutral", "calm", "angry", "surprised"] {
+        assert!(log.contains(label), "{label}: {log}");
+    }
+    assert!(!log.contains("no labelled regions"), "{log}");
+    assert!(!out.exists());
 }

@@ -12,6 +12,6 @@ pub fn clip_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
         .context("starting the worker threads")
 }
 
-/// Shortest labelled region of a session that is trained on or scored: shorter ones hold
-/// too little speech to judge.
-pub const MIN_REGION_S: f64 = 0.5;
+/// Shortest labelled region of a session that is trained on or scored: the one tuning
+/// uses, so that `evaluate --sessions` scores what tuning trains on.
+pub use emovox::model::tune::MIN_REGION_S;

@@ -34,7 +34,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let card = ModelCard::load(&args.from)?;
     let scanned = scan_all(&args.data)?;
     report::rejected(&scanned.rejected);
+    // The weights the exemplars are made for: fine-tuning refuses them beside others.
+    let weights_path = ModelCard::weights_path(&args.from);
+    let weights = std::fs::read(&weights_path)
+        .with_context(|| format!("reading {}", weights_path.display()))?;
     let trained_on = |c: &Clip| -> bool {
+        // Cards that list their voices (a tuned model's include its starting model's):
+        // those voices, minus held-out ones.
+        if !card.training.speakers.is_empty() {
+            let held = card.validation.as_ref().is_some_and(|v| {
+                v.corpora.contains(&c.corpus)
+                    || v.speakers.contains(&format!("{}:{}", c.corpus, c.speaker))
+            });
+            return !held
+                && card
+                    .training
+                    .speakers
+                    .contains(&format!("{}:{}", c.corpus, c.speaker));
+        }
         if c.actor != 0 {
             return card.training.train_actors.contains(&c.actor);
         }
@@ -142,6 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         command,
         date: report::today(),
         commit: report::commit(),
+        weights: Some(exemplars::weights_id(&weights)),
     };
     exemplars::save(&args.from, &kept, &ex_card)
         .with_context(|| format!("writing exemplars into {}", args.from.display()))?;

@@ -1,31 +1,32 @@
 //! `emovox train --data DIR... [--epochs N] [--seed S] [--val-actors LIST]
 //! [--val-speakers CORPUS:SPEAKER,...] [--val-corpus NAME...] [--out DIR]
-//! [--sessions DIR...] [--from DIR]`; with `--from` and `--sessions`, `--data` may be left
-//! out (fine-tuning on one's own recordings).
+//! [--sessions DIR...]` trains from scratch; `emovox train --from MODEL --sessions DIR...
+//! --out DIR` tunes a model (`built-in` or a folder) to the voices in recorded sessions,
+//! through [`emovox::model::tune`], which the app's "Tune to my voice" calls too.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 use emovox::labels::Emotion;
 use emovox::model::card::{CorpusValidation, RoomValidation};
-use emovox::model::card::{FineTune, Holdout, HoldoutScores};
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
-use emovox::model::dataset::{licences, scan_all, Clip, Intensity, Split};
-use emovox::model::input::{Normaliser, HOP_FRAMES, WINDOW_FRAMES};
+use emovox::model::classifier::ModelSource;
+use emovox::model::dataset::{licences, scan_all, Split};
+use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
 use emovox::model::room::RoomRecipe;
-use emovox::model::train::exemplars;
-use emovox::model::train::holdout::{split_by_time, Span};
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
-    outcomes, prepare_versions, start_outcomes, train_with, Augmentation, Layers, Progress,
-    StartFrom, TrainConfig, Versions, AUGMENTATIONS, LIGHT_AUGMENTATIONS,
+    prepare_versions, train_with, Augmentation, Layers, Progress, TrainConfig, Versions,
+    AUGMENTATIONS, LIGHT_AUGMENTATIONS,
+};
+use emovox::model::tune::{
+    self, session_clips, speakers, who, TuneDefaults, TuneProgress, TuneRecipe, TuneRequest,
 };
 use emovox::model::FeatureConfig;
-use emovox::session::Session;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::common::MIN_REGION_S;
 use super::report;
 
 #[derive(clap::Args)]
@@ -66,32 +67,36 @@ pub struct Args {
     precise_batch_norm: bool,
     /// Validate and ship a moving average of the weights with this decay per step
     /// (0.99 ≈ three epochs of RAVDESS); 0 keeps the live weights. Measured on actors
-    /// 13–16: no gain (README).
-    #[arg(long, default_value_t = 0.0)]
-    weight_average: f64,
+    /// 13–16: no gain (README). [default: 0]
+    #[arg(long)]
+    weight_average: Option<f64>,
     /// Peak learning rate of the one-cycle schedule [default: 2e-3; fine-tuning: 1e-3].
     #[arg(long)]
     lr: Option<f64>,
-    /// Epochs without a better validation macro-F1 before stopping.
-    #[arg(long, default_value_t = 8)]
-    patience: usize,
-    /// Recorded sessions to learn from as well: every labelled region of 0.5 s or more
-    /// is a training clip (never a validation one).
+    /// Epochs without a better validation macro-F1 before stopping [default: 8].
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Recorded sessions: with --from, what is tuned on; with --data, learnt from as
+    /// well (every labelled region of 0.5 s or more is a training clip, never a
+    /// validation one).
     #[arg(long, num_args = 1..)]
     sessions: Vec<PathBuf>,
-    /// Fine-tune this model (a folder with emovox.json and emovox.safetensors) instead of
-    /// starting from random weights; its network shape and normalisation are kept.
-    /// Typically with --sessions, a few --epochs and a lower --lr.
+    /// Tune this model to the voices in --sessions instead of training from scratch:
+    /// `built-in` (the model built into emovox) or a folder with emovox.json and
+    /// emovox.safetensors (a folder really named so: ./built-in). Its network shape and
+    /// normalisation are kept, and its exemplars (built in, or beside its weights) are
+    /// rehearsed and copied beside the tuned model.
     #[arg(long)]
     from: Option<PathBuf>,
     /// Versions of each training clip heard in synthetic rooms and microphones
     /// (reverberation, noise or babble, band limits, colouring, level), each over one of
-    /// the clip's other versions; 0: none.
-    #[arg(long, default_value_t = 0)]
-    rooms: usize,
-    /// Share of an epoch's draws that take a room version, when clips have them.
-    #[arg(long, default_value_t = 0.5)]
-    room_share: f64,
+    /// the clip's other versions; 0: none [default: 0].
+    #[arg(long)]
+    rooms: Option<usize>,
+    /// Share of an epoch's draws that take a room version, when clips have them
+    /// [default: 0.5].
+    #[arg(long)]
+    room_share: Option<f64>,
     /// Validate on the validation clips in synthetic rooms too (one room per clip, the
     /// same on every run), and keep the epoch with the best mean of the clean and the
     /// room macro-F1.
@@ -127,23 +132,10 @@ pub struct Args {
     #[arg(long)]
     rehearse: Option<f64>,
     /// Fine-tuning: share of each label's labelled time (the latest part of each session)
-    /// held back to score the starting and the tuned model on; 0: train on all of it.
-    #[arg(long, default_value_t = 0.2)]
-    holdout: f64,
-}
-
-/// The fine-tuning recipe `train --from DIR --sessions DIR...` uses when no flag says
-/// otherwise, chosen with the own-voice benchmark (`benches/own_voice.rs`, README).
-pub struct TuneDefaults;
-
-impl TuneDefaults {
-    pub const EPOCHS: usize = 12;
-    pub const LEARNING_RATE: f64 = 1e-3;
-    pub const AUGMENT_SET: AugmentSet = AugmentSet::Light;
-    pub const LAYERS: Layers = Layers::All;
-    pub const FREEZE_BATCH_NORM: bool = true;
-    pub const L2_SP: f64 = 0.0;
-    pub const REHEARSE: f64 = 0.5;
+    /// held back to score the starting and the tuned model on; 0: train on all of it
+    /// [default: 0.2].
+    #[arg(long)]
+    holdout: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -164,7 +156,7 @@ impl From<LayersArg> for Layers {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum AugmentSet {
+enum AugmentSet {
     Full,
     Light,
 }
@@ -178,104 +170,249 @@ impl AugmentSet {
     }
 }
 
-/// The labelled regions of sessions as clips (actor 0): (training, held out), where
-/// `holdout` of each label's labelled time in each session, its latest part, is held
-/// out ([`split_by_time`]).
-fn session_clips(dirs: &[PathBuf], holdout: f64) -> anyhow::Result<(Vec<Clip>, Vec<Clip>)> {
-    let (mut train, mut held) = (Vec::new(), Vec::new());
-    for dir in dirs {
-        let session = Session::load(dir)?;
-        let spans: Vec<Span> = session
-            .labels
-            .iter()
-            .filter(|r| r.end_s - r.start_s >= MIN_REGION_S)
-            .map(|r| Span {
-                start_s: r.start_s,
-                end_s: r.end_s,
-                emotion: r.label,
-            })
-            .collect();
-        let (t, h) = split_by_time(&spans, holdout, MIN_REGION_S);
-        let clip = |s: &Span| Clip {
-            path: dir.join(emovox::session::AUDIO_FILE),
-            emotion: s.emotion,
-            intensity: Intensity::Normal,
-            statement: 0,
-            repetition: 0,
-            actor: 0,
-            span: Some((s.start_s, s.end_s)),
-            corpus: "sessions".into(),
-            speaker: "sessions".into(),
-        };
-        train.extend(t.iter().map(clip));
-        held.extend(h.iter().map(clip));
-    }
-    Ok((train, held))
-}
+/// Set by Ctrl-C while tuning: tuning stops before its next step and writes nothing.
+static CANCEL: AtomicBool = AtomicBool::new(false);
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&args.room_share),
-        "--room-share must be between 0 and 1 (got {})",
-        args.room_share
-    );
-    anyhow::ensure!(
-        (0.0..1.0).contains(&args.weight_average),
-        "--weight-average must be at least 0 and below 1 (got {})",
-        args.weight_average
-    );
+    // Numbers are checked before anything is read.
+    if let Some(share) = args.room_share {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&share),
+            "--room-share must be between 0 and 1 (got {share})"
+        );
+    }
+    if let Some(decay) = args.weight_average {
+        anyhow::ensure!(
+            (0.0..1.0).contains(&decay),
+            "--weight-average must be at least 0 and below 1 (got {decay})"
+        );
+    }
     if let Some(l2) = args.l2_sp {
         anyhow::ensure!(
             l2.is_finite() && l2 >= 0.0,
             "--l2-sp must be a number of at least 0 (got {l2})"
         );
     }
+    match (&args.from, args.data.is_empty()) {
+        (Some(_), true) => tune_sessions(args),
+        (Some(_), false) => bail!(
+            "--from tunes a model on --sessions alone and cannot take --data: leave out \
+             --data to tune, or --from to train from scratch on the corpora"
+        ),
+        // clap asks for --data unless --sessions are given.
+        (None, true) => bail!(
+            "--sessions without --data or --from: to tune the built-in model to your \
+             sessions add --from built-in (or --from DIR for a model in a folder); to train \
+             from scratch give --data"
+        ),
+        (None, false) => from_scratch(args),
+    }
+}
+
+/// `train --from MODEL --sessions DIR... --out DIR`: the tuning recipe, with the flags
+/// given in place of its defaults.
+fn tune_sessions(args: Args) -> anyhow::Result<()> {
+    let scratch_only = [
+        ("--val-actors", args.val_actors.is_some()),
+        ("--val-speakers", args.val_speakers.is_some()),
+        ("--val-corpus", !args.val_corpus.is_empty()),
+        ("--rooms", args.rooms.is_some()),
+        ("--room-share", args.room_share.is_some()),
+        ("--val-in-rooms", args.val_in_rooms),
+        ("--balance-speakers", args.balance_speakers),
+        ("--epoch-clips", args.epoch_clips.is_some()),
+        ("--precise-batch-norm", args.precise_batch_norm),
+        ("--weight-average", args.weight_average.is_some()),
+        ("--patience", args.patience.is_some()),
+    ];
+    let given: Vec<&str> = scratch_only
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(flag, _)| *flag)
+        .collect();
+    if !given.is_empty() {
+        bail!(
+            "{} {} for training from scratch (--data without --from); tuning with --from \
+             has no validation voices or rooms",
+            given.join(", "),
+            if given.len() == 1 { "is" } else { "are" }
+        );
+    }
+    let holdout = args.holdout.unwrap_or(TuneDefaults::HOLDOUT);
+    anyhow::ensure!(
+        (0.0..=0.9).contains(&holdout),
+        "--holdout must be between 0 and 0.9 (got {holdout})"
+    );
+    let rehearse = args.rehearse.unwrap_or(TuneDefaults::REHEARSE);
+    anyhow::ensure!(
+        (0.0..1.0).contains(&rehearse),
+        "--rehearse must be at least 0 and below 1 (got {rehearse})"
+    );
+    let Some(from) = &args.from else {
+        bail!("--from names the model to tune");
+    };
+    let defaults = TuneRecipe::default();
+    let request = TuneRequest {
+        start: ModelSource::parse(from),
+        sessions: args.sessions.clone(),
+        out: args.out.clone(),
+        holdout,
+        recipe: TuneRecipe {
+            epochs: args.epochs.unwrap_or(defaults.epochs),
+            learning_rate: args.lr.unwrap_or(defaults.learning_rate),
+            augmentations: match (args.no_augment, args.augment_set) {
+                (true, _) => &[],
+                (false, Some(set)) => set.augmentations(),
+                (false, None) => defaults.augmentations,
+            },
+            layers: args.layers.map_or(defaults.layers, Layers::from),
+            freeze_batch_norm: args.freeze_batch_norm.unwrap_or(defaults.freeze_batch_norm),
+            l2_sp: args.l2_sp.unwrap_or(defaults.l2_sp),
+            rehearse,
+            seed: args.seed,
+        },
+    };
+    // Ctrl-C cancels cleanly: the output folder is left as it was.
+    let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::Relaxed));
+    let mut bar: Option<ProgressBar> = None;
+    let progress = |p: TuneProgress| match p {
+        TuneProgress::Preparing { regions, held_back } => eprintln!(
+            "emovox train: tuning {} ({}) on {regions} labelled regions of {} session(s), \
+             {held_back} held back; decoding and computing features",
+            from.display(),
+            request.start,
+            request.sessions.len()
+        ),
+        TuneProgress::Step {
+            steps,
+            epoch,
+            epochs,
+            loss,
+            ..
+        } => {
+            let bar = bar.get_or_insert_with(|| progress_bar(steps, "tuning"));
+            bar.set_message(format!("epoch {epoch}/{epochs} | loss {loss:.3}"));
+            bar.inc(1);
+        }
+        TuneProgress::Epoch {
+            epoch, mean_loss, ..
+        } => {
+            let line = format!("epoch {epoch:>2}: loss {mean_loss:.3}");
+            match &bar {
+                Some(b) if !b.is_hidden() => b.println(line),
+                // A hidden bar (stderr not a terminal) prints nothing, so say it plainly.
+                _ => eprintln!("{line}"),
+            }
+        }
+        TuneProgress::Finishing => {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+        }
+    };
+    let outcome = tune::tune(&request, progress, &CANCEL)
+        .with_context(|| format!("tuning {} into {}", from.display(), args.out.display()))?;
+    for warning in &outcome.warnings {
+        eprintln!("emovox train: {warning}");
+    }
+    eprintln!(
+        "emovox train: tuned in {:.0} s ({} epochs on {} regions, {:.0} s; {} exemplars \
+         rehearsed); wrote {} (weights, card{})",
+        outcome.seconds,
+        outcome.card.training.epochs,
+        outcome.regions,
+        outcome.seconds_trained,
+        outcome.rehearsed,
+        outcome.out.display(),
+        if outcome.exemplars_copied > 0 {
+            format!(", {} exemplars", outcome.exemplars_copied)
+        } else {
+            String::new()
+        }
+    );
+    match &outcome.holdout {
+        Some(h) => {
+            eprintln!(
+                "held back from tuning: {} stretches, {:.0} s (the latest {:.0} % of each \
+                 label's time)",
+                h.regions,
+                h.seconds,
+                100.0 * holdout
+            );
+            eprintln!(
+                "  before (the starting model): accuracy {:.3}  UAR {:.3}  macro-F1 {:.3}",
+                h.before.accuracy, h.before.uar, h.before.macro_f1
+            );
+            eprintln!(
+                "  after  (the tuned model):    accuracy {:.3}  UAR {:.3}  macro-F1 {:.3}",
+                h.after.accuracy, h.after.uar, h.after.macro_f1
+            );
+        }
+        None if holdout > 0.0 => {
+            eprintln!("held back from tuning: nothing (too little labelled time per label)");
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// `train --data DIR...`: a model from random weights, validated on held-out speakers.
+fn from_scratch(args: Args) -> anyhow::Result<()> {
+    let tune_only = [
+        ("--holdout", args.holdout.is_some()),
+        ("--layers", args.layers.is_some()),
+        ("--freeze-batch-norm", args.freeze_batch_norm.is_some()),
+        ("--l2-sp", args.l2_sp.is_some()),
+        ("--rehearse", args.rehearse.is_some()),
+    ];
+    let given: Vec<&str> = tune_only
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(flag, _)| *flag)
+        .collect();
+    if !given.is_empty() {
+        bail!(
+            "{} {} for tuning a model (--from MODEL --sessions DIR...), not for training \
+             from scratch",
+            given.join(", "),
+            if given.len() == 1 { "is" } else { "are" }
+        );
+    }
+    let rooms = args.rooms.unwrap_or(0);
+    let room_share = args.room_share.unwrap_or(0.5);
     // The shipped recipe validates on actors 17-20; naming speakers or corpora replaces
-    // that default rather than adding to it. Sessions are only ever trained on, so
-    // without --data there is nothing to hold out.
+    // that default rather than adding to it. Sessions are only ever trained on.
     let default_actors =
         (args.val_speakers.is_none() && args.val_corpus.is_empty()).then_some("17-20");
-    let split = if args.data.is_empty() {
-        Split::default()
-    } else {
-        Split::parse(
-            args.val_actors.as_deref().or(default_actors),
-            args.val_speakers.as_deref(),
-            &args.val_corpus,
-        )
-        .map_err(anyhow::Error::msg)?
-    };
-    let (val, mut train_clips) = if args.data.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
+    let split = Split::parse(
+        args.val_actors.as_deref().or(default_actors),
+        args.val_speakers.as_deref(),
+        &args.val_corpus,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let (val, mut train_clips) = {
         let scanned = scan_all(&args.data)?;
         report::rejected(&scanned.rejected);
         split.check(&scanned).map_err(anyhow::Error::msg)?;
         split.apply(scanned.clips)
     };
     let val_actors = split.actors.clone();
-    let data_name = if args.data.is_empty() {
-        "the sessions".to_owned()
-    } else {
-        args.data
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    // Fine-tuning holds back part of the sessions to score on; training from scratch
-    // (validated on held-out speakers) uses them whole, as it always has.
-    let tuning = args.from.is_some();
-    let holdout = if tuning { args.holdout } else { 0.0 };
-    anyhow::ensure!(
-        (0.0..=0.9).contains(&holdout),
-        "--holdout must be between 0 and 0.9 (got {holdout})"
-    );
-    let (from_sessions, held_clips) = session_clips(&args.sessions, holdout)?;
-    if !args.sessions.is_empty() && from_sessions.is_empty() {
-        bail!("the sessions hold no labelled regions of 0.5 s or more");
+    let data_name = args
+        .data
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !args.sessions.is_empty() {
+        let from_sessions = session_clips(&args.sessions, 0.0)?;
+        for dir in &from_sessions.unlabelled {
+            eprintln!(
+                "emovox train: {}: no labelled regions of 0.5 s or more",
+                dir.display()
+            );
+        }
+        train_clips.extend(from_sessions.train);
     }
-    train_clips.extend(from_sessions);
     if train_clips.is_empty() {
         bail!(
             "{data_name}: no training clips left after holding out {}",
@@ -294,99 +431,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
 
-    let start = match &args.from {
-        Some(dir) => {
-            let card = ModelCard::load(dir)?;
-            Some((
-                card.clone(),
-                StartFrom {
-                    weights: ModelCard::weights_path(dir),
-                    mean: card.normalisation.mean.clone(),
-                    std: card.normalisation.std.clone(),
-                },
-                dir,
-            ))
-        }
-        None => None,
-    };
-    let augment_set = args.augment_set.unwrap_or(if tuning {
-        TuneDefaults::AUGMENT_SET
-    } else {
-        AugmentSet::Full
-    });
-    let rehearse = if tuning {
-        args.rehearse.unwrap_or(TuneDefaults::REHEARSE)
-    } else {
-        0.0
-    };
-    anyhow::ensure!(
-        (0.0..1.0).contains(&rehearse),
-        "--rehearse must be at least 0 and below 1 (got {rehearse})"
-    );
-    // The starting model's exemplars, when rehearsing (a model without any is tuned
-    // without rehearsal, and says so).
-    let exemplars = match (&args.from, rehearse > 0.0) {
-        (Some(dir), true) => match exemplars::load(dir)? {
-            Some((_, clips)) => clips,
-            None => {
-                eprintln!(
-                    "emovox train: {} has no exemplars ({}), so fine-tuning cannot rehearse them; \
-                     make them with `emovox exemplars --from {} --data DIR...`",
-                    dir.display(),
-                    exemplars::EXEMPLARS_FILE,
-                    dir.display()
-                );
-                Vec::new()
-            }
-        },
-        _ => Vec::new(),
-    };
+    let augment_set = args.augment_set.unwrap_or(AugmentSet::Full);
     let cfg = TrainConfig {
-        epochs: args
-            .epochs
-            .unwrap_or(if tuning { TuneDefaults::EPOCHS } else { 30 }),
+        epochs: args.epochs.unwrap_or(30),
         seed: args.seed,
         augment: !args.no_augment,
         precise_batch_norm: args.precise_batch_norm,
-        weight_average: args.weight_average,
-        learning_rate: args.lr.unwrap_or(if tuning {
-            TuneDefaults::LEARNING_RATE
-        } else {
-            2e-3
-        }),
-        patience: args.patience,
+        weight_average: args.weight_average.unwrap_or(0.0),
+        learning_rate: args.lr.unwrap_or(2e-3),
+        patience: args.patience.unwrap_or(8),
         balance_speakers: args.balance_speakers,
         epoch_clips: args.epoch_clips,
-        room_share: args.room_share,
-        net: start
-            .as_ref()
-            .map_or_else(TrainConfig::default_net, |(card, ..)| card.net.clone()),
-        start: start.as_ref().map(|(_, s, _)| s.clone()),
-        layers: match (tuning, args.layers) {
-            (false, _) => Layers::All,
-            (true, Some(l)) => l.into(),
-            (true, None) => TuneDefaults::LAYERS,
-        },
-        freeze_batch_norm: tuning
-            && args
-                .freeze_batch_norm
-                .unwrap_or(TuneDefaults::FREEZE_BATCH_NORM),
-        l2_sp: if tuning {
-            args.l2_sp.unwrap_or(TuneDefaults::L2_SP)
-        } else {
-            0.0
-        },
-        rehearsal_share: if exemplars.is_empty() { 0.0 } else { rehearse },
+        room_share,
+        net: TrainConfig::default_net(),
         ..TrainConfig::default()
     };
-    if !tuning
-        && (args.layers.is_some()
-            || args.freeze_batch_norm.is_some()
-            || args.l2_sp.is_some()
-            || args.rehearse.is_some())
-    {
-        bail!("--layers, --freeze-batch-norm, --l2-sp and --rehearse are for fine-tuning (--from)");
-    }
     eprintln!(
         "emovox train: {} clips ({}), validating on {} clips ({})",
         train_clips.len(),
@@ -399,7 +458,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "decoding and computing features",
     );
     let recipe = RoomRecipe::default();
-    let babble = if args.rooms > 0 || args.val_in_rooms {
+    let babble = if rooms > 0 || args.val_in_rooms {
         babble_pool(&train_clips)?
     } else {
         Vec::new()
@@ -407,8 +466,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let versions = if cfg.augment {
         Versions::Augmented {
             augmentations: augment_set.augmentations(),
-            room: (args.rooms > 0).then_some(&recipe),
-            room_versions: args.rooms,
+            room: (rooms > 0).then_some(&recipe),
+            room_versions: rooms,
         }
     } else {
         Versions::Original
@@ -416,7 +475,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let prepare_started = std::time::Instant::now();
     let train_set = prepare_versions(&train_clips, versions, cfg.seed, &babble, &|| bar.inc(1))?;
     let val_set = prepare_versions(&val, Versions::Original, cfg.seed, &[], &|| bar.inc(1))?;
-    let held_set = prepare_versions(&held_clips, Versions::Original, cfg.seed, &[], &|| {})?;
     let val_rooms = if args.val_in_rooms && !val.is_empty() {
         prepare_versions(&val, Versions::InRoom(&recipe), cfg.seed, &babble, &|| {})?
     } else {
@@ -429,30 +487,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         prepare_started.elapsed().as_secs_f64()
     );
 
-    let own = cfg.batch_size - cfg.rehearsed_per_batch(exemplars.len());
-    let steps = cfg.steps_per_epoch_with(train_set.len(), own) * cfg.epochs;
+    let steps = cfg.steps_per_epoch_with(train_set.len(), cfg.batch_size) * cfg.epochs;
     let bar = progress_bar(steps, "training");
     let mut status = String::from("epoch 1");
-    let trained = train_with(
-        &train_set,
-        &val_set,
-        &val_rooms,
-        &exemplars,
-        &cfg,
-        |p| match p {
-            Progress::Step { loss, .. } => {
-                bar.set_message(format!("{status} | loss {loss:.3}"));
-                bar.inc(1);
-            }
-            Progress::Epoch {
-                epoch,
-                mean_loss,
-                validation,
-                score,
-                improved,
-            } => {
-                status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
-                let line = match (validation, score) {
+    let trained = train_with(&train_set, &val_set, &val_rooms, &[], &cfg, |p| match p {
+        Progress::Step { loss, .. } => {
+            bar.set_message(format!("{status} | loss {loss:.3}"));
+            bar.inc(1);
+        }
+        Progress::Epoch {
+            epoch,
+            mean_loss,
+            validation,
+            score,
+            improved,
+        } => {
+            status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
+            let line = match (validation, score) {
                 (Some(m), Some(score)) => format!(
                     "epoch {epoch:>2}: loss {mean_loss:.3}  val (centre windows) accuracy {:.3} macro-F1 {:.3}  score {score:.3}{}",
                     m.accuracy,
@@ -461,52 +512,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 ),
                 _ => format!("epoch {epoch:>2}: loss {mean_loss:.3}"),
             };
-                // A hidden bar (stderr not a terminal) prints nothing, so say it plainly there.
-                if bar.is_hidden() {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
-                }
+            // A hidden bar (stderr not a terminal) prints nothing, so say it plainly there.
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
             }
-        },
-    )?;
+        }
+    })?;
     bar.finish_and_clear();
 
-    // The honest before/after: the starting and the tuned model on the held-back time.
-    let holdout_scores = match (&cfg.start, held_set.is_empty()) {
-        (Some(start), false) => {
-            let before = Scoreboard::from_outcomes(&start_outcomes(&cfg.net, start, &held_set)?);
-            let norm =
-                Normaliser::from_mean_std(&trained.normalisation.mean, &trained.normalisation.std);
-            let after = Scoreboard::from_outcomes(&outcomes(&trained.net, &norm, &held_set)?);
-            let scores = |b: &Scoreboard| HoldoutScores {
-                accuracy: b.overall.accuracy,
-                uar: b.uar,
-                macro_f1: b.per_corpus.first().map_or(0.0, |c| c.macro_f1),
-            };
-            Some(Holdout {
-                regions: held_clips.len(),
-                seconds: held_clips
-                    .iter()
-                    .filter_map(|c| c.span)
-                    .map(|(a, b)| b - a)
-                    .sum(),
-                before: scores(&before),
-                after: scores(&after),
-            })
-        }
-        _ => None,
-    };
     let board = Scoreboard::from_outcomes(&trained.outcomes);
     let board_rooms = (!trained.outcomes_in_rooms.is_empty())
         .then(|| Scoreboard::from_outcomes(&trained.outcomes_in_rooms));
     let per_corpus = corpus_validation(&board, board_rooms.as_ref());
-    let start_training = start.as_ref().map(|(from, ..)| &from.training);
     let card = ModelCard {
-        name: start.as_ref().map_or_else(
-            || "emovox-ravdess-cbl".to_owned(),
-            |(from, ..)| format!("{}-tuned", from.name),
-        ),
+        name: "emovox-ravdess-cbl".to_owned(),
         labels: Emotion::names(),
         features: FeatureConfig::current(),
         normalisation: Normalisation {
@@ -526,9 +547,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|d| d.display().to_string())
                 .collect(),
-            fine_tuned_from: start
-                .as_ref()
-                .map(|(from, _, dir)| format!("{} ({})", from.name, dir.display())),
+            fine_tuned_from: None,
             epochs: trained.best_epoch,
             seed: cfg.seed,
             augmentation: if cfg.augment {
@@ -540,10 +559,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             } else {
                 Vec::new()
             },
-            rooms: if cfg.augment { args.rooms } else { 0 },
-            room_recipe: (cfg.augment && args.rooms > 0 || !val_rooms.is_empty())
+            rooms: if cfg.augment { rooms } else { 0 },
+            room_recipe: (cfg.augment && rooms > 0 || !val_rooms.is_empty())
                 .then(|| recipe.clone()),
-            room_share: if cfg.augment && args.rooms > 0 {
+            room_share: if cfg.augment && rooms > 0 {
                 cfg.room_share
             } else {
                 0.0
@@ -555,27 +574,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            speakers: inherited(start_training.map(|t| &t.speakers), speakers(&train_clips)),
-            licences: inherited(
-                start_training.map(|t| &t.licences),
-                licences(train_clips.iter().map(|c| c.corpus.as_str())),
-            ),
+            speakers: speakers(&train_clips),
+            licences: licences(train_clips.iter().map(|c| c.corpus.as_str())),
             precise_batch_norm: cfg.precise_batch_norm,
             weight_average: cfg.weight_average,
-            fine_tune: tuning.then(|| FineTune {
-                layers: cfg.layers.to_string(),
-                freeze_batch_norm: cfg.freeze_batch_norm,
-                l2_sp: cfg.l2_sp,
-                rehearsal_share: cfg.rehearsal_share,
-                exemplars: if cfg.rehearsal_share > 0.0 {
-                    exemplars.len()
-                } else {
-                    0
-                },
-                learning_rate: cfg.learning_rate,
-                holdout_share: holdout,
-            }),
-            holdout: holdout_scores.clone(),
+            fine_tune: None,
+            holdout: None,
             seconds: trained.seconds,
             date: report::today(),
             commit: report::commit(),
@@ -618,24 +622,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         weights.display(),
         ModelCard::json_path(&args.out).display()
     );
-    if let Some(h) = &holdout_scores {
-        eprintln!(
-            "held back from tuning: {} stretches, {:.0} s (the latest {:.0} % of each label's time)",
-            h.regions,
-            h.seconds,
-            100.0 * holdout
-        );
-        eprintln!(
-            "  before (the starting model): accuracy {:.3}  UAR {:.3}  macro-F1 {:.3}",
-            h.before.accuracy, h.before.uar, h.before.macro_f1
-        );
-        eprintln!(
-            "  after  (the tuned model):    accuracy {:.3}  UAR {:.3}  macro-F1 {:.3}",
-            h.after.accuracy, h.after.uar, h.after.macro_f1
-        );
-    } else if tuning && holdout > 0.0 {
-        eprintln!("held back from tuning: nothing (too little labelled time per label)");
-    }
     if let Some(m) = &trained.validation {
         eprintln!("validation on {}:", held_out(&split));
         report::print_scoreboard(&board);
@@ -687,56 +673,6 @@ fn held_out(split: &Split) -> String {
     } else {
         parts.join(" and ")
     }
-}
-
-/// The clips' corpora with their clip and speaker counts, for the log:
-/// "ravdess 960 clips, 16 speakers; tess 2800 clips, 2 speakers".
-fn who(clips: &[Clip]) -> String {
-    let mut corpora: Vec<(&str, usize, Vec<&str>)> = Vec::new();
-    for c in clips {
-        let i = match corpora.iter().position(|(name, ..)| *name == c.corpus) {
-            Some(i) => i,
-            None => {
-                corpora.push((&c.corpus, 0, Vec::new()));
-                corpora.len() - 1
-            }
-        };
-        if let Some((_, n, speakers)) = corpora.get_mut(i) {
-            *n += 1;
-            if !speakers.contains(&c.speaker.as_str()) {
-                speakers.push(&c.speaker);
-            }
-        }
-    }
-    corpora
-        .iter()
-        .map(|(name, n, speakers)| format!("{name} {n} clips, {} speakers", speakers.len()))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// A tuned model's voices and terms: the starting model's (its weights, and the exemplars
-/// it rehearses, come from them), then this run's, each once.
-fn inherited(start: Option<&Vec<String>>, this_run: Vec<String>) -> Vec<String> {
-    let mut all: Vec<String> = start.cloned().unwrap_or_default();
-    for line in this_run {
-        if !all.contains(&line) {
-            all.push(line);
-        }
-    }
-    all
-}
-
-/// Every voice trained on, as `corpus:speaker`, in the order first met.
-fn speakers(clips: &[Clip]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for c in clips {
-        let name = format!("{}:{}", c.corpus, c.speaker);
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
 }
 
 fn progress_bar(len: usize, what: &str) -> ProgressBar {

@@ -70,6 +70,50 @@ impl ModelSource {
     }
 }
 
+/// What `--from` and the app call the built-in model.
+pub const BUILT_IN: &str = "built-in";
+
+impl ModelSource {
+    /// A model named on the command line: `built-in` is the shipped model, anything else
+    /// a folder (a folder really called so is `./built-in`).
+    pub fn parse(name: &Path) -> Self {
+        if name.as_os_str() == BUILT_IN {
+            Self::Shipped
+        } else {
+            Self::Folder(name.to_owned())
+        }
+    }
+
+    /// The model's card, and its weights file's bytes.
+    pub fn read(&self) -> Result<(ModelCard, std::borrow::Cow<'static, [u8]>), ModelError> {
+        match self {
+            Self::Shipped => Ok((shipped_card()?, std::borrow::Cow::Borrowed(SHIPPED_WEIGHTS))),
+            Self::Folder(dir) => {
+                let card = ModelCard::load(dir)?;
+                let path = ModelCard::weights_path(dir);
+                let bytes = std::fs::read(&path).map_err(|reason| ModelError::Weights {
+                    path: path.clone(),
+                    reason: reason.into(),
+                })?;
+                Ok((card, std::borrow::Cow::Owned(bytes)))
+            }
+        }
+    }
+}
+
+/// The shipped model's card (parsed from the copy built into the binary).
+pub fn shipped_card() -> Result<ModelCard, CardError> {
+    ModelCard::parse(SHIPPED_CARD, &ModelCard::json_path(Path::new(SHIPPED_NAME)))
+}
+
+/// The shipped model's name and weights fingerprint, which its exemplars must carry.
+pub fn shipped_id() -> crate::model::train::exemplars::ModelId {
+    crate::model::train::exemplars::ModelId {
+        name: shipped_card().map_or_else(|_| String::new(), |c| c.name),
+        weights: crate::model::train::exemplars::weights_id(SHIPPED_WEIGHTS),
+    }
+}
+
 impl fmt::Display for ModelSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -99,8 +143,11 @@ impl Classifier {
     /// The shipped model, from the copy built into the binary (no files are read).
     pub fn shipped() -> Result<Self, ModelError> {
         let dir = Path::new(SHIPPED_NAME);
-        let card = ModelCard::parse(SHIPPED_CARD, &ModelCard::json_path(dir))?;
-        Self::from_safetensors(card, SHIPPED_WEIGHTS, &ModelCard::weights_path(dir))
+        Self::from_safetensors(
+            shipped_card()?,
+            SHIPPED_WEIGHTS,
+            &ModelCard::weights_path(dir),
+        )
     }
 
     /// Loads `emovox.json` and `emovox.safetensors` from `dir`, refusing a card this code

@@ -1,6 +1,7 @@
 //! The emotion model: what it reads ([`input`]), the network ([`net`], its LSTM loops in
 //! `recurrence`, and its inference pass [`infer`]), the file that carries it ([`card`]),
-//! how it is trained ([`train`]) and used ([`classifier`]), and the data and scores around
+//! how it is trained ([`train`]), tuned to one voice ([`tune`]), kept as personal models
+//! ([`personal`]) and used ([`classifier`]), and the data and scores around
 //! it; [`rng`] is the seeded generator that initialisation, dropout, augmentation and rooms
 //! draw from. Only this module knows candle.
 
@@ -12,10 +13,12 @@ pub mod infer;
 pub mod input;
 pub mod metrics;
 pub mod net;
+pub mod personal;
 mod recurrence;
 pub mod rng;
 pub mod room;
 pub mod train;
+pub mod tune;
 
 pub use card::{FeatureConfig, ModelCard};
 pub use classifier::Classifier;

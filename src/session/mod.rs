@@ -68,11 +68,17 @@ pub fn default_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("EMOVOX_SESSIONS") {
         return PathBuf::from(dir);
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
+    data_dir().join("sessions")
+}
+
+/// The app's data folder: `$XDG_DATA_HOME/emovox`, else `~/.local/share/emovox`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir);
-    data.join("emovox").join("sessions")
+        .unwrap_or_else(std::env::temp_dir)
+        .join("emovox")
 }
 
 /// A new, empty session folder under `root`, named by the time (UTC).

@@ -44,3 +44,50 @@ pub fn reference(stem: &str, name: &str) -> npy::Array {
         .join(format!("{stem}.{name}.npy"));
     npy::read_f32(&path).unwrap_or_else(|e| panic!("reading fixture: {e}"))
 }
+
+/// A session folder as the app writes it (the session writer's WAV and `session.json`),
+/// of the four 16 kHz RAVDESS fixture clips (neutral, calm, angry, surprised) repeated
+/// `rounds` times with half a second of quiet between them, every clip labelled.
+pub fn tiny_session(dir: &Path, rounds: usize) {
+    use emovox::audio::{decode_file, WavStreamWriter};
+    use emovox::labels::Emotion;
+    use emovox::session::{Region, Session, AUDIO_FILE};
+
+    let clips = [
+        ("03-01-01-01-01-01-01", Emotion::Neutral),
+        ("03-01-02-01-02-02-05", Emotion::Calm),
+        ("03-01-05-02-01-01-10", Emotion::Angry),
+        ("03-01-08-02-02-02-20", Emotion::Surprised),
+    ];
+    std::fs::create_dir_all(dir).unwrap();
+    let mut wav = WavStreamWriter::create(&dir.join(AUDIO_FILE), 16_000).unwrap();
+    let gap = vec![0.0005f32; 8000];
+    let mut labels = Vec::new();
+    let mut t = 0.0;
+    for _ in 0..rounds {
+        for (stem, emotion) in clips {
+            wav.write(&gap).unwrap();
+            t += 0.5;
+            let audio = decode_file(&self::wav(stem)).unwrap().samples;
+            wav.write(&audio).unwrap();
+            let end = t + audio.len() as f64 / 16_000.0;
+            labels.push(Region {
+                start_s: t,
+                end_s: end,
+                label: emotion,
+            });
+            t = end;
+        }
+    }
+    let seconds = wav.seconds();
+    wav.finish().unwrap();
+    Session {
+        device: "test".into(),
+        rate: 16_000,
+        seconds,
+        labels,
+        ..Session::default()
+    }
+    .save(dir)
+    .unwrap();
+}

@@ -3,7 +3,9 @@
 //! `emovox.exemplars.json`), so that fine-tuning on one person's sessions can rehearse
 //! them and keep what the model knew about everyone else. They are made by
 //! `emovox exemplars` from the corpora, never by hand, and refused when the feature set
-//! they were computed with is not this emovox's (make them again then).
+//! they were computed with is not this emovox's, or when they were made for other weights
+//! than the model beside them (make them again then). The shipped model's are built into
+//! the binary, as its weights are; a tuned model gets a copy of its starting model's.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,45 @@ pub struct ExemplarCard {
     pub command: String,
     pub date: String,
     pub commit: String,
+    /// [`weights_id`] of the model's `emovox.safetensors` they were made for (older
+    /// exemplars: not recorded, and the model's name is compared instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+}
+
+/// The shipped model's exemplars, compiled into the binary beside its weights (2 MB), so
+/// an installed emovox can tune the built-in model.
+const SHIPPED_CARD: &str = include_str!("../../../weights/emovox.exemplars.json");
+const SHIPPED_FRAMES: &[u8] = include_bytes!("../../../weights/emovox.exemplars.safetensors");
+
+/// A fingerprint of a model's weights file (64-bit FNV-1a of its bytes, as
+/// `fnv1a64:` and 16 hex digits): exemplars record the one they were made for, so a model
+/// replaced beside them is noticed. Not a security measure, only a check for mix-ups.
+pub fn weights_id(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
+}
+
+/// The model exemplars must belong to: its name and [`weights_id`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelId {
+    pub name: String,
+    pub weights: String,
+}
+
+impl ExemplarCard {
+    /// Whether these exemplars were made for `model`: the same weights when the card
+    /// records them, else (older cards) the same model name.
+    pub fn belongs_to(&self, model: &ModelId) -> bool {
+        match &self.weights {
+            Some(w) => *w == model.weights,
+            None => self.model == model.name,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +96,21 @@ pub enum ExemplarError {
         path: PathBuf,
         card: Vec<String>,
         code: Vec<String>,
+        command: String,
+    },
+    #[error(
+        "{}: these exemplars were made for other weights ({made_for}, {made_for_weights}) \
+         than the model beside them ({model}, {weights}), so rehearsing them would teach \
+         the model another model's view; make them again with `{command}`, or tune without \
+         rehearsal (--rehearse 0)",
+        path.display()
+    )]
+    Stale {
+        path: PathBuf,
+        made_for: String,
+        made_for_weights: String,
+        model: String,
+        weights: String,
         command: String,
     },
 }
@@ -108,8 +164,12 @@ pub fn save(dir: &Path, clips: &[PreparedClip], card: &ExemplarCard) -> Result<(
 }
 
 /// The exemplars stored in `dir` as training clips (corpus "exemplars"), with their card;
-/// `None` when there are none.
-pub fn load(dir: &Path) -> Result<Option<(ExemplarCard, Vec<PreparedClip>)>, ExemplarError> {
+/// `None` when there are none. They must belong to `model` (the model in `dir`), else
+/// [`ExemplarError::Stale`].
+pub fn load(
+    dir: &Path,
+    model: &ModelId,
+) -> Result<Option<(ExemplarCard, Vec<PreparedClip>)>, ExemplarError> {
     let json_path = dir.join(EXEMPLARS_CARD);
     let path = dir.join(EXEMPLARS_FILE);
     let text = match std::fs::read_to_string(&json_path) {
@@ -122,25 +182,66 @@ pub fn load(dir: &Path) -> Result<Option<(ExemplarCard, Vec<PreparedClip>)>, Exe
             })
         }
     };
-    let card: ExemplarCard = serde_json::from_str(&text).map_err(|e| ExemplarError::Invalid {
-        path: json_path.clone(),
+    let bytes = std::fs::read(&path).map_err(|reason| ExemplarError::Io {
+        path: path.clone(),
+        reason,
+    })?;
+    parse(&text, &json_path, &bytes, &path, Some(model)).map(Some)
+}
+
+/// The shipped model's exemplars, from the copy built into the binary.
+pub fn load_shipped() -> Result<(ExemplarCard, Vec<PreparedClip>), ExemplarError> {
+    let dir = Path::new("<built-in model>");
+    parse(
+        SHIPPED_CARD,
+        &dir.join(EXEMPLARS_CARD),
+        SHIPPED_FRAMES,
+        &dir.join(EXEMPLARS_FILE),
+        None,
+    )
+}
+
+/// Exemplars from their card's text and their safetensors bytes (the paths name them in
+/// errors), checked against this emovox's features and, when given, the model.
+fn parse(
+    text: &str,
+    json_path: &Path,
+    bytes: &[u8],
+    path: &Path,
+    model: Option<&ModelId>,
+) -> Result<(ExemplarCard, Vec<PreparedClip>), ExemplarError> {
+    let card: ExemplarCard = serde_json::from_str(text).map_err(|e| ExemplarError::Invalid {
+        path: json_path.to_owned(),
         reason: e.to_string(),
     })?;
     let code = FeatureConfig::current();
     if card.features != code || card.frames != WINDOW_FRAMES {
         return Err(ExemplarError::Features {
-            path: json_path,
+            path: json_path.to_owned(),
             card: card.features.features.clone(),
             code: code.features,
             command: card.command.clone(),
         });
     }
+    if let Some(model) = model.filter(|m| !card.belongs_to(m)) {
+        return Err(ExemplarError::Stale {
+            path: json_path.to_owned(),
+            made_for: card.model.clone(),
+            made_for_weights: card
+                .weights
+                .clone()
+                .unwrap_or_else(|| "weights not recorded".into()),
+            model: model.name.clone(),
+            weights: model.weights.clone(),
+            command: card.command.clone(),
+        });
+    }
     let invalid = |reason: String| ExemplarError::Invalid {
-        path: path.clone(),
+        path: path.to_owned(),
         reason,
     };
-    let tensors =
-        candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| invalid(e.to_string()))?;
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+        .map_err(|e| invalid(e.to_string()))?;
     let (Some(frames), Some(labels)) = (tensors.get("frames"), tensors.get("labels")) else {
         return Err(invalid("no frames or labels tensor".into()));
     };
@@ -181,5 +282,39 @@ pub fn load(dir: &Path) -> Result<Option<(ExemplarCard, Vec<PreparedClip>)>, Exe
             })
         })
         .collect::<Result<Vec<_>, ExemplarError>>()?;
-    Ok(Some((card, clips)))
+    Ok((card, clips))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_exemplars_belong_to_the_built_in_weights() {
+        let (card, clips) = load_shipped().unwrap();
+        assert!(!clips.is_empty());
+        let shipped = crate::model::classifier::shipped_id();
+        assert!(
+            card.weights.is_some(),
+            "the shipped exemplars name their weights"
+        );
+        assert!(
+            card.belongs_to(&shipped),
+            "{:?} vs {shipped:?}",
+            card.weights
+        );
+        // Other weights, even under the same name, are noticed.
+        let other = ModelId {
+            weights: weights_id(b"other weights"),
+            ..shipped
+        };
+        assert!(!card.belongs_to(&other));
+    }
+
+    #[test]
+    fn the_weights_id_is_fnv1a_of_the_bytes() {
+        // FNV-1a's published test vectors (offset basis for "", and "a").
+        assert_eq!(weights_id(b""), "fnv1a64:cbf29ce484222325");
+        assert_eq!(weights_id(b"a"), "fnv1a64:af63dc4c8601ec8c");
+    }
 }

@@ -15,6 +15,7 @@ pub use prepare::{
 };
 pub use validate::{centre_score, evaluate, evaluate_centre, outcomes, start_outcomes};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
@@ -236,6 +237,24 @@ pub fn train_with(
     val_in_rooms: &[PreparedClip],
     rehearsal: &[PreparedClip],
     cfg: &TrainConfig,
+    progress: impl FnMut(Progress),
+) -> candle_core::Result<Trained> {
+    let never = AtomicBool::new(false);
+    train_cancellable(train, val, val_in_rooms, rehearsal, cfg, &never, progress)
+}
+
+/// The error [`train_cancellable`] returns when `cancel` was set.
+pub const CANCELLED: &str = "training cancelled";
+
+/// [`train_with`], stopping before the next step once `cancel` is set (with the error
+/// [`CANCELLED`]): the app's Cancel button.
+pub fn train_cancellable(
+    train: &[PreparedClip],
+    val: &[PreparedClip],
+    val_in_rooms: &[PreparedClip],
+    rehearsal: &[PreparedClip],
+    cfg: &TrainConfig,
+    cancel: &AtomicBool,
     mut progress: impl FnMut(Progress),
 ) -> candle_core::Result<Trained> {
     let started = Instant::now();
@@ -325,6 +344,9 @@ pub fn train_with(
         };
         let mut epoch_loss = 0.0;
         for items in drawn.chunks(own) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(candle_core::Error::Msg(CANCELLED.into()));
+            }
             opt.set_learning_rate(one_cycle(cfg.learning_rate, cfg.warmup, step, total_steps));
             let mut picked: Vec<&PreparedClip> = items.iter().map(|&i| &train[i]).collect();
             for _ in 0..rehearsed {

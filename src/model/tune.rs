@@ -1,0 +1,742 @@
+//! Tuning a model to one person's voice: fine-tuning it on the labelled regions of their
+//! recorded sessions with the recipe chosen on the own-voice benchmark ([`TuneDefaults`]),
+//! rehearsing the starting model's exemplars so it keeps what it knew about other voices,
+//! and scoring the starting and the tuned model on the latest part of each label's time,
+//! held back from training. `emovox train --from` and the app's "Tune to my voice" both
+//! call [`tune`].
+//!
+//! Nothing is written to the output folder until the tuned model is whole: it is built in
+//! a working folder beside it and moved in at the end, so a cancelled or failed tuning
+//! leaves the output folder as it was.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::card::{FineTune, Holdout, HoldoutScores, ModelCard, Training};
+use super::classifier::{ModelError, ModelSource};
+use super::dataset::{licences, Clip, Intensity};
+use super::input::Normaliser;
+use super::metrics::Scoreboard;
+use super::train::exemplars::{self, ExemplarCard, ExemplarError, ModelId};
+use super::train::holdout::{split_by_time, Span};
+use super::train::{
+    outcomes, prepare_versions, start_outcomes, train_cancellable, Augmentation, Layers,
+    PreparedClip, Progress, StartFrom, TrainConfig, Versions, LIGHT_AUGMENTATIONS,
+};
+use crate::audio::DecodeError;
+use crate::labels::Emotion;
+use crate::session::{Session, SessionError};
+
+/// Shortest labelled region of a session that is trained on or scored: shorter ones hold
+/// too little speech to judge.
+pub const MIN_REGION_S: f64 = 0.5;
+
+/// Least labelled time to tune on: one model window (3 s). Far more is needed to tune
+/// well (the benchmark's sessions were 3–4 minutes), but below this there is nothing to
+/// crop a window from.
+pub const MIN_TRAINING_S: f64 = 3.0;
+
+/// The fine-tuning recipe used when nothing says otherwise, chosen with the own-voice
+/// benchmark (`benches/own_voice.rs`, README).
+pub struct TuneDefaults;
+
+impl TuneDefaults {
+    pub const EPOCHS: usize = 12;
+    pub const LEARNING_RATE: f64 = 1e-3;
+    /// The light augmentation set (pitch ±2 semitones, stretches 0.9 and 1.1).
+    pub const AUGMENTATIONS: &'static [Augmentation] = &LIGHT_AUGMENTATIONS;
+    pub const LAYERS: Layers = Layers::All;
+    pub const FREEZE_BATCH_NORM: bool = true;
+    pub const L2_SP: f64 = 0.0;
+    pub const REHEARSE: f64 = 0.5;
+    pub const HOLDOUT: f64 = 0.2;
+    pub const SEED: u64 = 1;
+}
+
+/// How to tune: [`TuneDefaults`] unless changed.
+#[derive(Clone, Debug)]
+pub struct TuneRecipe {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    /// The augmented versions of each region drawn from; empty: the original audio only.
+    pub augmentations: &'static [Augmentation],
+    pub layers: Layers,
+    pub freeze_batch_norm: bool,
+    pub l2_sp: f64,
+    /// Share of every batch rehearsing the starting model's exemplars; 0: none.
+    pub rehearse: f64,
+    pub seed: u64,
+}
+
+impl Default for TuneRecipe {
+    fn default() -> Self {
+        Self {
+            epochs: TuneDefaults::EPOCHS,
+            learning_rate: TuneDefaults::LEARNING_RATE,
+            augmentations: TuneDefaults::AUGMENTATIONS,
+            layers: TuneDefaults::LAYERS,
+            freeze_batch_norm: TuneDefaults::FREEZE_BATCH_NORM,
+            l2_sp: TuneDefaults::L2_SP,
+            rehearse: TuneDefaults::REHEARSE,
+            seed: TuneDefaults::SEED,
+        }
+    }
+}
+
+/// What to tune, on what, and where the tuned model goes.
+#[derive(Clone, Debug)]
+pub struct TuneRequest {
+    /// The model to start from: the built-in one or a folder.
+    pub start: ModelSource,
+    /// Session folders whose labelled regions are trained on.
+    pub sessions: Vec<PathBuf>,
+    /// The folder the tuned model is written to (created; files of the same names in it
+    /// are replaced).
+    pub out: PathBuf,
+    /// Share of each label's labelled time, the latest part of each session, held back to
+    /// score the starting and the tuned model on; 0 trains on all of it.
+    pub holdout: f64,
+    pub recipe: TuneRecipe,
+}
+
+impl TuneRequest {
+    /// Tuning `start` on `sessions` into `out` with the defaults.
+    pub fn new(start: ModelSource, sessions: Vec<PathBuf>, out: PathBuf) -> Self {
+        Self {
+            start,
+            sessions,
+            out,
+            holdout: TuneDefaults::HOLDOUT,
+            recipe: TuneRecipe::default(),
+        }
+    }
+}
+
+/// How far tuning has got.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TuneProgress {
+    /// Decoding the labelled regions and computing their features (and their augmented
+    /// versions).
+    Preparing { regions: usize, held_back: usize },
+    /// One optimiser step done: `step` of `steps`, in epoch `epoch` of `epochs` (1-based).
+    Step {
+        step: usize,
+        steps: usize,
+        epoch: usize,
+        epochs: usize,
+        loss: f64,
+    },
+    /// An epoch done, with its mean training loss.
+    Epoch {
+        epoch: usize,
+        epochs: usize,
+        mean_loss: f64,
+    },
+    /// Scoring the starting and the tuned model on the held-back regions, and saving.
+    Finishing,
+}
+
+/// A tuned model, saved.
+#[derive(Clone, Debug)]
+pub struct TuneOutcome {
+    /// Where it was saved.
+    pub out: PathBuf,
+    pub card: ModelCard,
+    /// The starting and the tuned model on the held-back time (`None` when nothing was
+    /// held back).
+    pub holdout: Option<Holdout>,
+    /// Regions trained on and their seconds.
+    pub regions: usize,
+    pub seconds_trained: f64,
+    /// Exemplars rehearsed (0: none) and copied beside the tuned model.
+    pub rehearsed: usize,
+    pub exemplars_copied: usize,
+    /// Things the user should know that did not stop tuning, in words.
+    pub warnings: Vec<String>,
+    /// Wall time of the whole tuning.
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuneError {
+    #[error("tuning was cancelled; nothing was saved")]
+    Cancelled,
+    #[error("{0}")]
+    Request(String),
+    #[error("no sessions chosen to tune on")]
+    NoSessions,
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(
+        "{}: no labelled regions of {MIN_REGION_S} s or more; label what was said (keys 1–8 \
+         while recording, or a drag on the timeline) and tune again",
+        list(.0)
+    )]
+    NoLabels(Vec<PathBuf>),
+    #[error(
+        "holding back {:.0} % of each label's time leaves nothing to train on: every region \
+         of {} is held back; hold back less (0 trains on everything), or label more",
+        100.0 * .share,
+        .labels.join(", ")
+    )]
+    NothingLeftToTrain { share: f64, labels: Vec<String> },
+    #[error(
+        "too little labelled audio to tune on: {seconds:.1} s in training regions, at least \
+         {MIN_TRAINING_S} s needed (a few minutes, every emotion you want recognised, tune \
+         best)"
+    )]
+    TooLittleAudio { seconds: f64 },
+    #[error("the starting model: {0}")]
+    Model(#[from] ModelError),
+    #[error("the starting model's exemplars: {0}")]
+    Exemplars(#[from] ExemplarError),
+    #[error("reading the sessions' audio: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("tuning failed: {0}")]
+    Training(#[from] candle_core::Error),
+    #[error("{}: {reason}", path.display())]
+    Io {
+        path: PathBuf,
+        reason: std::io::Error,
+    },
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TuneError + '_ {
+    move |reason| TuneError::Io {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// Checks a request's numbers before anything is read.
+pub fn check(request: &TuneRequest) -> Result<(), TuneError> {
+    let r = &request.recipe;
+    let bad = |m: String| Err(TuneError::Request(m));
+    if !(0.0..=0.9).contains(&request.holdout) {
+        return bad(format!(
+            "the share held back must be between 0 and 0.9 (got {})",
+            request.holdout
+        ));
+    }
+    if !(0.0..1.0).contains(&r.rehearse) {
+        return bad(format!(
+            "the rehearsal share must be at least 0 and below 1 (got {})",
+            r.rehearse
+        ));
+    }
+    if !(r.l2_sp.is_finite() && r.l2_sp >= 0.0) {
+        return bad(format!(
+            "the L2-SP strength must be a number of at least 0 (got {})",
+            r.l2_sp
+        ));
+    }
+    if !(r.learning_rate.is_finite() && r.learning_rate > 0.0) {
+        return bad(format!(
+            "the learning rate must be above 0 (got {})",
+            r.learning_rate
+        ));
+    }
+    if r.epochs == 0 {
+        return bad("tuning needs at least one epoch".into());
+    }
+    if request.sessions.is_empty() {
+        return Err(TuneError::NoSessions);
+    }
+    Ok(())
+}
+
+/// Tunes `request.start` on the sessions and saves the tuned model (weights, card, and a
+/// copy of the starting model's exemplars made the tuned model's) in `request.out`.
+/// `progress` hears every stage and step; `cancel` is checked before every step, and a
+/// cancelled tuning returns [`TuneError::Cancelled`] having written nothing there.
+pub fn tune(
+    request: &TuneRequest,
+    mut progress: impl FnMut(TuneProgress),
+    cancel: &AtomicBool,
+) -> Result<TuneOutcome, TuneError> {
+    let started = Instant::now();
+    check(request)?;
+    let recipe = &request.recipe;
+    let cancelled = || cancel.load(Ordering::Relaxed);
+
+    let (start_card, start_bytes) = request.start.read()?;
+    let start_id = ModelId {
+        name: start_card.name.clone(),
+        weights: exemplars::weights_id(&start_bytes),
+    };
+    let SessionClips {
+        train: train_clips,
+        held: held_clips,
+        unlabelled,
+    } = session_clips(&request.sessions, request.holdout)?;
+    let seconds_trained: f64 = train_clips.iter().map(clip_seconds).sum();
+    if train_clips.is_empty() {
+        let mut labels: Vec<String> = held_clips
+            .iter()
+            .map(|c| c.emotion.name().to_owned())
+            .collect();
+        labels.dedup();
+        labels.sort();
+        labels.dedup();
+        return Err(TuneError::NothingLeftToTrain {
+            share: request.holdout,
+            labels,
+        });
+    }
+    if seconds_trained < MIN_TRAINING_S {
+        return Err(TuneError::TooLittleAudio {
+            seconds: seconds_trained,
+        });
+    }
+    let mut warnings = Vec::new();
+    if !unlabelled.is_empty() {
+        warnings.push(format!(
+            "{}: no labelled regions of {MIN_REGION_S} s or more, so not tuned on",
+            list(&unlabelled)
+        ));
+    }
+    let untrained: Vec<&str> = Emotion::ALL
+        .iter()
+        .filter(|e| {
+            held_clips.iter().any(|c| c.emotion == **e)
+                && !train_clips.iter().any(|c| c.emotion == **e)
+        })
+        .map(|e| e.name())
+        .collect();
+    if !untrained.is_empty() {
+        warnings.push(format!(
+            "holding back {:.0} % of each label's time leaves nothing of {} to train on: \
+             the tuned model learns nothing new about it (hold back less, or label more)",
+            100.0 * request.holdout,
+            untrained.join(", ")
+        ));
+    }
+
+    // The starting model's exemplars: rehearsed when the recipe says so (stale ones are
+    // then an error: tuning without them forgets other voices), and copied beside the
+    // tuned model either way, so it can be tuned again.
+    let loaded = match &request.start {
+        ModelSource::Shipped => exemplars::load_shipped().map(Some),
+        ModelSource::Folder(dir) => exemplars::load(dir, &start_id),
+    };
+    let exemplars = match loaded {
+        Ok(found) => found,
+        Err(e) if recipe.rehearse == 0.0 => {
+            warnings.push(format!("{e}; they are not copied beside the tuned model"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if exemplars.is_none() && recipe.rehearse > 0.0 {
+        warnings.push(format!(
+            "{} has no exemplars ({}), so tuning cannot rehearse them and the tuned model \
+             may forget other voices; make them with `emovox exemplars --from {} --data DIR...`",
+            request.start,
+            exemplars::EXEMPLARS_FILE,
+            request.start
+        ));
+    }
+    let rehearsal: &[PreparedClip] = match (&exemplars, recipe.rehearse > 0.0) {
+        (Some((_, clips)), true) => clips,
+        _ => &[],
+    };
+
+    let work = WorkDir::beside(&request.out)?;
+    // The trainer loads the starting weights from a file: the built-in ones are written
+    // into the working folder for it (and removed before the folder is moved in place).
+    let (start_path, start_copy) = match &request.start {
+        ModelSource::Folder(dir) => (ModelCard::weights_path(dir), None),
+        ModelSource::Shipped => {
+            let path = work.path.join("start.safetensors");
+            std::fs::write(&path, &start_bytes).map_err(io(&path))?;
+            (path.clone(), Some(path))
+        }
+    };
+    let start = StartFrom {
+        weights: start_path,
+        mean: start_card.normalisation.mean.clone(),
+        std: start_card.normalisation.std.clone(),
+    };
+    let cfg = TrainConfig {
+        epochs: recipe.epochs,
+        seed: recipe.seed,
+        augment: !recipe.augmentations.is_empty(),
+        learning_rate: recipe.learning_rate,
+        net: start_card.net.clone(),
+        start: Some(start.clone()),
+        layers: recipe.layers,
+        freeze_batch_norm: recipe.freeze_batch_norm,
+        l2_sp: recipe.l2_sp,
+        rehearsal_share: if rehearsal.is_empty() {
+            0.0
+        } else {
+            recipe.rehearse
+        },
+        ..TrainConfig::default()
+    };
+
+    progress(TuneProgress::Preparing {
+        regions: train_clips.len(),
+        held_back: held_clips.len(),
+    });
+    let versions = if cfg.augment {
+        Versions::Augmented {
+            augmentations: recipe.augmentations,
+            room: None,
+            room_versions: 0,
+        }
+    } else {
+        Versions::Original
+    };
+    let train_set = prepare_versions(&train_clips, versions, cfg.seed, &[], &|| {})?;
+    let held_set = prepare_versions(&held_clips, Versions::Original, cfg.seed, &[], &|| {})?;
+    if cancelled() {
+        return Err(TuneError::Cancelled);
+    }
+
+    let own = cfg.batch_size - cfg.rehearsed_per_batch(rehearsal.len());
+    let per_epoch = cfg.steps_per_epoch_with(train_set.len(), own).max(1);
+    let steps = per_epoch * cfg.epochs;
+    let epochs = cfg.epochs;
+    let trained = train_cancellable(&train_set, &[], &[], rehearsal, &cfg, cancel, |p| match p {
+        Progress::Step { step, loss, .. } => progress(TuneProgress::Step {
+            step,
+            steps,
+            epoch: ((step - 1) / per_epoch + 1).min(epochs),
+            epochs,
+            loss,
+        }),
+        Progress::Epoch {
+            epoch, mean_loss, ..
+        } => progress(TuneProgress::Epoch {
+            epoch,
+            epochs,
+            mean_loss,
+        }),
+    });
+    let trained = match trained {
+        Ok(t) => t,
+        Err(_) if cancelled() => return Err(TuneError::Cancelled),
+        Err(e) => return Err(e.into()),
+    };
+    progress(TuneProgress::Finishing);
+
+    // The honest before/after: the starting and the tuned model on the held-back time.
+    let holdout = if held_set.is_empty() {
+        None
+    } else {
+        let before = Scoreboard::from_outcomes(&start_outcomes(&cfg.net, &start, &held_set)?);
+        let norm =
+            Normaliser::from_mean_std(&trained.normalisation.mean, &trained.normalisation.std);
+        let after = Scoreboard::from_outcomes(&outcomes(&trained.net, &norm, &held_set)?);
+        let scores = |b: &Scoreboard| HoldoutScores {
+            accuracy: b.overall.accuracy,
+            uar: b.uar,
+            macro_f1: b.per_corpus.first().map_or(0.0, |c| c.macro_f1),
+        };
+        Some(Holdout {
+            regions: held_clips.len(),
+            seconds: held_clips.iter().map(clip_seconds).sum(),
+            before: scores(&before),
+            after: scores(&after),
+        })
+    };
+
+    let augmentation = if cfg.augment {
+        recipe
+            .augmentations
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut train_actors: Vec<u8> = train_clips.iter().map(|c| c.actor).collect();
+    train_actors.sort_unstable();
+    train_actors.dedup();
+    let card = ModelCard {
+        name: format!("{}-tuned", start_card.name),
+        normalisation: trained.normalisation.clone(),
+        net: cfg.net.clone(),
+        training: Training {
+            train_actors,
+            val_actors: Vec::new(),
+            retrained_on_all: true,
+            train_files: train_set.len(),
+            sessions: request
+                .sessions
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect(),
+            fine_tuned_from: Some(format!("{} ({})", start_card.name, request.start)),
+            epochs: trained.best_epoch,
+            seed: cfg.seed,
+            augmentation,
+            corpora: vec![who(&train_clips)],
+            speakers: inherited(&start_card.training.speakers, speakers(&train_clips)),
+            licences: inherited(
+                &start_card.training.licences,
+                licences(train_clips.iter().map(|c| c.corpus.as_str())),
+            ),
+            fine_tune: Some(FineTune {
+                layers: cfg.layers.to_string(),
+                freeze_batch_norm: cfg.freeze_batch_norm,
+                l2_sp: cfg.l2_sp,
+                rehearsal_share: cfg.rehearsal_share,
+                exemplars: rehearsal.len(),
+                learning_rate: cfg.learning_rate,
+                holdout_share: request.holdout,
+            }),
+            holdout: holdout.clone(),
+            seconds: trained.seconds,
+            date: crate::clock::today(),
+            commit: crate::BUILD_COMMIT.to_owned(),
+            ..Training::default()
+        },
+        validation: None,
+        ..start_card.clone()
+    };
+
+    // Everything into the working folder, then into place.
+    let weights = ModelCard::weights_path(&work.path);
+    trained.varmap.save(&weights)?;
+    card.save(&work.path)
+        .map_err(io(&ModelCard::json_path(&work.path)))?;
+    let mut exemplars_copied = 0;
+    if let Some((ex_card, clips)) = &exemplars {
+        let bytes = std::fs::read(&weights).map_err(io(&weights))?;
+        let copy = ExemplarCard {
+            model: card.name.clone(),
+            weights: Some(exemplars::weights_id(&bytes)),
+            command: remade_with(&ex_card.command, &request.out),
+            ..ex_card.clone()
+        };
+        exemplars::save(&work.path, clips, &copy)?;
+        exemplars_copied = clips.len();
+    }
+    if let Some(path) = start_copy {
+        std::fs::remove_file(&path).map_err(io(&path))?;
+    }
+    if cancelled() {
+        return Err(TuneError::Cancelled);
+    }
+    work.finish(&request.out)?;
+    Ok(TuneOutcome {
+        out: request.out.clone(),
+        card,
+        holdout,
+        regions: train_clips.len(),
+        seconds_trained,
+        rehearsed: rehearsal.len(),
+        exemplars_copied,
+        warnings,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn clip_seconds(c: &Clip) -> f64 {
+    c.span.map_or(0.0, |(a, b)| b - a)
+}
+
+/// The command that remakes exemplars, aimed at the tuned model's folder: the original
+/// `--data` (the corpora the starting model was trained on) with `--from OUT`.
+fn remade_with(command: &str, out: &Path) -> String {
+    match command.find(" --data ") {
+        Some(at) => format!(
+            "emovox exemplars --from {}{}",
+            out.display(),
+            &command[at..]
+        ),
+        None => format!("emovox exemplars --from {} --data DIR...", out.display()),
+    }
+}
+
+/// The labelled regions of sessions as clips.
+pub struct SessionClips {
+    pub train: Vec<Clip>,
+    pub held: Vec<Clip>,
+    /// Sessions without a labelled region of [`MIN_REGION_S`] or more.
+    pub unlabelled: Vec<PathBuf>,
+}
+
+/// The labelled regions of sessions as clips (actor 0, corpus and speaker "sessions"),
+/// where `holdout` of each label's labelled time in each session, its latest part, is
+/// held out ([`split_by_time`]). No labelled region in any of them is an error naming
+/// them.
+pub fn session_clips(dirs: &[PathBuf], holdout: f64) -> Result<SessionClips, TuneError> {
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    let mut unlabelled = Vec::new();
+    for dir in dirs {
+        let session = Session::load(dir)?;
+        let spans: Vec<Span> = session
+            .labels
+            .iter()
+            .filter(|r| r.end_s - r.start_s >= MIN_REGION_S)
+            .map(|r| Span {
+                start_s: r.start_s,
+                end_s: r.end_s,
+                emotion: r.label,
+            })
+            .collect();
+        if spans.is_empty() {
+            unlabelled.push(dir.clone());
+        }
+        let (t, h) = split_by_time(&spans, holdout, MIN_REGION_S);
+        let clip = |s: &Span| Clip {
+            path: dir.join(crate::session::AUDIO_FILE),
+            emotion: s.emotion,
+            intensity: Intensity::Normal,
+            statement: 0,
+            repetition: 0,
+            actor: 0,
+            span: Some((s.start_s, s.end_s)),
+            corpus: "sessions".into(),
+            speaker: "sessions".into(),
+        };
+        train.extend(t.iter().map(clip));
+        held.extend(h.iter().map(clip));
+    }
+    // One unlabelled session among labelled ones is only left out; all of them is an
+    // error, since there is nothing to tune on.
+    if train.is_empty() && held.is_empty() {
+        return Err(TuneError::NoLabels(unlabelled));
+    }
+    Ok(SessionClips {
+        train,
+        held,
+        unlabelled,
+    })
+}
+
+/// The clips' corpora with their clip and speaker counts, for logs and cards:
+/// "ravdess 960 clips, 16 speakers; tess 2800 clips, 2 speakers".
+pub fn who(clips: &[Clip]) -> String {
+    let mut corpora: Vec<(&str, usize, Vec<&str>)> = Vec::new();
+    for c in clips {
+        let i = match corpora.iter().position(|(name, ..)| *name == c.corpus) {
+            Some(i) => i,
+            None => {
+                corpora.push((&c.corpus, 0, Vec::new()));
+                corpora.len() - 1
+            }
+        };
+        if let Some((_, n, speakers)) = corpora.get_mut(i) {
+            *n += 1;
+            if !speakers.contains(&c.speaker.as_str()) {
+                speakers.push(&c.speaker);
+            }
+        }
+    }
+    corpora
+        .iter()
+        .map(|(name, n, speakers)| format!("{name} {n} clips, {} speakers", speakers.len()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A tuned model's voices and terms: the starting model's (its weights, and the exemplars
+/// it rehearses, come from them), then this run's, each once.
+pub fn inherited(start: &[String], this_run: Vec<String>) -> Vec<String> {
+    let mut all: Vec<String> = start.to_vec();
+    for line in this_run {
+        if !all.contains(&line) {
+            all.push(line);
+        }
+    }
+    all
+}
+
+/// Every voice trained on, as `corpus:speaker`, in the order first met.
+pub fn speakers(clips: &[Clip]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for c in clips {
+        let name = format!("{}:{}", c.corpus, c.speaker);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// A folder beside the output folder that the tuned model is built in, removed unless
+/// [`WorkDir::finish`] moved it into place.
+struct WorkDir {
+    path: PathBuf,
+    done: bool,
+}
+
+impl WorkDir {
+    fn beside(out: &Path) -> Result<Self, TuneError> {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let Some(name) = out.file_name() else {
+            return Err(TuneError::Request(format!(
+                "{}: not a folder name to save the tuned model as",
+                out.display()
+            )));
+        };
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        for n in 0..1000 {
+            let path = parent.join(format!(
+                ".{}.tuning-{}-{n}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(Self { path, done: false }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        Err(io(&parent)(std::io::Error::other(
+            "too many tunings in progress beside this folder",
+        )))
+    }
+
+    /// Moves the finished model into `out`: the whole folder when `out` does not exist
+    /// (or is empty), else file by file, replacing files of the same name (and removing
+    /// exemplars that the new model does not have, which would belong to other weights).
+    fn finish(mut self, out: &Path) -> Result<(), TuneError> {
+        if std::fs::rename(&self.path, out).is_ok() {
+            self.done = true;
+            return Ok(());
+        }
+        if !out.is_dir() {
+            std::fs::create_dir_all(out).map_err(io(out))?;
+        }
+        for name in [exemplars::EXEMPLARS_FILE, exemplars::EXEMPLARS_CARD] {
+            let old = out.join(name);
+            if !self.path.join(name).exists() && old.exists() {
+                std::fs::remove_file(&old).map_err(io(&old))?;
+            }
+        }
+        let entries = std::fs::read_dir(&self.path).map_err(io(&self.path))?;
+        for entry in entries {
+            let entry = entry.map_err(io(&self.path))?;
+            let to = out.join(entry.file_name());
+            std::fs::rename(entry.path(), &to).map_err(io(&to))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if !self.done {
+            // Best effort: a folder that cannot be removed is left behind, named as work
+            // in progress, rather than failing what has already failed or finished.
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
