@@ -1,6 +1,7 @@
 //! The desktop app driven through its accessibility tree (egui_kittest, headless): what a
 //! person clicks, then what the app's state and window say. A file replayed through the
-//! live path stands in for the microphone.
+//! live path stands in for the microphone. Tuning to one's voice runs on a small session
+//! written with the session writer, made quick by the tuning recipe's epochs.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -14,7 +15,11 @@ use common::virtual_mic;
 use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use emovox::app::{Activity, AppOptions, EmovoxApp, View};
+use emovox::app::{Activity, AppOptions, EmovoxApp, TuneStatus, View};
+use emovox::model::card::ModelCard;
+use emovox::model::classifier::ModelSource;
+use emovox::model::train::exemplars;
+use emovox::model::tune::{TuneProgress, TuneRecipe};
 use emovox::model::Classifier;
 
 const CLIP: &str = "03-01-05-02-01-01-10";
@@ -415,4 +420,177 @@ fn pressed_play() -> Harness<'static, EmovoxApp> {
         app.state.playback_s.is_none_or(|t| t > 0.3) || !app.state.errors.is_empty()
     });
     h
+}
+
+/// The app with a sessions folder holding one small labelled session (the session
+/// writer's files, `rounds` × four labelled clips), an empty models folder, and tuning
+/// made quick by the recipe (`epochs`, no augmentation): (app, session folder, models
+/// folder).
+fn tuning_app(
+    tmp: &Path,
+    rounds: usize,
+    epochs: usize,
+    open: Option<PathBuf>,
+) -> (Harness<'static, EmovoxApp>, PathBuf, PathBuf) {
+    let sessions = tmp.join("sessions");
+    let session = sessions.join("2026-11-29_10-00-00");
+    common::tiny_session(&session, rounds);
+    let models = tmp.join("models");
+    let mut h = harness(AppOptions {
+        sessions: Some(sessions),
+        models: Some(models.clone()),
+        open,
+        tune_recipe: TuneRecipe {
+            epochs,
+            augmentations: &[],
+            ..TuneRecipe::default()
+        },
+        ..AppOptions::default()
+    });
+    h.step();
+    h.get_by_label("Sessions").click();
+    h.run_steps(3);
+    // The session's line is its tick.
+    h.get_by_label_contains("2026-11-29_10-00-00").click();
+    h.step();
+    assert_eq!(h.state().tune.chosen, vec![session.clone()]);
+    (h, session, models)
+}
+
+/// Steps frames while tuning runs (at most `limit`), calling `each` on every frame.
+fn while_tuning(
+    h: &mut Harness<'static, EmovoxApp>,
+    limit: Duration,
+    mut each: impl FnMut(&mut Harness<'static, EmovoxApp>),
+) {
+    let deadline = Instant::now() + limit;
+    while h.state().tune.is_running() {
+        assert!(Instant::now() < deadline, "tuning did not end");
+        each(h);
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+}
+
+#[test]
+fn tune_to_my_voice_shows_progress_and_before_after_and_the_picker_switches_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, session, models) = tuning_app(tmp.path(), 2, 2, Some(common::wav(CLIP)));
+    step_until(&mut h, finished);
+    h.get_by_label("Model name").click();
+    h.step();
+    h.get_by_label("Model name").type_text("my voice");
+    h.step();
+    h.get_by_label("Tune to my voice").click();
+    h.step();
+    assert!(h.state().tune.is_running());
+    // The GUI keeps drawing while tuning runs; the bar says which epoch.
+    let mut epochs_seen = Vec::new();
+    while_tuning(&mut h, Duration::from_secs(180), |h| {
+        if let TuneStatus::Running(Some(
+            TuneProgress::Step { epoch, epochs, .. } | TuneProgress::Epoch { epoch, epochs, .. },
+        )) = h.state().tune.status.clone()
+        {
+            h.get_by_label(&format!("Epoch {epoch} of {epochs}"));
+            epochs_seen.push(epoch);
+        }
+    });
+    assert!(!epochs_seen.is_empty(), "no progress was shown");
+    let TuneStatus::Done(outcome) = h.state().tune.status.clone() else {
+        panic!("{:?}", h.state().tune.status);
+    };
+    // The before/after on the held-back regions, as the window shows it and the card
+    // keeps it.
+    let held = outcome.holdout.clone().expect("regions held back");
+    for (who, s) in [("Before", &held.before), ("After", &held.after)] {
+        h.get_by_label(&format!(
+            "{who}: accuracy {:.3} · UAR {:.3} · macro-F1 {:.3}",
+            s.accuracy, s.uar, s.macro_f1
+        ));
+    }
+    let dir = models.join("my voice");
+    assert_eq!(outcome.out, dir);
+    let card = ModelCard::load(&dir).unwrap();
+    assert_eq!(card.training.holdout.as_ref(), Some(&held));
+    assert_eq!(card.training.sessions, vec![session.display().to_string()]);
+    assert!(dir.join(exemplars::EXEMPLARS_FILE).exists());
+    Classifier::load(&dir).unwrap();
+
+    // Use this model: the top bar shows it, and the file on screen is analysed again.
+    h.get_by_label("Use this model").click();
+    h.step();
+    assert_eq!(h.state().model, ModelSource::Folder(dir.clone()));
+    assert_eq!(h.state().state.model_name, card.name);
+    assert!(h.state().state.is_running(), "the file is analysed again");
+    step_until(&mut h, finished);
+    h.get_by_label("Model: my voice");
+
+    // The picker lists the built-in model and the personal one, with its scores.
+    h.get_by_label("Model: my voice").click();
+    h.run_steps(2);
+    h.get_by_label_contains(&format!(
+        "held-back UAR {:.2} before, {:.2} after",
+        held.before.uar, held.after.uar
+    ));
+    h.get_by_label("built-in").click();
+    h.run_steps(2);
+    assert_eq!(h.state().model, ModelSource::Shipped);
+    step_until(&mut h, finished);
+    let shipped = common::shipped();
+    assert_eq!(h.state().state.model_name, shipped.card().name);
+    h.get_by_label_contains("Model: built-in");
+    h.get_by_label_contains("Model: built-in").click();
+    h.run_steps(2);
+    h.get_by_label("my voice").click();
+    h.run_steps(2);
+    assert_eq!(h.state().model, ModelSource::Folder(dir));
+    step_until(&mut h, finished);
+    assert!(
+        h.state().state.errors.is_empty(),
+        "{:?}",
+        h.state().state.errors
+    );
+}
+
+#[test]
+fn cancel_stops_tuning_and_leaves_no_model_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, _, models) = tuning_app(tmp.path(), 2, 200, None);
+    h.get_by_label("Tune to my voice").click();
+    h.run_steps(2);
+    assert!(h.state().tune.is_running());
+    h.get_by_label("Cancel").click();
+    while_tuning(&mut h, Duration::from_secs(60), |_| {});
+    assert!(
+        matches!(h.state().tune.status, TuneStatus::Cancelled),
+        "{:?}",
+        h.state().tune.status
+    );
+    h.get_by_label_contains("Tuning was cancelled");
+    // Nothing under the models folder, not even the working folder.
+    let left: Vec<_> = std::fs::read_dir(&models)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(h.state().models.is_empty());
+}
+
+#[test]
+fn a_session_without_labels_is_a_message_in_the_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, session, models) = tuning_app(tmp.path(), 1, 1, None);
+    let mut s = emovox::session::Session::load(&session).unwrap();
+    s.labels.clear();
+    s.save(&session).unwrap();
+    h.get_by_label("Tune to my voice").click();
+    h.step();
+    while_tuning(&mut h, Duration::from_secs(60), |_| {});
+    let TuneStatus::Failed(reason) = h.state().tune.status.clone() else {
+        panic!("{:?}", h.state().tune.status);
+    };
+    assert!(reason.contains("no labelled regions"), "{reason}");
+    h.get_by_label(&format!("Tuning failed: {reason}"));
+    assert!(std::fs::read_dir(&models).map_or(true, |mut d| d.next().is_none()));
+    assert!(h.state().models.is_empty());
 }

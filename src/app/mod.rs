@@ -3,11 +3,13 @@
 //! this thread.
 
 pub mod colors;
+mod model_panel;
 mod panels;
 mod player;
 mod session_panel;
 mod spectrogram;
 pub mod state;
+pub mod tuning;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,12 +20,17 @@ use eframe::egui;
 use crate::audio::capture::{input_devices, DeviceChoice};
 use crate::engine::{Command, Engine, EngineConfig, Source};
 use crate::labels::Emotion;
+use crate::model::classifier::ModelSource;
+use crate::model::personal::{self, PersonalModel};
+use crate::model::tune::{TuneRecipe, TuneRequest};
 use crate::model::Classifier;
 use crate::session::{self, Autosaver, Session, SessionError};
+use model_panel::TuneAction;
 pub use panels::Action;
 use session_panel::SessionsAction;
 use spectrogram::SpectrogramTexture;
 pub use state::{Activity, AppState, Recording, View};
+pub use tuning::{TunePanel, TuneStatus};
 
 /// Events taken per frame at most, so a burst (a fast file analysis) cannot stall drawing.
 const MAX_EVENTS_PER_FRAME: usize = 20_000;
@@ -45,11 +52,24 @@ pub struct AppOptions {
     pub listen: bool,
     /// Where sessions are recorded [default: `session::default_root()`].
     pub sessions: Option<PathBuf>,
+    /// Where the classifier given to the app came from [default: the built-in model].
+    pub model: Option<ModelSource>,
+    /// Where personal models are kept [default: `model::personal::default_root()`].
+    pub models: Option<PathBuf>,
+    /// How "Tune to my voice" tunes (the defaults; tests make it quick).
+    pub tune_recipe: TuneRecipe,
 }
 
 pub struct EmovoxApp {
     pub state: AppState,
     classifier: Arc<Classifier>,
+    /// The model in use: what listening and file analysis run, what tuning starts from.
+    pub model: ModelSource,
+    /// Where personal models are kept, and those found there when last looked.
+    pub models_root: PathBuf,
+    pub models: Vec<PersonalModel>,
+    /// "Tune to my voice" in the Sessions window.
+    pub tune: TunePanel,
     options: AppOptions,
     engine: Option<Engine>,
     spectrogram: SpectrogramTexture,
@@ -82,9 +102,17 @@ impl EmovoxApp {
             card.validation.as_ref().map(|v| v.macro_f1),
         );
         refresh_devices(&mut state, options.replay.as_deref());
+        let models_root = options
+            .models
+            .clone()
+            .unwrap_or_else(personal::default_root);
         let mut app = Self {
             state,
             classifier,
+            model: options.model.clone().unwrap_or(ModelSource::Shipped),
+            models: personal::list(&models_root),
+            models_root,
+            tune: TunePanel::default(),
             options: options.clone(),
             engine: None,
             spectrogram: SpectrogramTexture::default(),
@@ -346,6 +374,79 @@ impl EmovoxApp {
         self.autosaver.wait();
     }
 
+    /// Listens and analyses with the model `source` names from now on: a live stream
+    /// restarts with it, and a file on screen is analysed again. A model that cannot be
+    /// loaded is a message; the one in use stays. Not while recording (the session names
+    /// its model).
+    pub fn use_model(&mut self, source: ModelSource) {
+        if self.state.recording.as_ref().is_some_and(|r| r.active) {
+            self.state
+                .error("Stop recording before changing the model.".into());
+            return;
+        }
+        let classifier = match Classifier::open(&source) {
+            Ok(c) => Arc::new(c),
+            Err(e) => return self.state.error(format!("cannot use that model: {e}")),
+        };
+        let card = classifier.card();
+        self.state.model_name = card.name.clone();
+        self.state.model_f1 = card.validation.as_ref().map(|v| v.macro_f1);
+        self.classifier = classifier;
+        self.model = source;
+        let live = self.state.is_live() && self.state.is_running();
+        match self.state.view.clone() {
+            View::Live { .. } if live => self.listen(),
+            View::File { path } => {
+                self.stop();
+                self.analyse(path);
+            }
+            _ => {}
+        }
+    }
+
+    /// Looks for personal models again.
+    pub fn refresh_models(&mut self) {
+        self.models = personal::list(&self.models_root);
+    }
+
+    /// Starts tuning the model in use on the ticked sessions, into a new personal model
+    /// named as typed (or by the date and time).
+    pub fn start_tuning(&mut self) {
+        if self.tune.chosen.is_empty() {
+            self.tune.problem = Some("Tick at least one session to tune on.".into());
+            return;
+        }
+        let typed = self.tune.name.trim();
+        let name = if typed.is_empty() {
+            personal::new_name()
+        } else {
+            typed.to_owned()
+        };
+        if let Err(reason) = personal::check_name(&name) {
+            self.tune.problem = Some(reason);
+            return;
+        }
+        let out = self.models_root.join(&name);
+        if out.exists() {
+            self.tune.problem = Some(format!(
+                "A model named \"{name}\" already exists ({}); type another name.",
+                out.display()
+            ));
+            return;
+        }
+        let mut request = TuneRequest::new(self.model.clone(), self.tune.chosen.clone(), out);
+        request.recipe = self.options.tune_recipe.clone();
+        self.tune.start(request);
+    }
+
+    /// Takes the tuning thread's news; a finished tuning's model joins the picker.
+    fn poll_tuning(&mut self) {
+        if self.tune.poll().is_some() {
+            self.tune.name.clear();
+            self.refresh_models();
+        }
+    }
+
     /// Takes the engine's events into the state (called every frame).
     pub fn drain_events(&mut self) {
         let Some(engine) = &self.engine else {
@@ -376,9 +477,11 @@ impl EmovoxApp {
                 Action::StopPlayback => self.stop_playback(),
                 Action::UseSessionsFolder(dir) => self.use_sessions_folder(dir),
                 Action::ShowSessions => {
+                    self.refresh_models();
                     self.sessions_list = session::list(&self.sessions_root);
                     self.sessions_open = true;
                 }
+                Action::UseModel(source) => self.use_model(source),
             }
         }
     }
@@ -407,8 +510,9 @@ impl eframe::App for EmovoxApp {
         self.drain_events();
         self.follow_playback();
         self.autosave();
+        self.poll_tuning();
         self.spectrogram.update(ctx, &self.state);
-        if self.state.is_running() || self.player.is_active() {
+        if self.state.is_running() || self.player.is_active() || self.tune.is_running() {
             ctx.request_repaint_after(REFRESH);
         }
         self.last_logic_time = started.elapsed();
@@ -442,7 +546,12 @@ impl eframe::App for EmovoxApp {
         }
         let mut actions = Vec::new();
         egui::Panel::top("top").show(ui, |ui| {
-            actions = panels::top_bar_ui(ui, &mut self.state, &mut self.open_path);
+            let models = panels::ModelsView {
+                in_use: &self.model,
+                personal: &self.models,
+                root: &self.models_root,
+            };
+            actions = panels::top_bar_ui(ui, &mut self.state, &mut self.open_path, &models);
         });
         egui::Panel::bottom("status").show(ui, |ui| panels::status_ui(ui, &self.state));
         egui::Panel::right("emotion")
@@ -468,12 +577,15 @@ impl eframe::App for EmovoxApp {
         });
         if self.sessions_open {
             let mut open = true;
+            let start = model_panel::short_name(&self.model);
             match session_panel::sessions_window_ui(
                 ui.ctx(),
                 &mut open,
                 &mut self.sessions_root_text,
                 self.sessions_root_problem.as_deref(),
                 &self.sessions_list,
+                &mut self.tune,
+                &start,
             ) {
                 Some(SessionsAction::Reopen(dir)) => {
                     actions.push(Action::Reopen(dir));
@@ -481,6 +593,11 @@ impl eframe::App for EmovoxApp {
                 }
                 Some(SessionsAction::UseFolder(dir)) => {
                     actions.push(Action::UseSessionsFolder(dir))
+                }
+                Some(SessionsAction::Tune(TuneAction::Tune)) => self.start_tuning(),
+                Some(SessionsAction::Tune(TuneAction::Cancel)) => self.tune.cancel(),
+                Some(SessionsAction::Tune(TuneAction::Use(dir))) => {
+                    actions.push(Action::UseModel(ModelSource::Folder(dir)))
                 }
                 None => {}
             }

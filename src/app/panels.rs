@@ -1,14 +1,24 @@
 //! The panels of the main window, each a function of the state it draws. They only draw
 //! and report what the user asked for; the app acts on it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Span};
 
 use super::colors::emotion_rgb;
+use super::model_panel::model_picker_ui;
 use super::state::{Activity, AppState, View, LIVE_TIMELINE_S};
 use crate::labels::Emotion;
+use crate::model::classifier::ModelSource;
+use crate::model::personal::PersonalModel;
+
+/// The models the top bar's picker offers, and the one in use.
+pub struct ModelsView<'a> {
+    pub in_use: &'a ModelSource,
+    pub personal: &'a [PersonalModel],
+    pub root: &'a Path,
+}
 
 /// Something the user asked for. A frame's actions are carried out in the order they
 /// happened.
@@ -26,6 +36,8 @@ pub enum Action {
     Reopen(PathBuf),
     /// Keep sessions under this folder from now on.
     UseSessionsFolder(PathBuf),
+    /// Listen and analyse with this model from now on.
+    UseModel(ModelSource),
     Play,
     StopPlayback,
 }
@@ -42,11 +54,13 @@ fn color(e: Emotion) -> Color32 {
     Color32::from_rgb(r, g, b)
 }
 
-/// Listen/Stop, the input picker, the level meter, the model's name and File → Open.
+/// Listen/Stop, the input picker, the level meter, File → Open and the model picker
+/// (showing the model in use).
 pub fn top_bar_ui(
     ui: &mut egui::Ui,
     state: &mut AppState,
     open_path: &mut Option<String>,
+    models: &ModelsView,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.horizontal(|ui| {
@@ -125,12 +139,18 @@ pub fn top_bar_ui(
             actions.push(Action::Play);
         }
         ui.separator();
-        match state.model_f1 {
-            Some(f1) => ui
-                .label(format!("Model: {} · F1 {f1:.3}", state.model_name))
-                .on_hover_text("Macro-F1 on the validation actors: voices it never heard"),
-            None => ui.label(format!("Model: {}", state.model_name)),
-        };
+        // The model cannot change under a recording: its session names the model.
+        if let Some(source) = model_picker_ui(
+            ui,
+            &state.model_name,
+            state.model_f1,
+            models.in_use,
+            models.personal,
+            models.root,
+            !recording,
+        ) {
+            actions.push(Action::UseModel(source));
+        }
     });
     if let Some(path) = open_path.as_mut() {
         let mut close = false;

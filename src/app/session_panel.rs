@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use eframe::egui::{self, Color32, RichText};
 
 use super::colors::emotion_rgb;
+use super::model_panel::{tune_ui, TuneAction};
 use super::state::AppState;
+use super::tuning::TunePanel;
 use crate::labels::Emotion;
 use crate::session::{Region, Session, SessionError};
 
@@ -118,16 +120,20 @@ pub enum SessionsAction {
     Reopen(PathBuf),
     /// Record new sessions into this folder from now on.
     UseFolder(PathBuf),
+    Tune(TuneAction),
 }
 
-/// The sessions folder (editable) and the earlier sessions in it. `folder` is the text
-/// being edited; `problem` a reason the last folder chosen could not be used.
+/// The sessions folder (editable), the earlier sessions in it with a tick each to tune
+/// on, and tuning. `folder` is the text being edited; `problem` a reason the last folder
+/// chosen could not be used; `start` the model tuning starts from.
 pub fn sessions_window_ui(
     ctx: &egui::Context,
     open: &mut bool,
     folder: &mut String,
     problem: Option<&str>,
     sessions: &[(PathBuf, Result<Session, SessionError>)],
+    tune: &mut TunePanel,
+    start: &str,
 ) -> Option<SessionsAction> {
     let mut chosen = None;
     egui::Window::new("Sessions")
@@ -158,11 +164,28 @@ pub fn sessions_window_ui(
                             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
                         ui.horizontal(|ui| match session {
                             Ok(s) => {
-                                ui.label(format!(
-                                    "{name}  {:.1} s, {} labels",
-                                    s.seconds,
-                                    s.labels.len()
-                                ));
+                                // The session's line is its tick: ticked ones are tuned on.
+                                let mut ticked = tune.chosen.contains(dir);
+                                let tick = ui
+                                    .add_enabled(
+                                        !tune.is_running(),
+                                        egui::Checkbox::new(
+                                            &mut ticked,
+                                            format!(
+                                                "{name}  {:.1} s, {} labels",
+                                                s.seconds,
+                                                s.labels.len()
+                                            ),
+                                        ),
+                                    )
+                                    .on_hover_text("Tick to tune on this session");
+                                if tick.changed() {
+                                    if ticked {
+                                        tune.chosen.push(dir.clone());
+                                    } else {
+                                        tune.chosen.retain(|d| d != dir);
+                                    }
+                                }
                                 if ui
                                     .button("Reopen")
                                     .on_hover_text(format!("Reopen {name}"))
@@ -180,6 +203,9 @@ pub fn sessions_window_ui(
                         });
                     }
                 });
+            if let Some(action) = tune_ui(ui, tune, start) {
+                chosen = Some(SessionsAction::Tune(action));
+            }
         });
     chosen
 }

@@ -29,7 +29,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let classifier = Arc::new(Classifier::open(&ModelSource::choose(args.weights))?);
+    let source = ModelSource::choose(args.weights);
+    let classifier = Arc::new(Classifier::open(&source)?);
     app::run(
         classifier,
         AppOptions {
@@ -38,6 +39,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             replay_speed: 1.0,
             listen: args.listen,
             sessions: args.sessions,
+            model: Some(source),
+            ..AppOptions::default()
         },
     )
 }
