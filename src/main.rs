@@ -25,8 +25,9 @@ struct Cli {
 enum Command {
     /// Compute librosa-exact features of audio files (and save them as .npy).
     Features(cli::features::Args),
-    /// Train the emotion model on a RAVDESS-layout folder.
-    Train(cli::train::Args),
+    /// Train the emotion model on corpora, or tune it to the voices in recorded sessions.
+    // Boxed: train's many flags would make every command as large as it.
+    Train(Box<cli::train::Args>),
     /// Score a model on a RAVDESS-layout folder.
     Evaluate(cli::evaluate::Args),
     /// Store a few clips' features per class beside a model, for fine-tuning to rehearse.
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Some(Command::Features(args)) => cli::features::run(args),
-        Some(Command::Train(args)) => cli::train::run(args),
+        Some(Command::Train(args)) => cli::train::run(*args),
         Some(Command::Evaluate(args)) => cli::evaluate::run(args),
         Some(Command::Exemplars(args)) => cli::exemplars::run(args),
         Some(Command::Predict(args)) => cli::predict::run(args),

@@ -28,7 +28,7 @@ pub enum TuneStatus {
 
 enum Message {
     Progress(TuneProgress),
-    Finished(Result<TuneOutcome, TuneError>),
+    Finished(Box<Result<TuneOutcome, TuneError>>),
 }
 
 /// A tuning running on its thread.
@@ -91,7 +91,7 @@ impl TunePanel {
                     let _ = tx.send(Message::Progress(p));
                 };
                 let result = tune(&request, progress, &flag);
-                let _ = tx.send(Message::Finished(result));
+                let _ = tx.send(Message::Finished(Box::new(result)));
             });
         match spawned {
             Ok(thread) => {
@@ -121,7 +121,7 @@ impl TunePanel {
         let finished = loop {
             match job.messages.try_recv() {
                 Ok(Message::Progress(p)) => self.status = TuneStatus::Running(Some(p)),
-                Ok(Message::Finished(result)) => break result,
+                Ok(Message::Finished(result)) => break *result,
                 Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Disconnected) => {
                     break Err(TuneError::Request(

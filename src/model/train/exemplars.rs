@@ -99,20 +99,28 @@ pub enum ExemplarError {
         command: String,
     },
     #[error(
-        "{}: these exemplars were made for other weights ({made_for}, {made_for_weights}) \
-         than the model beside them ({model}, {weights}), so rehearsing them would teach \
-         the model another model's view; make them again with `{command}`, or tune without \
-         rehearsal (--rehearse 0)",
-        path.display()
+        "{}: these exemplars were made for other weights ({}, {}) than the model beside \
+         them ({}, {}), so rehearsing them would teach the model another model's view; make \
+         them again with `{}`, or tune without rehearsal (--rehearse 0)",
+        .0.path.display(),
+        .0.made_for,
+        .0.made_for_weights,
+        .0.model,
+        .0.weights,
+        .0.command
     )]
-    Stale {
-        path: PathBuf,
-        made_for: String,
-        made_for_weights: String,
-        model: String,
-        weights: String,
-        command: String,
-    },
+    Stale(Box<Stale>),
+}
+
+/// Exemplars beside a model whose weights are not the ones they were made for.
+#[derive(Debug)]
+pub struct Stale {
+    pub path: PathBuf,
+    pub made_for: String,
+    pub made_for_weights: String,
+    pub model: String,
+    pub weights: String,
+    pub command: String,
 }
 
 /// Writes exemplars (each clip's first version, exactly one window of frames) and their
@@ -224,7 +232,7 @@ fn parse(
         });
     }
     if let Some(model) = model.filter(|m| !card.belongs_to(m)) {
-        return Err(ExemplarError::Stale {
+        return Err(ExemplarError::Stale(Box::new(Stale {
             path: json_path.to_owned(),
             made_for: card.model.clone(),
             made_for_weights: card
@@ -234,7 +242,7 @@ fn parse(
             model: model.name.clone(),
             weights: model.weights.clone(),
             command: card.command.clone(),
-        });
+        })));
     }
     let invalid = |reason: String| ExemplarError::Invalid {
         path: path.to_owned(),
