@@ -1,5 +1,5 @@
 //! Decode + features for one RAVDESS file (3.4 s, the size of a typical clip), and the
-//! stages inside, one thread. Target: at least 3× librosa's speed on the same file
+//! stages inside, one thread. Target: at least 5× librosa's speed on the same files
 //! (see README, "Speed"). Run: `cargo bench --bench features`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

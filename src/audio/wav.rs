@@ -185,9 +185,13 @@ fn convert(data: &[u8], encoding: Encoding) -> Result<Vec<f32>, WavError> {
             .iter()
             .map(|&b| (f32::from(b) - 128.0) / 128.0)
             .collect(),
+        // Fixed-size pairs rather than `chunks_exact(2)`: the loop then vectorises
+        // (measured: 4% of `emovox features` went here before).
         Encoding::I16 => data
-            .chunks_exact(2)
-            .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32_768.0)
+            .as_chunks::<2>()
+            .0
+            .iter()
+            .map(|&pair| f32::from(i16::from_le_bytes(pair)) / 32_768.0)
             .collect(),
         Encoding::I24 => data
             .chunks_exact(3)

@@ -37,14 +37,32 @@ impl ChromaFilterBank {
 
     /// Raw chroma, then `util.normalize(norm=inf)` per frame: divided by its largest value
     /// unless that is below the smallest normal f32, when it is left as it is.
+    ///
+    /// Four partial sums, over every fourth bin each, added at the end: one sum waits
+    /// for the previous bin's multiply-add before each of 257 bins, four overlap
+    /// (measured with perf over the 1,200 RAVDESS files: 0.16 µs a frame, was 0.27). The
+    /// order of the additions changes a value by a rounding or two: the worst error
+    /// against librosa went from 4.2e-7 to 1.1e-6 (the parity test allows 5e-6).
     pub fn apply(&self, power: &[f32; N_BINS], chroma: &mut [f32; N_CHROMA]) {
-        let mut acc = [0.0f32; N_CHROMA];
-        for (column, &p) in self.weights.iter().zip(power) {
-            for (out, &w) in acc.iter_mut().zip(column) {
+        const SUMS: usize = 4;
+        let mut acc = [[0.0f32; N_CHROMA]; SUMS];
+        let columns = self.weights.chunks_exact(SUMS);
+        let (rest_columns, rest_power) = (columns.remainder(), &power[N_BINS / SUMS * SUMS..]);
+        for (columns, p) in columns.zip(power.chunks_exact(SUMS)) {
+            for ((acc, column), &p) in acc.iter_mut().zip(columns).zip(p) {
+                for (out, &w) in acc.iter_mut().zip(column) {
+                    *out += w * p;
+                }
+            }
+        }
+        for (column, &p) in rest_columns.iter().zip(rest_power) {
+            for (out, &w) in acc[0].iter_mut().zip(column) {
                 *out += w * p;
             }
         }
-        *chroma = acc;
+        for (k, c) in chroma.iter_mut().enumerate() {
+            *c = (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
+        }
         let max = chroma.iter().fold(0.0f32, |m, &c| m.max(c.abs()));
         if max >= f32::MIN_POSITIVE {
             for c in chroma.iter_mut() {

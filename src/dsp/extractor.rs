@@ -130,6 +130,11 @@ impl StreamingExtractor {
         self.frames_out = 0;
     }
 
+    /// The MFCC's DCT, for the whole-signal clip to recompute clipped frames with.
+    pub(crate) fn dct(&self) -> &Mfcc {
+        &self.mfcc
+    }
+
     /// Frames emitted since the start of the stream.
     pub fn frames_emitted(&self) -> usize {
         self.frames_out
