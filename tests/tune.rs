@@ -412,6 +412,31 @@ fn flags_for_the_other_kind_of_training_are_refused_before_anything_is_read() {
 }
 
 #[test]
+fn tuning_needs_out_named_and_never_writes_into_weights_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let session = tmp.path().join("session");
+    common::tiny_session(&session, 2);
+    let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .current_dir(tmp.path())
+        .args([
+            "train",
+            "--from",
+            "built-in",
+            "--epochs",
+            "1",
+            "--no-augment",
+        ])
+        .arg("--sessions")
+        .arg(&session)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "tuned without --out: {log}");
+    assert!(log.contains("--out"), "{log}");
+    assert!(!tmp.path().join("weights").exists(), "{log}");
+}
+
+#[test]
 fn a_holdout_that_leaves_nothing_to_train_on_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let session = tmp.path().join("session");

@@ -16,13 +16,15 @@ use emovox::model::dataset::{licences, scan_all, Split};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
 use emovox::model::room::RoomRecipe;
+use emovox::model::train::exemplars::ExemplarError;
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
     prepare_versions, train_with, Augmentation, Layers, Progress, TrainConfig, Versions,
     AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
 use emovox::model::tune::{
-    self, session_clips, speakers, who, TuneDefaults, TuneProgress, TuneRecipe, TuneRequest,
+    self, session_clips, speakers, who, TuneDefaults, TuneError, TuneProgress, TuneRecipe,
+    TuneRequest, MIN_REGION_S,
 };
 use emovox::model::FeatureConfig;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -54,9 +56,10 @@ pub struct Args {
     /// Corpora held out whole for validation (leave one corpus out), by folder name.
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     val_corpus: Vec<String>,
-    /// Where the weights and model card are written.
-    #[arg(long, default_value = "weights")]
-    out: PathBuf,
+    /// Where the weights and model card are written [default: weights]. Tuning with
+    /// --from needs it named: a new folder, or one whose model is replaced whole.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Train on the original audio only.
     #[arg(long)]
     no_augment: bool,
@@ -212,32 +215,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// `train --from MODEL --sessions DIR... --out DIR`: the tuning recipe, with the flags
 /// given in place of its defaults.
 fn tune_sessions(args: Args) -> anyhow::Result<()> {
-    let scratch_only = [
-        ("--val-actors", args.val_actors.is_some()),
-        ("--val-speakers", args.val_speakers.is_some()),
-        ("--val-corpus", !args.val_corpus.is_empty()),
-        ("--rooms", args.rooms.is_some()),
-        ("--room-share", args.room_share.is_some()),
-        ("--val-in-rooms", args.val_in_rooms),
-        ("--balance-speakers", args.balance_speakers),
-        ("--epoch-clips", args.epoch_clips.is_some()),
-        ("--precise-batch-norm", args.precise_batch_norm),
-        ("--weight-average", args.weight_average.is_some()),
-        ("--patience", args.patience.is_some()),
-    ];
-    let given: Vec<&str> = scratch_only
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(flag, _)| *flag)
-        .collect();
-    if !given.is_empty() {
+    refuse_flags(
+        &[
+            ("--val-actors", args.val_actors.is_some()),
+            ("--val-speakers", args.val_speakers.is_some()),
+            ("--val-corpus", !args.val_corpus.is_empty()),
+            ("--rooms", args.rooms.is_some()),
+            ("--room-share", args.room_share.is_some()),
+            ("--val-in-rooms", args.val_in_rooms),
+            ("--balance-speakers", args.balance_speakers),
+            ("--epoch-clips", args.epoch_clips.is_some()),
+            ("--precise-batch-norm", args.precise_batch_norm),
+            ("--weight-average", args.weight_average.is_some()),
+            ("--patience", args.patience.is_some()),
+        ],
+        "for training from scratch (--data without --from); tuning with --from has no \
+         validation voices or rooms",
+    )?;
+    // No default here: the default, ./weights, is where the model to tune usually is.
+    let Some(out) = args.out.clone() else {
         bail!(
-            "{} {} for training from scratch (--data without --from); tuning with --from \
-             has no validation voices or rooms",
-            given.join(", "),
-            if given.len() == 1 { "is" } else { "are" }
+            "--from needs --out DIR, the folder the tuned model is written to (a new one; \
+             an existing model there is replaced whole)"
         );
-    }
+    };
     let holdout = args.holdout.unwrap_or(TuneDefaults::HOLDOUT);
     anyhow::ensure!(
         (0.0..=0.9).contains(&holdout),
@@ -255,7 +256,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
     let request = TuneRequest {
         start: ModelSource::parse(from),
         sessions: args.sessions.clone(),
-        out: args.out.clone(),
+        out: out.clone(),
         holdout,
         recipe: TuneRecipe {
             epochs: args.epochs.unwrap_or(defaults.epochs),
@@ -272,8 +273,15 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             seed: args.seed,
         },
     };
-    // Ctrl-C cancels cleanly: the output folder is left as it was.
-    let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::Relaxed));
+    // Ctrl-C cancels cleanly: the output folder is left as it was. Cancelling waits for
+    // the clip or step in hand, so a second Ctrl-C does not wait: it exits at once (the
+    // working folder left behind is removed by the next tuning beside it).
+    let _ = ctrlc::set_handler(|| {
+        if CANCEL.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("emovox train: cancelling (Ctrl-C again to quit at once)");
+    });
     let mut bar: Option<ProgressBar> = None;
     let progress = |p: TuneProgress| match p {
         TuneProgress::Preparing { regions, held_back } => eprintln!(
@@ -311,7 +319,13 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
         }
     };
     let outcome = tune::tune(&request, progress, &CANCEL)
-        .with_context(|| format!("tuning {} into {}", from.display(), args.out.display()))?;
+        .map_err(|e| match e {
+            TuneError::Exemplars(ExemplarError::Stale(_)) => {
+                anyhow::anyhow!("{e}, or tune without rehearsal (--rehearse 0)")
+            }
+            e => e.into(),
+        })
+        .with_context(|| format!("tuning {} into {}", from.display(), out.display()))?;
     for warning in &outcome.warnings {
         eprintln!("emovox train: {warning}");
     }
@@ -358,26 +372,17 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
 
 /// `train --data DIR...`: a model from random weights, validated on held-out speakers.
 fn from_scratch(args: Args) -> anyhow::Result<()> {
-    let tune_only = [
-        ("--holdout", args.holdout.is_some()),
-        ("--layers", args.layers.is_some()),
-        ("--freeze-batch-norm", args.freeze_batch_norm.is_some()),
-        ("--l2-sp", args.l2_sp.is_some()),
-        ("--rehearse", args.rehearse.is_some()),
-    ];
-    let given: Vec<&str> = tune_only
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(flag, _)| *flag)
-        .collect();
-    if !given.is_empty() {
-        bail!(
-            "{} {} for tuning a model (--from MODEL --sessions DIR...), not for training \
-             from scratch",
-            given.join(", "),
-            if given.len() == 1 { "is" } else { "are" }
-        );
-    }
+    refuse_flags(
+        &[
+            ("--holdout", args.holdout.is_some()),
+            ("--layers", args.layers.is_some()),
+            ("--freeze-batch-norm", args.freeze_batch_norm.is_some()),
+            ("--l2-sp", args.l2_sp.is_some()),
+            ("--rehearse", args.rehearse.is_some()),
+        ],
+        "for tuning a model (--from MODEL --sessions DIR...), not for training from scratch",
+    )?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("weights"));
     let rooms = args.rooms.unwrap_or(0);
     let room_share = args.room_share.unwrap_or(0.5);
     // The shipped recipe validates on actors 17-20; naming speakers or corpora replaces
@@ -407,7 +412,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         let from_sessions = session_clips(&args.sessions, 0.0)?;
         for dir in &from_sessions.unlabelled {
             eprintln!(
-                "emovox train: {}: no labelled regions of 0.5 s or more",
+                "emovox train: {}: no labelled regions of {MIN_REGION_S} s or more",
                 dir.display()
             );
         }
@@ -428,8 +433,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
     let mut train_actors: Vec<u8> = train_clips.iter().map(|c| c.actor).collect();
     train_actors.sort_unstable();
     train_actors.dedup();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
     let augment_set = args.augment_set.unwrap_or(AugmentSet::Full);
     let cfg = TrainConfig {
@@ -607,20 +611,20 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             per_corpus: per_corpus.clone(),
         }),
     };
-    let weights = ModelCard::weights_path(&args.out);
+    let weights = ModelCard::weights_path(&out);
     trained
         .varmap
         .save(&weights)
         .with_context(|| format!("writing {}", weights.display()))?;
-    card.save(&args.out)
-        .with_context(|| format!("writing {}", ModelCard::json_path(&args.out).display()))?;
+    card.save(&out)
+        .with_context(|| format!("writing {}", ModelCard::json_path(&out).display()))?;
     eprintln!(
         "emovox train: {:.0} s, kept epoch {} of {}; wrote {} and {}",
         trained.seconds,
         trained.best_epoch,
         trained.losses.len(),
         weights.display(),
-        ModelCard::json_path(&args.out).display()
+        ModelCard::json_path(&out).display()
     );
     if let Some(m) = &trained.validation {
         eprintln!("validation on {}:", held_out(&split));
@@ -631,6 +635,24 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         eprintln!("validation in synthetic rooms:");
         report::print_scoreboard(board);
         report::print_metrics(m);
+    }
+    Ok(())
+}
+
+/// Refuses the flags given among `flags` (each with whether it was given), which are
+/// `why` (belong to the other kind of training), naming them all.
+fn refuse_flags(flags: &[(&str, bool)], why: &str) -> anyhow::Result<()> {
+    let given: Vec<&str> = flags
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(flag, _)| *flag)
+        .collect();
+    if !given.is_empty() {
+        bail!(
+            "{} {} {why}",
+            given.join(", "),
+            if given.len() == 1 { "is" } else { "are" }
+        );
     }
     Ok(())
 }
