@@ -101,7 +101,7 @@ pub enum ExemplarError {
     #[error(
         "{}: these exemplars were made for other weights ({}, {}) than the model beside \
          them ({}, {}), so rehearsing them would teach the model another model's view; make \
-         them again with `{}`, or tune without rehearsal (--rehearse 0)",
+         them again with `{}`",
         .0.path.display(),
         .0.made_for,
         .0.made_for_weights,
@@ -197,15 +197,22 @@ pub fn load(
     parse(&text, &json_path, &bytes, &path, Some(model)).map(Some)
 }
 
-/// The shipped model's exemplars, from the copy built into the binary.
+/// The shipped model's exemplars, from the copy built into the binary, checked against
+/// the built-in weights as a folder's are against the weights beside them: both are built
+/// in from `weights/`, and exemplars left stale there by a retrained model are refused.
 pub fn load_shipped() -> Result<(ExemplarCard, Vec<PreparedClip>), ExemplarError> {
+    load_built_in(&crate::model::classifier::shipped_id())
+}
+
+/// The built-in exemplars, which must belong to `model`.
+fn load_built_in(model: &ModelId) -> Result<(ExemplarCard, Vec<PreparedClip>), ExemplarError> {
     let dir = Path::new("<built-in model>");
     parse(
         SHIPPED_CARD,
         &dir.join(EXEMPLARS_CARD),
         SHIPPED_FRAMES,
         &dir.join(EXEMPLARS_FILE),
-        None,
+        Some(model),
     )
 }
 
@@ -317,6 +324,21 @@ mod tests {
             ..shipped
         };
         assert!(!card.belongs_to(&other));
+    }
+
+    #[test]
+    fn built_in_exemplars_for_other_weights_are_refused() {
+        let other = ModelId {
+            weights: weights_id(b"retrained weights"),
+            ..crate::model::classifier::shipped_id()
+        };
+        match load_built_in(&other) {
+            Err(ExemplarError::Stale(stale)) => assert_eq!(stale.weights, other.weights),
+            other => panic!(
+                "stale built-in exemplars loaded: {:?}",
+                other.map(|(c, _)| c)
+            ),
+        }
     }
 
     #[test]
