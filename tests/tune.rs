@@ -4,8 +4,9 @@
 //! before/after on the held-back time and the recipe; older cards still load. The
 //! built-in model tunes with no files beside the binary, its exemplars travel with the
 //! tuned model (so it tunes again with rehearsal, and `emovox exemplars` remakes them),
-//! exemplars made for other weights are refused, and flags of the other kind of training
-//! and a hold-out that leaves nothing to train on are refused in words.
+//! exemplars made for other weights are refused, and flags of the other kind of training,
+//! tuning without --out and a hold-out that leaves nothing to train on are refused in
+//! words. `emovox exemplars` knows RAVDESS actors in a folder of any name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -434,6 +435,38 @@ fn tuning_needs_out_named_and_never_writes_into_weights_by_default() {
     assert!(!o.status.success(), "tuned without --out: {log}");
     assert!(log.contains("--out"), "{log}");
     assert!(!tmp.path().join("weights").exists(), "{log}");
+}
+
+#[test]
+fn exemplars_come_from_ravdess_actors_whatever_the_corpus_folder_is_called() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A copy of the shipped model (its card lists voices as ravdess:Actor_NN), and the
+    // fixtures in a RAVDESS folder named as the corpus's own download is.
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for name in ["emovox.json", "emovox.safetensors"] {
+        std::fs::copy(common::shipped_weights().join(name), model.join(name)).unwrap();
+    }
+    let data = tmp.path().join("Audio_Speech_Actors_01-24");
+    ravdess_fixtures(&data);
+    let o = emovox(&[
+        os("exemplars"),
+        os("--from"),
+        model.as_os_str(),
+        os("--data"),
+        data.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let card = exemplar_card(&model);
+    let clips: Vec<&str> = card["clips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    // Actors 01, 05 and 10 trained the model; 20 validated it.
+    assert_eq!(clips.len(), 3, "{clips:?}");
+    assert!(clips.iter().all(|c| !c.contains("Actor_20")), "{clips:?}");
 }
 
 #[test]

@@ -38,35 +38,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let weights_path = ModelCard::weights_path(&args.from);
     let weights = std::fs::read(&weights_path)
         .with_context(|| format!("reading {}", weights_path.display()))?;
-    let trained_on = |c: &Clip| -> bool {
-        // Cards that list their voices (a tuned model's include its starting model's):
-        // those voices, minus held-out ones.
-        if !card.training.speakers.is_empty() {
-            let held = card.validation.as_ref().is_some_and(|v| {
-                v.corpora.contains(&c.corpus)
-                    || v.speakers.contains(&format!("{}:{}", c.corpus, c.speaker))
-            });
-            return !held
-                && card
-                    .training
-                    .speakers
-                    .contains(&format!("{}:{}", c.corpus, c.speaker));
-        }
-        if c.actor != 0 {
-            return card.training.train_actors.contains(&c.actor);
-        }
-        // Other corpora: those the card lists as trained on, minus held-out speakers
-        // and corpora.
-        let corpus_trained = card
-            .training
-            .corpora
-            .iter()
-            .any(|s| s.split_whitespace().next() == Some(c.corpus.as_str()));
-        let held = card.validation.as_ref().is_some_and(|v| {
+    // Voices are `corpus:speaker`, the corpus being the folder's name, which another
+    // copy of the corpus need not share; RAVDESS clips (the only ones with an actor
+    // number) are known by their actor instead, named `Actor_NN` in any corpus.
+    let voice = |c: &Clip| format!("{}:{}", c.corpus, c.speaker);
+    let is_actor = |line: &String, c: &Clip| {
+        line.rsplit_once(':')
+            .is_some_and(|(_, speaker)| speaker == c.speaker)
+    };
+    let held = |c: &Clip| {
+        card.validation.as_ref().is_some_and(|v| {
             v.corpora.contains(&c.corpus)
-                || v.speakers.contains(&format!("{}:{}", c.corpus, c.speaker))
-        });
-        corpus_trained && !held
+                || v.speakers.contains(&voice(c))
+                || (c.actor != 0
+                    && (v.actors.contains(&c.actor) || v.speakers.iter().any(|s| is_actor(s, c))))
+        })
+    };
+    let trained_on = |c: &Clip| -> bool {
+        let trained = if c.actor != 0 {
+            // Older cards list actors only; newer ones (a tuned model's include its
+            // starting model's) list voices.
+            card.training.train_actors.contains(&c.actor)
+                || card.training.speakers.iter().any(|s| is_actor(s, c))
+        } else if !card.training.speakers.is_empty() {
+            card.training.speakers.contains(&voice(c))
+        } else {
+            // Older cards: the corpora they list as trained on.
+            card.training
+                .corpora
+                .iter()
+                .any(|s| s.split_whitespace().next() == Some(c.corpus.as_str()))
+        };
+        trained && !held(c)
     };
     let pool: Vec<&Clip> = scanned.clips.iter().filter(|c| trained_on(c)).collect();
     anyhow::ensure!(
