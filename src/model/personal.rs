@@ -30,8 +30,10 @@ pub struct PersonalModel {
 /// The folders under `root`, newest name first (names from the date sort by time),
 /// with their cards; a folder whose card cannot be read is listed with the reason, and
 /// so is a models folder that cannot be read. Folders whose names start with a dot are
-/// tunings in progress and are left out; a missing `root` holds none.
+/// tunings in progress and are left out (and those of tunings that never finished are
+/// removed: [`super::tune::remove_stale_work`]); a missing `root` holds none.
 pub fn list(root: &Path) -> Vec<PersonalModel> {
+    super::tune::remove_stale_work(root);
     let entries = match std::fs::read_dir(root) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),

@@ -6,8 +6,11 @@
 //! call [`tune`].
 //!
 //! Nothing is written to the output folder until the tuned model is whole: it is built in
-//! a working folder beside it and moved in at the end, so a cancelled or failed tuning
-//! leaves the output folder as it was.
+//! a working folder beside it and moved in at the end (an existing output folder is moved
+//! aside first and removed after), so a cancelled or failed tuning leaves the output
+//! folder as it was, and a finished one leaves nothing of the model it replaced. Working
+//! folders left by a tuning that never finished (its process killed) are removed when
+//! the next one starts beside them, or the models folder is listed.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +24,8 @@ use super::metrics::Scoreboard;
 use super::train::exemplars::{self, ExemplarCard, ExemplarError, ModelId};
 use super::train::holdout::{split_by_time, Span};
 use super::train::{
-    outcomes, prepare_versions, start_outcomes, train_cancellable, Augmentation, Layers,
-    PreparedClip, Progress, StartFrom, TrainConfig, Versions, LIGHT_AUGMENTATIONS,
+    outcomes, prepare_versions_cancellable, start_outcomes, train_cancellable, Augmentation,
+    Layers, PreparedClip, Progress, StartFrom, TrainConfig, Versions, LIGHT_AUGMENTATIONS,
 };
 use crate::audio::DecodeError;
 use crate::labels::Emotion;
@@ -91,8 +94,8 @@ pub struct TuneRequest {
     pub start: ModelSource,
     /// Session folders whose labelled regions are trained on.
     pub sessions: Vec<PathBuf>,
-    /// The folder the tuned model is written to (created; files of the same names in it
-    /// are replaced).
+    /// The folder the tuned model is written to (created; an existing one is replaced
+    /// whole).
     pub out: PathBuf,
     /// Share of each label's labelled time, the latest part of each session, held back to
     /// score the starting and the tuned model on; 0 trains on all of it.
@@ -193,7 +196,7 @@ pub enum TuneError {
     Exemplars(#[from] ExemplarError),
     #[error("reading the sessions' audio: {0}")]
     Decode(#[from] DecodeError),
-    #[error("tuning failed: {0}")]
+    #[error("the network: {0}")]
     Training(#[from] candle_core::Error),
     #[error("{}: {reason}", path.display())]
     Io {
@@ -397,11 +400,13 @@ pub fn tune(
     } else {
         Versions::Original
     };
-    let train_set = prepare_versions(&train_clips, versions, cfg.seed, &[], &|| {})?;
-    let held_set = prepare_versions(&held_clips, Versions::Original, cfg.seed, &[], &|| {})?;
-    if cancelled() {
-        return Err(TuneError::Cancelled);
-    }
+    // Cancel is heard per clip while preparing, which takes a while on long sessions.
+    let prepare = |clips: &[Clip], versions: Versions<'_>| -> Result<_, TuneError> {
+        prepare_versions_cancellable(clips, versions, cfg.seed, &[], &|| {}, cancel)?
+            .ok_or(TuneError::Cancelled)
+    };
+    let train_set = prepare(&train_clips, versions)?;
+    let held_set = prepare(&held_clips, Versions::Original)?;
 
     let own = cfg.batch_size - cfg.rehearsed_per_batch(rehearsal.len());
     let per_epoch = cfg.steps_per_epoch_with(train_set.len(), own).max(1);
@@ -687,6 +692,7 @@ impl WorkDir {
             )));
         };
         std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        remove_stale_work(&parent);
         for n in 0..1000 {
             let path = parent.join(format!(
                 ".{}.tuning-{}-{n}",
@@ -704,29 +710,35 @@ impl WorkDir {
         )))
     }
 
-    /// Moves the finished model into `out`: the whole folder when `out` does not exist
-    /// (or is empty), else file by file, replacing files of the same name (and removing
-    /// exemplars that the new model does not have, which would belong to other weights).
+    /// Moves the finished model into `out`, whole: renamed there when `out` does not
+    /// exist (or is an empty folder); else the model there is renamed aside, this one
+    /// renamed in, and the old one removed, so `out` never holds a mix of the two (and
+    /// gets the old one back if this one cannot be moved in).
     fn finish(mut self, out: &Path) -> Result<(), TuneError> {
         if std::fs::rename(&self.path, out).is_ok() {
             self.done = true;
             return Ok(());
         }
         if !out.is_dir() {
-            std::fs::create_dir_all(out).map_err(io(out))?;
+            return Err(io(out)(std::io::Error::other(
+                "exists and is not a folder, so the tuned model cannot be saved there",
+            )));
         }
-        for name in [exemplars::EXEMPLARS_FILE, exemplars::EXEMPLARS_CARD] {
-            let old = out.join(name);
-            if !self.path.join(name).exists() && old.exists() {
-                std::fs::remove_file(&old).map_err(io(&old))?;
-            }
+        // Named as this tuning's work, so that a crash between the renames leaves a
+        // folder that a later tuning recognises and moves back ([`remove_stale_work`]).
+        let mut aside = self.path.clone().into_os_string();
+        aside.push(".old");
+        let aside = PathBuf::from(aside);
+        std::fs::rename(out, &aside).map_err(io(out))?;
+        if let Err(e) = std::fs::rename(&self.path, out) {
+            // Best effort: if even this fails, the old model is still whole in `aside`.
+            let _ = std::fs::rename(&aside, out);
+            return Err(io(out)(e));
         }
-        let entries = std::fs::read_dir(&self.path).map_err(io(&self.path))?;
-        for entry in entries {
-            let entry = entry.map_err(io(&self.path))?;
-            let to = out.join(entry.file_name());
-            std::fs::rename(entry.path(), &to).map_err(io(&to))?;
-        }
+        self.done = true;
+        // The new model is in place; a folder that cannot be removed is left named as
+        // stale work rather than failing a tuning that has succeeded.
+        let _ = std::fs::remove_dir_all(&aside);
         Ok(())
     }
 }
@@ -738,5 +750,166 @@ impl Drop for WorkDir {
             // in progress, rather than failing what has already failed or finished.
             let _ = std::fs::remove_dir_all(&self.path);
         }
+    }
+}
+
+/// Working folders (`.NAME.tuning-PID-N`, and `….old` for a model being replaced) are
+/// stale when the process that made them is gone, or after a day.
+const STALE_WORK_S: u64 = 24 * 60 * 60;
+
+/// Removes the stale working folders in `dir`: tunings whose process ended without
+/// cleaning up (killed, or the app closed mid-tuning), seen by their process id (on
+/// Linux, no `/proc/PID`) or by being more than a day old. A model moved aside to be
+/// replaced goes back to its name if nothing took its place (the process ended between
+/// the two renames), and is removed otherwise. Best effort: a folder that cannot be
+/// removed is left for the next time.
+pub fn remove_stale_work(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((model, pid, replaced)) = parse_work(&name) else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > STALE_WORK_S);
+        let gone = pid_alive(pid) == Some(false);
+        // This process's own work is never stale: it may be a tuning in progress.
+        if pid == std::process::id() || !(gone || old) {
+            continue;
+        }
+        let model = dir.join(model);
+        if replaced && !model.exists() && std::fs::rename(entry.path(), &model).is_ok() {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
+}
+
+/// A working folder's name, `.NAME.tuning-PID-N` or `….old`: NAME, PID and whether it is
+/// a model moved aside to be replaced (`.old`).
+fn parse_work(name: &str) -> Option<(&str, u32, bool)> {
+    let (model, rest) = name.strip_prefix('.')?.rsplit_once(".tuning-")?;
+    let (pid, n) = rest.split_once('-')?;
+    let (n, replaced) = match n.strip_suffix(".old") {
+        Some(n) => (n, true),
+        None => (n, false),
+    };
+    n.parse::<u32>().ok()?;
+    Some((model, pid.parse().ok()?, replaced))
+}
+
+/// Whether process `pid` is running, where the system says (Linux's `/proc`).
+fn pid_alive(pid: u32) -> Option<bool> {
+    let proc = Path::new("/proc");
+    (cfg!(target_os = "linux") && proc.join("self").exists())
+        .then(|| proc.join(pid.to_string()).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn finishing_into_an_existing_model_replaces_it_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("model");
+        std::fs::create_dir(&out).unwrap();
+        for old in ["emovox.json", exemplars::EXEMPLARS_FILE, "notes.txt"] {
+            std::fs::write(out.join(old), "old").unwrap();
+        }
+        std::fs::create_dir(out.join("sub")).unwrap();
+        let work = WorkDir::beside(&out).unwrap();
+        std::fs::write(work.path.join("emovox.json"), "new").unwrap();
+        std::fs::write(work.path.join("emovox.safetensors"), "new").unwrap();
+        work.finish(&out).unwrap();
+        assert_eq!(names(&out), ["emovox.json", "emovox.safetensors"]);
+        assert_eq!(
+            std::fs::read_to_string(out.join("emovox.json")).unwrap(),
+            "new"
+        );
+        // Neither the working folder nor the old model is left beside it.
+        assert_eq!(names(tmp.path()), ["model"]);
+        // A file where the folder should be is refused, and kept.
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "mine").unwrap();
+        let work = WorkDir::beside(&file).unwrap();
+        assert!(work.finish(&file).is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+        assert_eq!(names(tmp.path()), ["file", "model"]);
+    }
+
+    #[test]
+    fn work_names_give_their_model_and_process() {
+        assert_eq!(
+            parse_work(".my voice.tuning-1234-0"),
+            Some(("my voice", 1234, false))
+        );
+        assert_eq!(
+            parse_work(".a.tuning-b.tuning-77-12.old"),
+            Some(("a.tuning-b", 77, true))
+        );
+        for other in [
+            "model",
+            ".hidden",
+            ".x.tuning-",
+            ".x.tuning-12",
+            ".x.tuning-a-0",
+        ] {
+            assert_eq!(parse_work(other), None, "{other}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn work_of_ended_processes_is_removed_and_running_work_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A process that has ended (reaped, so its id is free), and this one.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let ended = child.id();
+        child.wait().unwrap();
+        let dead = format!(".x.tuning-{ended}-0");
+        // A model moved aside to be replaced by a process that ended: with the new one
+        // in place ("x") it is removed; with none ("z") it goes back.
+        let dead_aside = format!(".x.tuning-{ended}-1.old");
+        let lost = format!(".z.tuning-{ended}-0.old");
+        let live = format!(".x.tuning-{}-0", std::process::id());
+        // pid 1 runs for as long as the system does.
+        let running = ".y.tuning-1-0".to_owned();
+        let model = "x".to_owned();
+        for name in [&dead, &dead_aside, &lost, &live, &running, &model] {
+            std::fs::create_dir(tmp.path().join(name)).unwrap();
+            std::fs::write(tmp.path().join(name).join("f"), "").unwrap();
+        }
+        // Creating a working folder there clears the stale ones, and so does listing.
+        let work = WorkDir::beside(&tmp.path().join("new")).unwrap();
+        let left = names(tmp.path());
+        for gone in [&dead, &dead_aside, &lost] {
+            assert!(!left.contains(gone), "{gone} kept: {left:?}");
+        }
+        assert!(tmp.path().join("z/f").exists(), "{left:?}");
+        for kept in [&live, &running, &model] {
+            assert!(left.contains(kept), "{kept} removed: {left:?}");
+        }
+        drop(work);
+        std::fs::create_dir(tmp.path().join(&dead)).unwrap();
+        crate::model::personal::list(tmp.path());
+        assert!(!tmp.path().join(&dead).exists());
+        assert!(tmp.path().join(&running).exists());
     }
 }

@@ -10,8 +10,8 @@ pub mod prepare;
 pub mod validate;
 
 pub use prepare::{
-    prepare, prepare_versions, Augmentation, PreparedClip, Versions, AUGMENTATIONS,
-    LIGHT_AUGMENTATIONS,
+    prepare, prepare_versions, prepare_versions_cancellable, Augmentation, PreparedClip, Versions,
+    AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
 pub use validate::{centre_score, evaluate, evaluate_centre, outcomes, start_outcomes};
 

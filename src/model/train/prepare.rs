@@ -1,6 +1,8 @@
 //! Training data: every clip decoded and featurised once, with its augmented versions, so
 //! an epoch only crops and batches frames already in memory.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use half::f16;
 use rayon::prelude::*;
 
@@ -124,11 +126,29 @@ pub fn prepare_versions(
     babble: &[Vec<f32>],
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<PreparedClip>, DecodeError> {
+    let never = AtomicBool::new(false);
+    prepare_versions_cancellable(clips, versions, seed, babble, on_done, &never)
+        .map(Option::unwrap_or_default)
+}
+
+/// [`prepare_versions`], stopping when `cancel` is set: each clip checks it before it is
+/// decoded, and `Ok(None)` says preparation was cancelled (what was prepared is dropped).
+pub fn prepare_versions_cancellable(
+    clips: &[Clip],
+    versions: Versions,
+    seed: u64,
+    babble: &[Vec<f32>],
+    on_done: &(dyn Fn() + Sync),
+    cancel: &AtomicBool,
+) -> Result<Option<Vec<PreparedClip>>, DecodeError> {
     let babble: Vec<&[f32]> = babble.iter().map(Vec::as_slice).collect();
-    clips
+    let prepared: Vec<Option<PreparedClip>> = clips
         .par_iter()
         .enumerate()
         .map_init(StreamingExtractor::new, |extractor, (i, clip)| {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             let signal = clip_signal(clip)?;
             let clip_seed = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let mut frames = |audio: &[f32]| to_f16(&signal_frames(extractor, audio));
@@ -165,16 +185,20 @@ pub fn prepare_versions(
                 }
             };
             on_done();
-            Ok(PreparedClip {
+            Ok(Some(PreparedClip {
                 emotion: clip.emotion,
                 actor: clip.actor,
                 corpus: clip.corpus.clone(),
                 speaker: clip.speaker.clone(),
                 versions,
                 room_versions,
-            })
+            }))
         })
-        .collect()
+        .collect::<Result<_, DecodeError>>()?;
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    Ok(Some(prepared.into_iter().flatten().collect()))
 }
 
 /// Other speakers' audio for the rooms' babble noise: up to 40 clips spread over the list
@@ -219,5 +243,35 @@ mod tests {
             "{names:?}"
         );
         assert!(names.contains(&"time stretch 0.9".to_owned()), "{names:?}");
+    }
+
+    /// Cancelling stops before the next clip is decoded: here none is (the files do not
+    /// exist, so decoding any would be an error).
+    #[test]
+    fn a_cancelled_preparation_decodes_nothing() {
+        let clip = |i: usize| Clip {
+            path: format!("/nonexistent/{i}.wav").into(),
+            emotion: Emotion::Happy,
+            intensity: crate::model::dataset::Intensity::Normal,
+            statement: 0,
+            repetition: 0,
+            actor: 0,
+            span: None,
+            corpus: "c".into(),
+            speaker: "s".into(),
+        };
+        let clips: Vec<Clip> = (0..4).map(clip).collect();
+        let cancel = AtomicBool::new(true);
+        let prepared =
+            prepare_versions_cancellable(&clips, Versions::Original, 1, &[], &|| {}, &cancel);
+        assert!(
+            matches!(prepared, Ok(None)),
+            "{:?}",
+            prepared.map(|p| p.map(|v| v.len()))
+        );
+        cancel.store(false, Ordering::Relaxed);
+        let decoded =
+            prepare_versions_cancellable(&clips, Versions::Original, 1, &[], &|| {}, &cancel);
+        assert!(decoded.is_err(), "the missing files were not read");
     }
 }
