@@ -9,7 +9,7 @@ use super::tuning::{TunePanel, TuneStatus};
 use crate::model::card::{Holdout, ModelCard};
 use crate::model::classifier::ModelSource;
 use crate::model::personal::PersonalModel;
-use crate::model::tune::TuneProgress;
+use crate::model::tune::{TuneDefaults, TuneProgress};
 
 const RED: Color32 = Color32::from_rgb(240, 90, 80);
 
@@ -127,7 +127,8 @@ pub fn tune_ui(ui: &mut egui::Ui, tune: &mut TunePanel, start: &str) -> Option<T
     ui.label(RichText::new("A model tuned to your voice").strong());
     ui.label(format!(
         "Tick the sessions to learn from, then tune. Starts from the model in use ({start}); \
-         the latest fifth of each label's time is held back to score it before and after."
+         the latest {:.0} % of each label's time is held back to score it before and after.",
+        100.0 * TuneDefaults::HOLDOUT
     ));
     let running = tune.is_running();
     ui.horizontal(|ui| {

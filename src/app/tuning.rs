@@ -2,13 +2,14 @@
 //! by [`crate::model::tune::tune`] on a thread of its own, which reports over a channel;
 //! the GUI thread only polls it each frame and draws where it is. Plain data: no egui.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
+use crate::model::train::exemplars::ExemplarError;
 use crate::model::tune::{tune, TuneError, TuneOutcome, TuneProgress, TuneRequest};
 
 /// Where a tuning is.
@@ -107,6 +108,17 @@ impl TunePanel {
         }
     }
 
+    /// Unticks the sessions that are not among `listed` (the sessions now shown, which
+    /// change with the sessions folder), so a tuning starts on the ticked sessions in
+    /// view and no others. Not while tuning: what runs keeps its sessions.
+    pub fn keep_listed<'a>(&mut self, listed: impl IntoIterator<Item = &'a Path>) {
+        if self.is_running() {
+            return;
+        }
+        let listed: Vec<&Path> = listed.into_iter().collect();
+        self.chosen.retain(|dir| listed.contains(&dir.as_path()));
+    }
+
     /// Asks the running tuning to stop before its next step.
     pub fn cancel(&self) {
         if let Some(job) = &self.job {
@@ -145,9 +157,37 @@ impl TunePanel {
                 None
             }
             Err(e) => {
-                self.status = TuneStatus::Failed(e.to_string());
+                self.status = TuneStatus::Failed(in_words(&e));
                 None
             }
         }
+    }
+}
+
+/// Why tuning failed, with advice the app's user can act on (the library's words name
+/// what went wrong; the command line adds its own flags).
+fn in_words(e: &TuneError) -> String {
+    match e {
+        TuneError::Exemplars(ExemplarError::Stale(_)) => format!(
+            "{e}, or tune another model: choose it (the built-in one, say) in the Model menu"
+        ),
+        e => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_no_longer_listed_are_unticked() {
+        let mut panel = TunePanel {
+            chosen: vec!["/a/one".into(), "/a/two".into(), "/b/three".into()],
+            ..TunePanel::default()
+        };
+        // The sessions folder changed from /a to /b, where /b/three and /b/four are.
+        let listed = [PathBuf::from("/b/three"), PathBuf::from("/b/four")];
+        panel.keep_listed(listed.iter().map(PathBuf::as_path));
+        assert_eq!(panel.chosen, [PathBuf::from("/b/three")]);
     }
 }
