@@ -5,7 +5,7 @@ the speed baseline emovox is measured against (README, "Speed").
 The calls and parameters are those of tests/fixtures/reference/make_reference.py, which
 wrote the parity fixtures; loading is librosa.load(path, sr=16000, mono=True).
 Usage:  python3 benches/librosa_timing.py FILE.wav...   (pip install librosa==0.11.0 soundfile)
-Prints: files N audio_s X wall_s Y per_file_ms Z x_realtime R
+Prints: files N audio_s X wall_s Y per_file_ms Z x_realtime R cpu_s C (CPU time of the loop)
 Adapted from the team's shared tools/librosa-timing.
 """
 import os
@@ -28,6 +28,7 @@ if not files:
 # Warm-up, untimed: librosa compiles its numba kernels on first use (about 10 s).
 features(librosa.load(files[0], sr=16000, mono=True)[0])
 audio_s = 0.0
+cpu0 = time.process_time()
 t0 = time.perf_counter()
 for f in files:
     y, sr = librosa.load(f, sr=16000, mono=True)
@@ -35,5 +36,6 @@ for f in files:
     feats = features(y)
     np.concatenate([feats["mfcc"], feats["chroma"], feats["contrast"], feats["tonnetz"]])
 wall = time.perf_counter() - t0
+cpu = time.process_time() - cpu0
 print(f"files {len(files)} audio_s {audio_s:.1f} wall_s {wall:.3f} "
-      f"per_file_ms {1000 * wall / len(files):.2f} x_realtime {audio_s / wall:.0f}")
+      f"per_file_ms {1000 * wall / len(files):.2f} x_realtime {audio_s / wall:.0f} cpu_s {cpu:.3f}")

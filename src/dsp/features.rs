@@ -280,7 +280,7 @@ impl Collector {
     /// librosa's whole-signal `top_db` clip on mel_db and on contrast's peaks and valleys.
     /// MFCC is recomputed only for frames the clip changed: the DCT of an unchanged column
     /// is the value the stream already computed. `dct` is the extractor's: building the
-    /// basis (2,560 cosines) per file cost as much as a tenth of its features.
+    /// basis (2,560 cosines) per file took 3.5 % of `emovox features`' time (perf).
     fn apply_top_db(&mut self, dct: &Mfcc) {
         let f = &mut self.features;
         let floor = f.mel_db.max() - TOP_DB;
