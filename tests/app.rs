@@ -16,6 +16,8 @@ use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use emovox::app::{Activity, AppOptions, EmovoxApp, TuneStatus, View};
+use emovox::engine::Prediction;
+use emovox::labels::Emotion;
 use emovox::model::card::ModelCard;
 use emovox::model::classifier::ModelSource;
 use emovox::model::train::exemplars;
@@ -157,6 +159,154 @@ fn file_open_takes_a_typed_path_and_a_bad_file_is_a_message() {
     assert!(error.contains("truncated.wav"), "{error}");
     h.get_by_label(&error);
     h.get_by_label_contains("Could not analyse");
+}
+
+/// A live reading whose smoothed probabilities are `pairs` (the rest zero).
+fn show_reading(h: &mut Harness<'static, EmovoxApp>, pairs: &[(Emotion, f32)]) {
+    let mut p = [0.0f32; Emotion::COUNT];
+    for &(e, v) in pairs {
+        p[e.index()] = v;
+    }
+    let state = &mut h.state_mut().state;
+    state.begin(View::Live {
+        source: "test".into(),
+    });
+    state.activity = Activity::Finished;
+    state.predictions.push_back(Prediction {
+        t: 3.0,
+        probabilities: p,
+        smoothed: p,
+        speech: true,
+        latency: Duration::ZERO,
+    });
+    h.run();
+}
+
+#[test]
+fn the_big_label_says_uncertain_with_the_two_leading_emotions() {
+    let mut h = harness(AppOptions::default());
+    h.step();
+    show_reading(
+        &mut h,
+        &[
+            (Emotion::Angry, 0.42),
+            (Emotion::Disgust, 0.33),
+            (Emotion::Sad, 0.25),
+        ],
+    );
+    h.get_by_label("uncertain");
+    h.get_by_label("angry 42% or disgust 33%");
+    assert!(h.query_by_label("ANGRY").is_none());
+    // Close: the top is high, but the second is near.
+    show_reading(
+        &mut h,
+        &[(Emotion::Happy, 0.55), (Emotion::Surprised, 0.45)],
+    );
+    h.get_by_label("uncertain");
+    h.get_by_label("happy 55% or surprised 45%");
+    // A clear lead is named in large type, with no "uncertain".
+    show_reading(&mut h, &[(Emotion::Angry, 0.8), (Emotion::Disgust, 0.2)]);
+    h.get_by_label("ANGRY");
+    assert!(h.query_by_label("uncertain").is_none());
+}
+
+/// Checks that seconds `times` fall on the same x, within 1 px, in the spectrogram and
+/// the timeline, and that the plot areas' left and right edges coincide.
+fn assert_time_axes_line_up(app: &EmovoxApp, times: &[f64]) {
+    let spectrogram = app.spectrogram_transform.unwrap();
+    let timeline = app.timeline_transform.unwrap();
+    for &t in times {
+        let x = |p: &egui_plot::PlotTransform| {
+            p.position_from_point(&egui_plot::PlotPoint::new(t, 0.0)).x
+        };
+        let (a, b) = (x(&spectrogram), x(&timeline));
+        assert!(
+            (a - b).abs() <= 1.0,
+            "{t} s is at x = {a} in the spectrogram and {b} in the timeline"
+        );
+    }
+    let (a, b) = (spectrogram.frame(), timeline.frame());
+    assert!(
+        (a.left() - b.left()).abs() <= 1.0 && (a.right() - b.right()).abs() <= 1.0,
+        "plot areas {a:?} and {b:?}"
+    );
+}
+
+#[test]
+fn the_spectrogram_and_the_timeline_share_their_time_axis() {
+    // A file: shown whole, 0 s at the left edge of both plots.
+    let mut h = harness(AppOptions::default());
+    h.step();
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(common::wav(CLIP))));
+    step_until(&mut h, finished);
+    h.run_steps(3);
+    let duration = h.state().state.duration_s.unwrap();
+    assert_time_axes_line_up(h.state(), &[0.0, 1.0, duration / 2.0, duration]);
+    let whole = h.state().timeline_transform.unwrap();
+    let shown = whole.bounds();
+    assert!(
+        shown.min()[0].abs() < 1e-9 && (shown.max()[0] - duration).abs() < 1e-9,
+        "{shown:?} for {duration} s"
+    );
+    let left = whole.frame().left();
+    let zero = whole
+        .position_from_point(&egui_plot::PlotPoint::new(0.0, 0.0))
+        .x;
+    assert!(
+        (zero - left).abs() <= 1.0,
+        "0 s at {zero}, plot from {left}"
+    );
+
+    // Zoomed in over the timeline (a pinch, as Ctrl+wheel is), both zoom.
+    let centre = whole.frame().center();
+    h.hover_at(centre);
+    h.step();
+    h.input_mut().events.push(egui::Event::Zoom(3.0));
+    h.run_steps(3);
+    let zoomed = *h.state().spectrogram_transform.unwrap().bounds();
+    assert!(
+        zoomed.width() < duration / 2.0,
+        "the spectrogram shows {} s of {duration} s",
+        zoomed.width()
+    );
+    let mid = (zoomed.min()[0] + zoomed.max()[0]) / 2.0;
+    assert_time_axes_line_up(h.state(), &[zoomed.min()[0], mid, zoomed.max()[0]]);
+
+    // Dragged on the spectrogram, both scroll.
+    let spectrogram = h.state().spectrogram_transform.unwrap().frame().center();
+    h.hover_at(spectrogram);
+    h.step();
+    h.drag_at(spectrogram);
+    h.step();
+    h.hover_at(spectrogram - egui::vec2(150.0, 0.0));
+    h.step();
+    h.drop_at(spectrogram - egui::vec2(150.0, 0.0));
+    h.run_steps(3);
+    let scrolled = *h.state().timeline_transform.unwrap().bounds();
+    assert!(
+        scrolled.min()[0] > zoomed.min()[0] + 0.05,
+        "{zoomed:?} -> {scrolled:?}"
+    );
+    assert_time_axes_line_up(h.state(), &[scrolled.min()[0], scrolled.max()[0]]);
+    // The shared axis width settles: another frame draws the plots where they were.
+    let before = *h.state().timeline_transform.unwrap().frame();
+    h.run_steps(3);
+    assert_eq!(*h.state().timeline_transform.unwrap().frame(), before);
+
+    // Live: the same last seconds in both.
+    let mut h = harness(AppOptions {
+        replay: Some(common::wav(CLIP)),
+        replay_speed: 0.0,
+        ..AppOptions::default()
+    });
+    h.step();
+    h.get_by_label("Listen").click();
+    step_until(&mut h, finished);
+    h.run_steps(3);
+    let (start, end) = h.state().state.time_span();
+    assert_time_axes_line_up(h.state(), &[start, 1.0, 3.0, end]);
 }
 
 #[test]

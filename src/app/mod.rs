@@ -29,13 +29,15 @@ use model_panel::TuneAction;
 pub use panels::Action;
 use session_panel::SessionsAction;
 use spectrogram::SpectrogramTexture;
-pub use state::{Activity, AppState, Recording, View};
+pub use state::{Activity, AppState, Reading, Recording, View};
 pub use tuning::{TunePanel, TuneStatus};
 
 /// Events taken per frame at most, so a burst (a fast file analysis) cannot stall drawing.
 const MAX_EVENTS_PER_FRAME: usize = 20_000;
 /// Redraw rate while something runs.
 const REFRESH: Duration = Duration::from_millis(33);
+/// The plots' y-axis width before the first frame has measured what their labels need.
+const INITIAL_AXIS_WIDTH: f32 = 60.0;
 /// A session with changes is saved this often (and when its recording stops).
 const AUTOSAVE: Duration = Duration::from_secs(2);
 
@@ -87,8 +89,14 @@ pub struct EmovoxApp {
     player: player::Player,
     /// A drag on the timeline in progress: (start, latest), stream seconds.
     drag: Option<(f64, f64)>,
-    /// Where the timeline was drawn in the last frame (tests aim their drags with it).
+    /// Where the timeline and the spectrogram were drawn in the last frame (tests aim
+    /// their drags with them, and check that the two share their time axis).
     pub timeline_transform: Option<egui_plot::PlotTransform>,
+    pub spectrogram_transform: Option<egui_plot::PlotTransform>,
+    /// The width both plots give their y axes, so their time axes line up.
+    time_axis_width: f32,
+    /// The `AppState::view_serial` of the view last drawn.
+    drawn_view: Option<u64>,
     /// Time the last frame's `logic` and `ui` took, for the frame-time benchmark.
     pub last_logic_time: Duration,
     pub last_ui_time: Duration,
@@ -127,6 +135,9 @@ impl EmovoxApp {
             player: player::Player::Idle,
             drag: None,
             timeline_transform: None,
+            spectrogram_transform: None,
+            time_axis_width: INITIAL_AXIS_WIDTH,
+            drawn_view: None,
             last_logic_time: Duration::ZERO,
             last_ui_time: Duration::ZERO,
         };
@@ -566,8 +577,29 @@ impl eframe::App for EmovoxApp {
             });
         egui::CentralPanel::default().show(ui, |ui| {
             let height = (ui.available_height() - 8.0).max(200.0);
-            self.spectrogram.ui(ui, &self.state, height * 0.5);
-            let timeline = panels::timeline_ui(ui, &self.state, height * 0.5, &mut self.drag);
+            let left = ui.max_rect().left();
+            let new_view = self.drawn_view != Some(self.state.view_serial);
+            self.drawn_view = Some(self.state.view_serial);
+            let spectrogram = self.spectrogram.ui(
+                ui,
+                &self.state,
+                height * 0.5,
+                self.time_axis_width,
+                new_view,
+            );
+            let timeline = panels::timeline_ui(
+                ui,
+                &self.state,
+                height * 0.5,
+                &mut self.drag,
+                self.time_axis_width,
+                new_view,
+            );
+            self.time_axis_width = panels::shared_axis_width(
+                self.time_axis_width,
+                [&spectrogram, &timeline.transform].map(|t| t.frame().left() - left),
+            );
+            self.spectrogram_transform = Some(spectrogram);
             self.timeline_transform = Some(timeline.transform);
             if let Some((a, b)) = timeline.label {
                 let t0 = self.state.recording.as_ref().map_or(0.0, |r| r.stream_t0);

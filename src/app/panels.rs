@@ -8,7 +8,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Span};
 
 use super::colors::emotion_rgb;
 use super::model_panel::model_picker_ui;
-use super::state::{Activity, AppState, View, LIVE_TIMELINE_S};
+use super::state::{Activity, AppState, Reading, View, UNCERTAIN_MARGIN, UNCERTAIN_TOP};
 use crate::labels::Emotion;
 use crate::model::classifier::ModelSource;
 use crate::model::personal::PersonalModel;
@@ -260,29 +260,57 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
     }
 }
 
-/// The current emotion in large type with its probability, or "no speech"; a bar per
+/// The current emotion in large type with its probability, "uncertain" with the two
+/// leading emotions when the model is unsure (see [`Reading`]), or "no speech"; a bar per
 /// emotion. For a file: its overall reading and per-segment labels.
 pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
+    // (the reading, or None without speech; the probabilities the bars show)
     let shown = match &state.view {
         View::File { .. } if !state.is_running() => match state.overall() {
-            Some((e, p)) => Some((Some(e), p)),
+            Some((_, p)) => Some((Some(Reading::of(&p)), p)),
             // Analysed, and no window held speech.
             None if state.summary.as_ref().is_some_and(|s| !s.failed) => {
                 Some((None, [0.0; Emotion::COUNT]))
             }
             None => None,
         },
-        _ => state.current().map(|p| (p.label(), p.smoothed)),
+        _ => state
+            .current()
+            .map(|p| (p.speech.then(|| Reading::of(&p.smoothed)), p.smoothed)),
     };
     match shown {
-        Some((Some(e), p)) => {
+        Some((Some(Reading::Sure(e, p)), _)) => {
             ui.label(
                 RichText::new(e.name().to_uppercase())
                     .size(40.0)
                     .strong()
                     .color(color(e)),
             );
-            ui.label(RichText::new(format!("{:.0}%", p[e.index()] * 100.0)).size(22.0));
+            ui.label(RichText::new(format!("{:.0}%", p * 100.0)).size(22.0));
+        }
+        Some((Some(Reading::Uncertain([(a, pa), (b, pb)])), _)) => {
+            ui.label(RichText::new("uncertain").size(40.0).color(Color32::GRAY))
+                .on_hover_text(format!(
+                    "The top emotion is under {:.0}% or less than {:.0} points ahead of the second",
+                    UNCERTAIN_TOP * 100.0,
+                    UNCERTAIN_MARGIN * 100.0
+                ));
+            // One label, the names in their colours: "angry 42% or disgust 33%".
+            let mut line = egui::text::LayoutJob::default();
+            let plain = ui.visuals().text_color();
+            for (text, colour) in [
+                (a.name().to_owned(), color(a)),
+                (format!(" {:.0}% or ", pa * 100.0), plain),
+                (b.name().to_owned(), color(b)),
+                (format!(" {:.0}%", pb * 100.0), plain),
+            ] {
+                line.append(
+                    &text,
+                    0.0,
+                    egui::TextFormat::simple(egui::FontId::proportional(22.0), colour),
+                );
+            }
+            ui.label(line);
         }
         Some((None, _)) => {
             ui.label(RichText::new("no speech").size(40.0).color(Color32::GRAY));
@@ -295,21 +323,8 @@ pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
     }
     ui.add_space(6.0);
     let probs = shown.map(|(_, p)| p).unwrap_or([0.0; Emotion::COUNT]);
-    let speech = shown.is_some_and(|(e, _)| e.is_some());
-    for e in Emotion::ALL {
-        let p = probs[e.index()];
-        let fill = if speech {
-            color(e)
-        } else {
-            Color32::from_gray(90)
-        };
-        ui.add(
-            egui::ProgressBar::new(p)
-                .desired_width(ui.available_width())
-                .fill(fill)
-                .text(format!("{} {:.0}%", e.name(), p * 100.0)),
-        );
-    }
+    let speech = shown.is_some_and(|(r, _)| r.is_some());
+    probability_bars_ui(ui, &probs, speech);
     if matches!(state.view, View::File { .. }) && !state.is_running() {
         let segments = state.segments();
         if !segments.is_empty() {
@@ -335,6 +350,35 @@ pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
     }
 }
 
+/// A bar per emotion in its colour, with its name to the left and its percentage to the
+/// right: text over the bar would sit on the bar's coloured end.
+fn probability_bars_ui(ui: &mut egui::Ui, probs: &[f32; Emotion::COUNT], speech: bool) {
+    const NAME_WIDTH: f32 = 72.0;
+    const PERCENT_WIDTH: f32 = 40.0;
+    for e in Emotion::ALL {
+        let p = probs[e.index()];
+        let fill = if speech {
+            color(e)
+        } else {
+            Color32::from_gray(90)
+        };
+        ui.horizontal(|ui| {
+            let height = ui.spacing().interact_size.y;
+            ui.add_sized(
+                [NAME_WIDTH, height],
+                egui::Label::new(e.name()).halign(egui::Align::LEFT),
+            );
+            let bar_width = (ui.available_width() - PERCENT_WIDTH).max(20.0);
+            ui.add(
+                egui::ProgressBar::new(p)
+                    .desired_width(bar_width)
+                    .fill(fill),
+            );
+            ui.label(format!("{:.0}%", p * 100.0));
+        });
+    }
+}
+
 /// The eight probabilities over time (the last 30 s live, the whole file otherwise), one
 /// colour per emotion, shaded where there was no speech.
 /// What a frame of the timeline gives back: a stretch the user dragged out to label (in
@@ -342,6 +386,39 @@ pub fn emotion_ui(ui: &mut egui::Ui, state: &AppState) {
 pub struct TimelineOutput {
     pub label: Option<(f64, f64)>,
     pub transform: egui_plot::PlotTransform,
+}
+
+/// A plot on the time axis the spectrogram and the timeline share: the same seconds, and
+/// a y axis `axis_width` wide, so the plot areas start at the same x and one second is the
+/// same pixel in both. The seconds are `AppState::time_span` exactly (no margin, whatever
+/// the items drawn) until the user zooms or scrolls either plot; then the link carries the
+/// new bounds to the other, and a double click goes back. (Two plots that each fit their
+/// own items differ by their margins; and egui_plot sizes each y axis to its own labels,
+/// "6.6 kHz" against "0.9": the app keeps the wider of the two and gives it to both, see
+/// `shared_axis_width`.) Call [`follow_span`] in the plot on a view's first frame.
+pub fn time_plot<'a>(id: &str, state: &AppState, height: f32, axis_width: f32) -> Plot<'a> {
+    let (start, end) = state.time_span();
+    Plot::new(id)
+        .height(height)
+        .default_x_bounds(start, end)
+        .link_axis(super::time_axis(), [true, false])
+        .y_axis_min_width(axis_width)
+        .allow_zoom([true, false])
+        .allow_drag([!state.is_live(), false])
+        .allow_scroll([!state.is_live(), false])
+        .x_axis_label("time (s)")
+}
+
+/// From now until the user zooms or scrolls, the plot shows `AppState::time_span` (a new
+/// view starts this way; live, the span moves on as audio arrives).
+pub fn follow_span(plot_ui: &mut egui_plot::PlotUi<'_>) {
+    plot_ui.set_auto_bounds([true, true]);
+}
+
+/// How wide both plots' y axes are drawn next frame: the widest either needed, given how
+/// far left of its plot area each one's axis reached this frame.
+pub fn shared_axis_width(current: f32, needed: impl IntoIterator<Item = f32>) -> f32 {
+    needed.into_iter().fold(current, f32::max)
 }
 
 /// The probability timeline. `drag` holds the (start, latest) stream seconds of a drag in
@@ -352,30 +429,20 @@ pub fn timeline_ui(
     state: &AppState,
     height: f32,
     drag: &mut Option<(f64, f64)>,
+    axis_width: f32,
+    new_view: bool,
 ) -> TimelineOutput {
-    let last_t = state.current().map_or(0.0, |p| p.t);
-    let mut plot = Plot::new("timeline")
-        .height(height)
+    let plot = time_plot("timeline", state, height, axis_width)
         .legend(Legend::default())
-        .allow_zoom([true, false])
         // With a session on screen a drag labels a stretch instead of scrolling.
         .allow_drag([!state.is_live() && state.recording.is_none(), false])
-        .allow_scroll([!state.is_live(), false])
         .include_y(0.0)
         .include_y(1.0)
-        .x_axis_label("time (s)")
         .y_axis_label("probability");
-    // A file's spectrogram and timeline zoom and scroll together; live, the spectrogram
-    // shows 10 s and the timeline 30 s.
-    plot = if state.is_live() {
-        plot.include_x((last_t - LIVE_TIMELINE_S).max(0.0))
-            .include_x(last_t.max(LIVE_TIMELINE_S))
-    } else {
-        plot.include_x(0.0)
-            .include_x(state.duration_s.unwrap_or(last_t))
-            .link_axis(super::time_axis(), [true, false])
-    };
     let response = plot.show(ui, |plot_ui| {
+        if new_view {
+            follow_span(plot_ui);
+        }
         // The session's labels, in their emotion's colour, behind everything.
         if let Some(rec) = &state.recording {
             for r in &rec.session.labels {

@@ -1,18 +1,17 @@
 //! The mel spectrogram on screen: a texture fed column by column while listening (a ring
-//! of the last 10 s, so each new 10 ms column is one small upload), or built once for a
+//! of the last 30 s, so each new 10 ms column is one small upload), or built once for a
 //! file; drawn in a plot with time and frequency axes.
 
 use eframe::egui::{self, Color32, ColorImage, TextureHandle, TextureOptions};
-use egui_plot::{Plot, PlotImage, PlotPoint};
+use egui_plot::{PlotImage, PlotPoint};
 
 use super::colors::db_rgb;
-use super::state::{AppState, LIVE_COLUMNS};
+use super::state::{AppState, FRAME_S, LIVE_COLUMNS};
 use crate::dsp::mel::{hz_to_mel, mel_to_hz};
-use crate::dsp::{HOP_LENGTH, N_MELS, SAMPLE_RATE};
+use crate::dsp::{N_MELS, SAMPLE_RATE};
 
 /// Wider textures are decimated to this (a GPU limit is 8,192 on some machines).
 const MAX_FILE_COLUMNS: usize = 4096;
-const FRAME_S: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
 
 #[derive(Default)]
 pub struct SpectrogramTexture {
@@ -103,29 +102,26 @@ impl SpectrogramTexture {
         }
     }
 
-    /// Draws the spectrogram in a plot: x in seconds, y in mel bands labelled in Hz.
-    pub fn ui(&self, ui: &mut egui::Ui, state: &AppState, height: f32) {
-        let end_s = (state.first_column + state.columns.len()) as f64 * FRAME_S;
-        let plot = Plot::new("spectrogram")
-            .height(height)
-            .allow_zoom([true, false])
-            .allow_drag([!state.is_live(), false])
-            .allow_scroll([!state.is_live(), false])
+    /// Draws the spectrogram in a plot: x in seconds, y in mel bands labelled in Hz, on the
+    /// time axis it shares with the timeline (see `panels::time_plot`).
+    pub fn ui(
+        &self,
+        ui: &mut egui::Ui,
+        state: &AppState,
+        height: f32,
+        axis_width: f32,
+        new_view: bool,
+    ) -> egui_plot::PlotTransform {
+        let plot = super::panels::time_plot("spectrogram", state, height, axis_width)
             .include_y(0.0)
             .include_y(N_MELS as f64)
             .show_grid(false)
-            .x_axis_label("time (s)")
             .y_axis_label("frequency")
             .y_axis_formatter(|mark, _| format_hz(band_hz(mark.value)));
-        let plot = if state.is_live() {
-            plot.include_x((end_s - LIVE_COLUMNS as f64 * FRAME_S).max(0.0))
-                .include_x(end_s.max(LIVE_COLUMNS as f64 * FRAME_S))
-        } else {
-            plot.include_x(0.0)
-                .include_x(state.duration_s.unwrap_or(end_s))
-                .link_axis(super::time_axis(), [true, false])
-        };
-        plot.show(ui, |plot_ui| {
+        let response = plot.show(ui, |plot_ui| {
+            if new_view {
+                super::panels::follow_span(plot_ui);
+            }
             let Some(texture) = &self.texture else {
                 return;
             };
@@ -165,6 +161,7 @@ impl SpectrogramTexture {
                 }
             }
         });
+        response.transform
     }
 }
 

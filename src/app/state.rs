@@ -5,18 +5,57 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use crate::audio::capture::DeviceInfo;
-use crate::dsp::N_MELS;
+use crate::dsp::{HOP_LENGTH, N_MELS, SAMPLE_RATE};
 use crate::engine::{Event, Level, Prediction, RunSummary};
 use crate::labels::Emotion;
 use crate::model::classifier::{argmax, Probabilities};
 use crate::session::{PredictionRecord, Region, Session};
 
-/// The live spectrogram shows the last 10 s (1,000 columns of 10 ms).
-pub const LIVE_COLUMNS: usize = 1000;
-/// The live timeline shows the last 30 s.
+/// The live timeline shows the last 30 s...
 pub const LIVE_TIMELINE_S: f64 = 30.0;
+/// ...and so does the live spectrogram above it (3,000 columns of 10 ms), so the two
+/// share their time axis.
+pub const LIVE_COLUMNS: usize = 3000;
+/// Seconds per spectrogram column.
+pub const FRAME_S: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
 /// Errors kept for display.
 const MAX_ERRORS: usize = 5;
+
+/// A smoothed top probability below this is "low": the big label says "uncertain".
+/// Chosen on the shipped model's validation speakers (RAVDESS actors 17 and 18, never
+/// trained on; `emovox predict --timeline --json`, the app's smoothing replayed over the
+/// 514 windows with speech): windows whose smoothed top probability was under 0.5 were
+/// right 35–43 % of the time, against 60 % over all windows and 71–100 % above 0.7.
+pub const UNCERTAIN_TOP: f32 = 0.5;
+/// A lead over the second emotion below this is "close": under 0.15 the top emotion was
+/// right 29–41 % of the time. Together the two rules call 39 % of those windows
+/// uncertain; the top label was right on 41 % of them (72 % on the rest), and one of the
+/// two emotions shown was right on 80 %.
+pub const UNCERTAIN_MARGIN: f32 = 0.15;
+
+/// What the big label says about a set of (smoothed, or a file's mean) probabilities.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reading {
+    /// One emotion leads clearly: it and its probability.
+    Sure(Emotion, f32),
+    /// The top probability is low or close to the second: the two leading emotions,
+    /// the more probable first, with their probabilities.
+    Uncertain([(Emotion, f32); 2]),
+}
+
+impl Reading {
+    pub fn of(p: &Probabilities) -> Self {
+        let mut order = Emotion::ALL;
+        order.sort_by(|a, b| p[b.index()].total_cmp(&p[a.index()]));
+        let [first, second, ..] = order;
+        let (p1, p2) = (p[first.index()], p[second.index()]);
+        if p1 < UNCERTAIN_TOP || p1 - p2 < UNCERTAIN_MARGIN {
+            Reading::Uncertain([(first, p1), (second, p2)])
+        } else {
+            Reading::Sure(first, p1)
+        }
+    }
+}
 
 /// Where the audio on screen comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +133,8 @@ pub struct AppState {
     pub playback_s: Option<f64>,
     /// Where the next Play starts.
     pub play_from_s: f64,
+    /// Counts the views begun, so the window knows when to show a new one's whole span.
+    pub view_serial: u64,
 }
 
 impl AppState {
@@ -120,12 +161,14 @@ impl AppState {
             summary: None,
             playback_s: None,
             play_from_s: 0.0,
+            view_serial: 0,
         }
     }
 
     /// Clears what the last run showed and starts a new view.
     pub fn begin(&mut self, view: View) {
         self.view = view;
+        self.view_serial += 1;
         self.activity = Activity::Running;
         self.level = None;
         self.columns.clear();
@@ -274,6 +317,19 @@ impl AppState {
         rec.dirty = true;
     }
 
+    /// The seconds the spectrogram and the timeline both show until the user zooms or
+    /// scrolls: live, the last `LIVE_TIMELINE_S` (from 0 until that much has been heard);
+    /// a file, the whole of it.
+    pub fn time_span(&self) -> (f64, f64) {
+        let columns_end = (self.first_column + self.columns.len()) as f64 * FRAME_S;
+        let end = self.current().map_or(0.0, |p| p.t).max(columns_end);
+        if self.is_live() {
+            ((end - LIVE_TIMELINE_S).max(0.0), end.max(LIVE_TIMELINE_S))
+        } else {
+            (0.0, self.duration_s.unwrap_or(end).max(FRAME_S))
+        }
+    }
+
     /// The newest prediction.
     pub fn current(&self) -> Option<&Prediction> {
         self.predictions.back()
@@ -339,13 +395,42 @@ mod tests {
         }
     }
 
+    fn probabilities(pairs: &[(Emotion, f32)]) -> Probabilities {
+        let mut p = [0.0f32; Emotion::COUNT];
+        for &(e, v) in pairs {
+            p[e.index()] = v;
+        }
+        p
+    }
+
     #[test]
-    fn live_views_keep_ten_seconds_of_columns_and_thirty_of_predictions() {
+    fn a_low_or_close_top_probability_is_uncertain() {
+        use Emotion::*;
+        let sure = probabilities(&[(Angry, 0.7), (Disgust, 0.2), (Sad, 0.1)]);
+        assert_eq!(Reading::of(&sure), Reading::Sure(Angry, 0.7));
+        // Low: under UNCERTAIN_TOP, although far ahead of the rest.
+        let low = probabilities(&[(Calm, 0.45), (Sad, 0.05), (Neutral, 0.1)]);
+        assert_eq!(
+            Reading::of(&low),
+            Reading::Uncertain([(Calm, 0.45), (Neutral, 0.1)])
+        );
+        // Close: high, but the second is within UNCERTAIN_MARGIN.
+        let close = probabilities(&[(Happy, 0.52), (Surprised, 0.42), (Sad, 0.06)]);
+        assert_eq!(
+            Reading::of(&close),
+            Reading::Uncertain([(Happy, 0.52), (Surprised, 0.42)])
+        );
+        let clear = probabilities(&[(Happy, 0.56), (Surprised, 0.40), (Sad, 0.04)]);
+        assert_eq!(Reading::of(&clear), Reading::Sure(Happy, 0.56));
+    }
+
+    #[test]
+    fn live_views_keep_thirty_seconds_of_columns_and_of_predictions() {
         let mut s = AppState::new("m".into(), None);
         s.begin(View::Live {
             source: "mic".into(),
         });
-        for frame in 0..1500 {
+        for frame in 0..LIVE_COLUMNS + 500 {
             s.apply(Event::Spectrogram {
                 frame,
                 mel_db: [frame as f32; N_MELS],
@@ -354,7 +439,8 @@ mod tests {
         assert_eq!(s.columns.len(), LIVE_COLUMNS);
         assert_eq!(s.first_column, 500);
         assert_eq!(s.columns[0][0], 500.0);
-        assert_eq!(s.columns_received, 1500);
+        assert_eq!(s.columns_received, LIVE_COLUMNS + 500);
+        assert!((LIVE_COLUMNS as f64 * FRAME_S - LIVE_TIMELINE_S).abs() < 1e-9);
         for i in 1..=200 {
             s.apply(Event::Prediction(prediction(
                 i as f64 * 0.25,
@@ -372,13 +458,13 @@ mod tests {
         s.begin(View::File {
             path: "a.wav".into(),
         });
-        for frame in 0..1500 {
+        for frame in 0..LIVE_COLUMNS + 500 {
             s.apply(Event::Spectrogram {
                 frame,
                 mel_db: [0.0; N_MELS],
             });
         }
-        assert_eq!(s.columns.len(), 1500);
+        assert_eq!(s.columns.len(), LIVE_COLUMNS + 500);
         let script = [
             (Emotion::Neutral, false),
             (Emotion::Angry, true),
