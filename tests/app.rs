@@ -310,6 +310,44 @@ fn the_spectrogram_and_the_timeline_share_their_time_axis() {
 }
 
 #[test]
+fn f1_or_a_question_mark_shows_the_keys_and_what_the_words_mean() {
+    let mut h = harness(AppOptions::default());
+    h.step();
+    assert!(h.query_by_label_contains("Ctrl + wheel").is_none());
+    h.key_press(egui::Key::F1);
+    h.run();
+    assert!(h.state().help_open);
+    h.get_by_label_contains("while recording: label from now on (1 neutral, 2 calm");
+    h.get_by_label_contains("8 surprised");
+    for (keys, what) in emovox::app::help::KEYS {
+        h.get_by_label(keys);
+        h.get_by_label(what);
+    }
+    for term in ["no speech", "uncertain", "grey shading", "coloured shading"] {
+        h.get_by_label(term);
+    }
+    h.get_by_label_contains("under 50 %, or less than 15 points ahead");
+    // F1 again hides it; a typed "?" shows it.
+    h.key_press(egui::Key::F1);
+    h.run();
+    assert!(h.query_by_label_contains("Ctrl + wheel").is_none());
+    h.input_mut().events.push(egui::Event::Text("?".into()));
+    h.run();
+    h.get_by_label("Ctrl + wheel, or pinch");
+    // A "?" typed into a text field is text, not help.
+    h.key_press(egui::Key::F1);
+    h.run();
+    h.get_by_label("Open file…").click();
+    h.run();
+    h.get_by_label("Path").click();
+    h.run();
+    h.get_by_label("Path").type_text("what?");
+    h.run();
+    assert!(!h.state().help_open);
+    assert!(h.query_by_label_contains("Ctrl + wheel").is_none());
+}
+
+#[test]
 fn without_a_microphone_the_app_says_so_and_files_still_work() {
     let mut h = harness(AppOptions::default());
     h.step();

@@ -3,6 +3,7 @@
 //! this thread.
 
 pub mod colors;
+pub mod help;
 mod model_panel;
 mod panels;
 mod player;
@@ -93,6 +94,8 @@ pub struct EmovoxApp {
     /// their drags with them, and check that the two share their time axis).
     pub timeline_transform: Option<egui_plot::PlotTransform>,
     pub spectrogram_transform: Option<egui_plot::PlotTransform>,
+    /// The help window (`?` or F1) is open.
+    pub help_open: bool,
     /// The width both plots give their y axes, so their time axes line up.
     time_axis_width: f32,
     /// The `AppState::view_serial` of the view last drawn.
@@ -136,6 +139,7 @@ impl EmovoxApp {
             drag: None,
             timeline_transform: None,
             spectrogram_transform: None,
+            help_open: false,
             time_axis_width: INITIAL_AXIS_WIDTH,
             drawn_view: None,
             last_logic_time: Duration::ZERO,
@@ -493,6 +497,7 @@ impl EmovoxApp {
                     self.sessions_open = true;
                 }
                 Action::UseModel(source) => self.use_model(source),
+                Action::ToggleHelp => self.help_open = !self.help_open,
             }
         }
     }
@@ -538,6 +543,9 @@ impl eframe::App for EmovoxApp {
                 .map(|f| f.path().to_path_buf())
                 .collect()
         });
+        if help::toggled(ui.ctx()) {
+            self.help_open = !self.help_open;
+        }
         if self.state.recording.as_ref().is_some_and(|r| r.active) {
             let keys = [
                 egui::Key::Num1,
@@ -634,6 +642,13 @@ impl eframe::App for EmovoxApp {
                 None => {}
             }
             self.sessions_open = open;
+        }
+        if self.help_open {
+            egui::Window::new("Help")
+                .open(&mut self.help_open)
+                .collapsible(false)
+                .default_width(620.0)
+                .show(ui.ctx(), help::help_ui);
         }
         if let Some(path) = dropped.into_iter().next() {
             actions.push(Action::Open(path));

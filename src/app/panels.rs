@@ -40,6 +40,8 @@ pub enum Action {
     UseModel(ModelSource),
     Play,
     StopPlayback,
+    /// Show or hide the help window.
+    ToggleHelp,
 }
 
 /// The line that follows playback across the spectrogram and the timeline.
@@ -150,6 +152,14 @@ pub fn top_bar_ui(
             !recording,
         ) {
             actions.push(Action::UseModel(source));
+        }
+        ui.separator();
+        if ui
+            .button("?")
+            .on_hover_text("Help: the keys, and what the window says (? or F1)")
+            .clicked()
+        {
+            actions.push(Action::ToggleHelp);
         }
     });
     if let Some(path) = open_path.as_mut() {
