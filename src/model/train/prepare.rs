@@ -1,7 +1,10 @@
 //! Training data: every clip decoded and featurised once, with its augmented versions, so
 //! an epoch only crops and batches frames already in memory.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use half::f16;
 use rayon::prelude::*;
@@ -142,6 +145,7 @@ pub fn prepare_versions_cancellable(
     cancel: &AtomicBool,
 ) -> Result<Option<Vec<PreparedClip>>, DecodeError> {
     let babble: Vec<&[f32]> = babble.iter().map(Vec::as_slice).collect();
+    let sessions = SessionAudio::of(clips);
     let prepared: Vec<Option<PreparedClip>> = clips
         .par_iter()
         .enumerate()
@@ -149,7 +153,7 @@ pub fn prepare_versions_cancellable(
             if cancel.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            let signal = clip_signal(clip)?;
+            let signal = sessions.signal(clip)?;
             let clip_seed = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let mut frames = |audio: &[f32]| to_f16(&signal_frames(extractor, audio));
             let mut room_versions = 0;
@@ -213,16 +217,72 @@ pub fn babble_pool(clips: &[Clip]) -> Result<Vec<Vec<f32>>, DecodeError> {
         .collect()
 }
 
+/// The files that several clips are stretches of (a session's labelled regions), each
+/// decoded once for all of them rather than once per region: held from the first of its
+/// clips prepared until the last, so no more of them are in memory at once than threads
+/// are working on.
+struct SessionAudio<'a> {
+    files: HashMap<&'a Path, SharedFile>,
+}
+
+/// A shared file's audio while clips of it are still to come, and how many are.
+type SharedFile = (Mutex<Option<Arc<Vec<f32>>>>, AtomicUsize);
+
+impl<'a> SessionAudio<'a> {
+    fn of(clips: &'a [Clip]) -> Self {
+        let mut counts: HashMap<&Path, usize> = HashMap::new();
+        for c in clips.iter().filter(|c| c.span.is_some()) {
+            *counts.entry(c.path.as_path()).or_default() += 1;
+        }
+        let files = counts
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(path, n)| (path, (Mutex::new(None), AtomicUsize::new(n))))
+            .collect();
+        Self { files }
+    }
+
+    /// `clip`'s audio, as [`clip_signal`] gives it.
+    fn signal(&self, clip: &Clip) -> Result<Vec<f32>, DecodeError> {
+        let (Some((start, end)), Some((audio, left))) =
+            (clip.span, self.files.get(clip.path.as_path()))
+        else {
+            return clip_signal(clip);
+        };
+        let whole = {
+            // A thread that finds the file being decoded waits for it: it needs it too.
+            let mut held = audio.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*held {
+                Some(whole) => Arc::clone(whole),
+                None => {
+                    let whole = Arc::new(decode_file(&clip.path)?.samples);
+                    *held = Some(Arc::clone(&whole));
+                    whole
+                }
+            }
+        };
+        if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *audio.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        Ok(span_of(&whole, start, end))
+    }
+}
+
 /// A clip's audio: the whole file, or the labelled stretch of a session.
 pub fn clip_signal(clip: &Clip) -> Result<Vec<f32>, DecodeError> {
-    let mut signal = decode_file(&clip.path)?.samples;
-    if let Some((start, end)) = clip.span {
-        let rate = f64::from(crate::dsp::SAMPLE_RATE);
-        let b = ((end * rate) as usize).min(signal.len());
-        let a = ((start * rate) as usize).min(b);
-        signal = signal[a..b].to_vec();
-    }
-    Ok(signal)
+    let signal = decode_file(&clip.path)?.samples;
+    Ok(match clip.span {
+        Some((start, end)) => span_of(&signal, start, end),
+        None => signal,
+    })
+}
+
+/// The samples from `start` to `end` seconds (as much of it as there is).
+fn span_of(signal: &[f32], start: f64, end: f64) -> Vec<f32> {
+    let rate = f64::from(crate::dsp::SAMPLE_RATE);
+    let b = ((end * rate) as usize).min(signal.len());
+    let a = ((start * rate) as usize).min(b);
+    signal.get(a..b).unwrap_or_default().to_vec()
 }
 
 #[cfg(test)]
@@ -273,5 +333,47 @@ mod tests {
         let decoded =
             prepare_versions_cancellable(&clips, Versions::Original, 1, &[], &|| {}, &cancel);
         assert!(decoded.is_err(), "the missing files were not read");
+    }
+
+    /// Regions of one session file decoded once give what decoding it per region gives.
+    #[test]
+    fn regions_of_one_file_are_its_stretches() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/wav/03-01-01-01-01-01-01.wav");
+        let region = |a: f64, b: f64| Clip {
+            path: path.clone(),
+            emotion: Emotion::Neutral,
+            intensity: crate::model::dataset::Intensity::Normal,
+            statement: 0,
+            repetition: 0,
+            actor: 0,
+            span: Some((a, b)),
+            corpus: "sessions".into(),
+            speaker: "sessions".into(),
+        };
+        let clips: Vec<Clip> = [(0.0, 1.0), (0.5, 2.5), (1.0, 99.0), (3.0, 3.7)]
+            .iter()
+            .map(|&(a, b)| region(a, b))
+            .collect();
+        let shared = prepare_versions(&clips, Versions::Original, 1, &[], &|| {}).unwrap();
+        for (clip, prepared) in clips.iter().zip(&shared) {
+            let alone = prepare_versions(
+                std::slice::from_ref(clip),
+                Versions::Original,
+                1,
+                &[],
+                &|| {},
+            )
+            .unwrap();
+            assert_eq!(alone[0].versions, prepared.versions, "{:?}", clip.span);
+        }
+        let sessions = SessionAudio::of(&clips);
+        for c in &clips {
+            sessions.signal(c).unwrap();
+        }
+        // The file is let go after its last region.
+        let (audio, left) = &sessions.files[path.as_path()];
+        assert!(audio.lock().unwrap().is_none());
+        assert_eq!(left.load(Ordering::Relaxed), 0);
     }
 }
