@@ -251,6 +251,7 @@ pub fn check(request: &TuneRequest) -> Result<(), TuneError> {
     if r.epochs == 0 {
         return bad("tuning needs at least one epoch".into());
     }
+    replaceable(&request.out)?;
     if request.sessions.is_empty() {
         return Err(TuneError::NoSessions);
     }
@@ -719,11 +720,8 @@ impl WorkDir {
             self.done = true;
             return Ok(());
         }
-        if !out.is_dir() {
-            return Err(io(out)(std::io::Error::other(
-                "exists and is not a folder, so the tuned model cannot be saved there",
-            )));
-        }
+        // Checked again: something may have been put there while the model trained.
+        replaceable(out)?;
         // Named as this tuning's work, so that a crash between the renames leaves a
         // folder that a later tuning recognises and moves back ([`remove_stale_work`]).
         let mut aside = self.path.clone().into_os_string();
@@ -751,6 +749,49 @@ impl Drop for WorkDir {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// What a model folder holds; tuning replaces a folder holding only these.
+const MODEL_FILES: [&str; 4] = [
+    "emovox.json",
+    "emovox.safetensors",
+    exemplars::EXEMPLARS_CARD,
+    exemplars::EXEMPLARS_FILE,
+];
+
+/// The tuned model may go to `out`: it does not exist, or it is a folder holding nothing
+/// but a model's files. Tuning replaces the folder whole, so a folder with anything else
+/// in it (the user's other files, the source tree's `weights/README.md`) is refused
+/// rather than emptied.
+fn replaceable(out: &Path) -> Result<(), TuneError> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) if out.exists() && !out.is_dir() => {
+            return Err(io(out)(std::io::Error::other(
+                "exists and is not a folder, so the tuned model cannot be saved there",
+            )))
+        }
+        Err(e) => return Err(io(out)(e)),
+    };
+    let mut others: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !MODEL_FILES.contains(&name.as_str()))
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    others.sort();
+    let more = match others.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Err(io(out)(std::io::Error::other(format!(
+        "holds {}{more}, which is not part of a model; the tuned model replaces the folder \
+         whole, so choose a new or empty folder (or one holding only a model)",
+        others[0]
+    ))))
 }
 
 /// Working folders (`.NAME.tuning-PID-N`, and `….old` for a model being replaced) are
@@ -830,10 +871,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("model");
         std::fs::create_dir(&out).unwrap();
-        for old in ["emovox.json", exemplars::EXEMPLARS_FILE, "notes.txt"] {
+        for old in ["emovox.json", exemplars::EXEMPLARS_FILE] {
             std::fs::write(out.join(old), "old").unwrap();
         }
-        std::fs::create_dir(out.join("sub")).unwrap();
         let work = WorkDir::beside(&out).unwrap();
         std::fs::write(work.path.join("emovox.json"), "new").unwrap();
         std::fs::write(work.path.join("emovox.safetensors"), "new").unwrap();
@@ -852,6 +892,36 @@ mod tests {
         assert!(work.finish(&file).is_err());
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
         assert_eq!(names(tmp.path()), ["file", "model"]);
+    }
+
+    #[test]
+    fn a_folder_holding_other_files_is_never_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("mine");
+        std::fs::create_dir(&out).unwrap();
+        for file in ["emovox.json", "notes.txt"] {
+            std::fs::write(out.join(file), "mine").unwrap();
+        }
+        std::fs::create_dir(out.join("photos")).unwrap();
+        let err = replaceable(&out).unwrap_err().to_string();
+        assert!(err.contains("notes.txt and 1 more"), "{err}");
+        let work = WorkDir::beside(&out).unwrap();
+        std::fs::write(work.path.join("emovox.json"), "new").unwrap();
+        assert!(work.finish(&out).is_err());
+        // Untouched, and no working folder left beside it.
+        assert_eq!(names(&out), ["emovox.json", "notes.txt", "photos"]);
+        assert_eq!(
+            std::fs::read_to_string(out.join("emovox.json")).unwrap(),
+            "mine"
+        );
+        assert_eq!(names(tmp.path()), ["mine"]);
+        // A new folder, an empty one and one holding only a model are fine.
+        assert!(replaceable(&tmp.path().join("new")).is_ok());
+        std::fs::remove_dir_all(&out).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        assert!(replaceable(&out).is_ok());
+        std::fs::write(out.join("emovox.safetensors"), "x").unwrap();
+        assert!(replaceable(&out).is_ok());
     }
 
     #[test]
