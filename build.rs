@@ -33,13 +33,15 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn commit() -> Option<String> {
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
+    // Watched before anything can fail: a git command that fails once (a repository
+    // mid-operation) must not leave "unknown" in place until build.rs itself changes.
+    watch(&root);
     // Only this package's own repository counts, not one it happens to sit inside.
     let top = git(&["-C", root.to_str()?, "rev-parse", "--show-toplevel"])?;
     if Path::new(&top).canonicalize().ok()? != root.canonicalize().ok()? {
         return None;
     }
     let head = git(&["-C", &top, "rev-parse", "--short", "HEAD"])?;
-    watch(&root);
     // Without optional locks: a build must never take the index lock from the user's own
     // git commands running beside it (status would otherwise refresh the index).
     let mut status = vec![
@@ -74,20 +76,19 @@ fn watch(root: &Path) {
         })
     };
     let root_str = root.to_string_lossy();
-    let (Some(git_dir), Some(common)) = (
+    let mut paths: Vec<PathBuf> = SOURCES.iter().map(|s| root.join(s)).collect();
+    if let (Some(git_dir), Some(common)) = (
         dir(&["-C", &root_str, "rev-parse", "--git-dir"]),
         dir(&["-C", &root_str, "rev-parse", "--git-common-dir"]),
-    ) else {
-        return;
-    };
-    // A folder is watched whole: a branch's first loose ref (after its refs were packed)
-    // is a new file there.
-    let mut paths = vec![
-        git_dir.join("HEAD"),
-        common.join("refs/heads"),
-        common.join("packed-refs"),
-    ];
-    paths.extend(SOURCES.iter().map(|s| root.join(s)));
+    ) {
+        // A folder is watched whole: a branch's first loose ref (after its refs were
+        // packed) is a new file there.
+        paths.extend([
+            git_dir.join("HEAD"),
+            common.join("refs/heads"),
+            common.join("packed-refs"),
+        ]);
+    }
     for path in paths.iter().filter(|p| p.exists()) {
         println!("cargo:rerun-if-changed={}", path.display());
     }
