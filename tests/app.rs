@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use common::virtual_mic;
 
 use eframe::egui;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{By, Queryable};
 use egui_kittest::Harness;
 use emovox::app::{Activity, AppOptions, EmovoxApp, TuneStatus, View};
+use emovox::audio::capture::DeviceInfo;
 use emovox::engine::Prediction;
 use emovox::labels::Emotion;
 use emovox::model::card::ModelCard;
@@ -345,6 +346,110 @@ fn f1_or_a_question_mark_shows_the_keys_and_what_the_words_mean() {
     h.run();
     assert!(!h.state().help_open);
     assert!(h.query_by_label_contains("Ctrl + wheel").is_none());
+}
+
+fn device(index: usize, id: &str, name: &str) -> DeviceInfo {
+    DeviceInfo {
+        index,
+        name: name.into(),
+        id: id.into(),
+        default_rate: Some(48_000),
+        default_channels: Some(2),
+        is_default: index == 0,
+    }
+}
+
+/// The app as it starts with this settings file and these inputs connected.
+fn with_settings(settings: &Path, devices: Vec<DeviceInfo>) -> Harness<'static, EmovoxApp> {
+    let mut h = harness(AppOptions {
+        settings: Some(settings.to_path_buf()),
+        devices: Some(devices),
+        ..AppOptions::default()
+    });
+    h.run();
+    h
+}
+
+#[test]
+fn a_restart_restores_the_input_by_id_and_the_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("config/emovox/settings.json");
+    let sessions = dir.path().join("my sessions");
+    let mut h = with_settings(
+        &settings,
+        vec![
+            device(0, "alsa:default", "Built-in"),
+            device(1, "alsa:hw:2,0", "USB mic"),
+        ],
+    );
+    assert_eq!(h.state().state.device, None);
+    // The USB mic picked, a sessions folder chosen, a file opened.
+    h.state_mut().state.device = Some(1);
+    h.get_by_label("Sessions").click();
+    h.run();
+    h.get_by_label("Folder").click();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Folder")
+        .type_text(sessions.to_str().unwrap());
+    h.step();
+    h.get_by_label("Use this folder").click();
+    h.run_steps(2);
+    assert_eq!(h.state().sessions_root, sessions);
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(common::wav(CLIP))));
+    step_until(&mut h, finished);
+    h.state_mut().save_settings();
+    let written = std::fs::read_to_string(&settings).unwrap();
+    assert!(written.contains("alsa:hw:2,0"), "{written}");
+    drop(h);
+
+    // Restarted with the mic now first in the list: found by its id, not its place.
+    let mut h = with_settings(
+        &settings,
+        vec![
+            device(0, "alsa:hw:2,0", "USB mic"),
+            device(1, "alsa:default", "Built-in"),
+        ],
+    );
+    let app = h.state();
+    assert_eq!(app.state.device, Some(0));
+    assert!(app.state.errors.is_empty(), "{:?}", app.state.errors);
+    assert_eq!(app.sessions_root, sessions);
+    // File → Open starts in the folder the file came from.
+    let folder = std::path::absolute(common::wav(CLIP))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("");
+    h.get_by_label("Open file…").click();
+    h.run();
+    h.get(By::new().label("Path").value(&folder.display().to_string()));
+    drop(h);
+
+    // Restarted with the mic unplugged: the system default, and a note saying so.
+    let h = with_settings(&settings, vec![device(0, "alsa:default", "Built-in")]);
+    assert_eq!(h.state().state.device, None);
+    h.get_by_label(
+        "The input used last time (USB mic) is not connected; using the system default.",
+    );
+}
+
+#[test]
+fn a_corrupt_settings_file_is_ignored_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.json");
+    std::fs::write(&settings, "{\"input\": {\"id\": ").unwrap();
+    let mut h = with_settings(&settings, vec![device(0, "alsa:default", "Built-in")]);
+    h.get_by_label_contains("Ignored the settings file");
+    assert_eq!(h.state().state.device, None);
+    // The app works on, and the next change rewrites the file whole.
+    h.state_mut().state.device = Some(0);
+    h.state_mut().save_settings();
+    let written = std::fs::read_to_string(&settings).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(v["input"]["id"], "alsa:default");
 }
 
 #[test]

@@ -29,6 +29,8 @@ fn the_window_opens_under_xvfb_and_draws() {
         .arg("--replay")
         .arg(&clip)
         .arg("--listen")
+        // The settings it remembers go in the temporary folder, not the user's.
+        .env("XDG_CONFIG_HOME", tmp.path())
         .status()
         .unwrap();
     let log = std::fs::read_to_string(out.with_extension("png.log")).unwrap_or_default();

@@ -8,6 +8,7 @@ mod model_panel;
 mod panels;
 mod player;
 mod session_panel;
+pub mod settings;
 mod spectrogram;
 pub mod state;
 pub mod tuning;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 
-use crate::audio::capture::{input_devices, DeviceChoice};
+use crate::audio::capture::{input_devices, DeviceChoice, DeviceInfo};
 use crate::engine::{Command, Engine, EngineConfig, Source};
 use crate::labels::Emotion;
 use crate::model::classifier::ModelSource;
@@ -29,6 +30,7 @@ use crate::session::{self, Autosaver, Session, SessionError};
 use model_panel::TuneAction;
 pub use panels::Action;
 use session_panel::SessionsAction;
+use settings::{SavedInput, SavedModel, Settings};
 use spectrogram::SpectrogramTexture;
 pub use state::{Activity, AppState, Reading, Recording, View};
 pub use tuning::{TunePanel, TuneStatus};
@@ -39,6 +41,9 @@ const MAX_EVENTS_PER_FRAME: usize = 20_000;
 const REFRESH: Duration = Duration::from_millis(33);
 /// The plots' y-axis width before the first frame has measured what their labels need.
 const INITIAL_AXIS_WIDTH: f32 = 60.0;
+/// Changed settings are written at most this often (a window being resized changes them
+/// every frame), and when the app closes.
+const SETTINGS_SAVE: Duration = Duration::from_secs(1);
 /// A session with changes is saved this often (and when its recording stops).
 const AUTOSAVE: Duration = Duration::from_secs(2);
 
@@ -61,6 +66,11 @@ pub struct AppOptions {
     pub models: Option<PathBuf>,
     /// How "Tune to my voice" tunes (the defaults; tests make it quick).
     pub tune_recipe: TuneRecipe,
+    /// The settings file to remember choices in [`emovox` itself: `settings::default_path()`;
+    /// `None`: nothing is read or remembered, as in tests that do not ask for it].
+    pub settings: Option<PathBuf>,
+    /// A stand-in for the input devices the sound system lists (tests).
+    pub devices: Option<Vec<DeviceInfo>>,
 }
 
 pub struct EmovoxApp {
@@ -100,6 +110,19 @@ pub struct EmovoxApp {
     time_axis_width: f32,
     /// The `AppState::view_serial` of the view last drawn.
     drawn_view: Option<u64>,
+    /// What is remembered across runs (see `settings`): as last written, and the choices
+    /// made since.
+    saved_settings: Settings,
+    settings_written: Instant,
+    settings_write_failed: bool,
+    remembered_input: Option<SavedInput>,
+    /// The input picked when last looked, to notice the user picking another.
+    picked_device: Option<usize>,
+    remembered_sessions: Option<PathBuf>,
+    remembered_model: Option<SavedModel>,
+    window_size: Option<[f32; 2]>,
+    /// The folder the last file was opened from: File → Open starts there.
+    pub open_folder: Option<PathBuf>,
     /// Time the last frame's `logic` and `ui` took, for the frame-time benchmark.
     pub last_logic_time: Duration,
     pub last_ui_time: Duration,
@@ -112,7 +135,14 @@ impl EmovoxApp {
             card.name.clone(),
             card.validation.as_ref().map(|v| v.macro_f1),
         );
-        refresh_devices(&mut state, options.replay.as_deref());
+        refresh_devices(&mut state, &options);
+        let (saved, settings_problem) = match &options.settings {
+            Some(path) => Settings::load(path),
+            None => (Settings::default(), None),
+        };
+        if let Some(problem) = settings_problem {
+            state.error(problem);
+        }
         let models_root = options
             .models
             .clone()
@@ -142,15 +172,36 @@ impl EmovoxApp {
             help_open: false,
             time_axis_width: INITIAL_AXIS_WIDTH,
             drawn_view: None,
+            saved_settings: saved.clone(),
+            settings_written: Instant::now(),
+            settings_write_failed: false,
+            remembered_input: saved.input.clone(),
+            picked_device: None,
+            remembered_sessions: saved.sessions.clone(),
+            remembered_model: saved.model.clone(),
+            window_size: saved.window_size,
+            open_folder: saved.open_folder.clone(),
             last_logic_time: Duration::ZERO,
             last_ui_time: Duration::ZERO,
         };
+        app.restore_input();
+        // The command line and $EMOVOX_SESSIONS win over the folder remembered.
         app.set_sessions_root(
             options
                 .sessions
                 .clone()
+                .or_else(|| std::env::var_os("EMOVOX_SESSIONS").map(PathBuf::from))
+                .or(saved.sessions)
                 .unwrap_or_else(session::default_root),
         );
+        // So does a model named by --weights or $EMOVOX_WEIGHTS (a folder); a remembered
+        // model that cannot be loaded is a message, and the built-in one stays.
+        if let (Some(saved), ModelSource::Shipped) = (&saved.model, &app.model) {
+            let source = ModelSource::from(saved);
+            if source != app.model {
+                app.use_model(source);
+            }
+        }
         if let Some(path) = options.open {
             app.open_file(path);
         } else if options.listen {
@@ -195,6 +246,12 @@ impl EmovoxApp {
 
     /// Analyses a file on the engine's worker.
     pub fn open_file(&mut self, path: PathBuf) {
+        if let Some(folder) = std::path::absolute(&path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+        {
+            self.open_folder = Some(folder);
+        }
         self.stop_playback();
         self.state.play_from_s = 0.0;
         self.stop();
@@ -284,6 +341,7 @@ impl EmovoxApp {
         }
         match std::fs::create_dir_all(&dir) {
             Ok(()) => {
+                self.remembered_sessions = Some(dir.clone());
                 self.set_sessions_root(dir);
                 self.sessions_root_problem = None;
                 self.sessions_list = session::list(&self.sessions_root);
@@ -407,6 +465,7 @@ impl EmovoxApp {
         self.state.model_name = card.name.clone();
         self.state.model_f1 = card.validation.as_ref().map(|v| v.macro_f1);
         self.classifier = classifier;
+        self.remembered_model = Some(SavedModel::from(&source));
         self.model = source;
         let live = self.state.is_live() && self.state.is_running();
         match self.state.view.clone() {
@@ -462,6 +521,73 @@ impl EmovoxApp {
         }
     }
 
+    fn device_info(&self, index: usize) -> Option<&DeviceInfo> {
+        self.state.devices.iter().find(|d| d.index == index)
+    }
+
+    /// Picks the input remembered from the last run: by its id, else its name; the system
+    /// default, with a note, when it is not connected. (With a file standing in for the
+    /// microphone there is nothing to pick, and the remembered input is kept.)
+    fn restore_input(&mut self) {
+        if let (Some(saved), None) = (&self.remembered_input, &self.options.replay) {
+            match settings::find_input(saved, &self.state.devices) {
+                Ok(i) => self.state.device = self.state.devices.get(i).map(|d| d.index),
+                Err(note) => self.state.error(note),
+            }
+        }
+        self.picked_device = self.state.device;
+    }
+
+    /// What would be remembered now.
+    fn current_settings(&mut self) -> Settings {
+        if self.state.device != self.picked_device {
+            // The user picked another input (None: the system default).
+            self.picked_device = self.state.device;
+            self.remembered_input = self
+                .state
+                .device
+                .and_then(|i| self.device_info(i))
+                .map(|d| SavedInput {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                });
+        }
+        Settings {
+            input: self.remembered_input.clone(),
+            sessions: self.remembered_sessions.clone(),
+            model: self.remembered_model.clone(),
+            window_size: self.window_size,
+            open_folder: self.open_folder.clone(),
+        }
+    }
+
+    /// Writes the settings file if what it would hold changed (at once: tests, exit).
+    pub fn save_settings(&mut self) {
+        let Some(path) = self.options.settings.clone() else {
+            return;
+        };
+        let now = self.current_settings();
+        if now == self.saved_settings {
+            return;
+        }
+        self.settings_written = Instant::now();
+        match now.save(&path) {
+            Ok(()) => {
+                self.saved_settings = now;
+                self.settings_write_failed = false;
+            }
+            // Said once, not every second while the disk refuses.
+            Err(e) if !self.settings_write_failed => {
+                self.settings_write_failed = true;
+                self.state.error(format!(
+                    "cannot remember the settings in {}: {e}",
+                    path.display()
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Takes the engine's events into the state (called every frame).
     pub fn drain_events(&mut self) {
         let Some(engine) = &self.engine else {
@@ -480,7 +606,20 @@ impl EmovoxApp {
         for action in actions {
             match action {
                 Action::RefreshDevices => {
-                    refresh_devices(&mut self.state, self.options.replay.as_deref());
+                    let picked = self
+                        .picked_device
+                        .and_then(|i| self.device_info(i))
+                        .cloned();
+                    refresh_devices(&mut self.state, &self.options);
+                    // The same device, wherever it now is in the list.
+                    self.state.device = picked.and_then(|d| {
+                        self.state
+                            .devices
+                            .iter()
+                            .find(|n| n.id == d.id)
+                            .map(|n| n.index)
+                    });
+                    self.picked_device = self.state.device;
                 }
                 Action::Stop => self.stop(),
                 Action::Listen => self.listen(),
@@ -503,9 +642,13 @@ impl EmovoxApp {
     }
 }
 
-fn refresh_devices(state: &mut AppState, replay: Option<&Path>) {
-    if replay.is_some() {
+fn refresh_devices(state: &mut AppState, options: &AppOptions) {
+    if options.replay.is_some() {
         state.devices.clear();
+        return;
+    }
+    if let Some(devices) = &options.devices {
+        state.devices = devices.clone();
         return;
     }
     match input_devices() {
@@ -527,6 +670,12 @@ impl eframe::App for EmovoxApp {
         self.follow_playback();
         self.autosave();
         self.poll_tuning();
+        if let Some(rect) = ctx.input(|i| i.viewport().inner_rect) {
+            self.window_size = Some([rect.width(), rect.height()]);
+        }
+        if self.settings_written.elapsed() >= SETTINGS_SAVE {
+            self.save_settings();
+        }
         self.spectrogram.update(ctx, &self.state);
         if self.state.is_running() || self.player.is_active() || self.tune.is_running() {
             ctx.request_repaint_after(REFRESH);
@@ -570,7 +719,13 @@ impl eframe::App for EmovoxApp {
                 personal: &self.models,
                 root: &self.models_root,
             };
-            actions = panels::top_bar_ui(ui, &mut self.state, &mut self.open_path, &models);
+            actions = panels::top_bar_ui(
+                ui,
+                &mut self.state,
+                &mut self.open_path,
+                self.open_folder.as_deref(),
+                &models,
+            );
         });
         egui::Panel::bottom("status").show(ui, |ui| panels::status_ui(ui, &self.state));
         egui::Panel::right("emotion")
@@ -656,6 +811,11 @@ impl eframe::App for EmovoxApp {
         self.act(actions);
         self.last_ui_time = started.elapsed();
     }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.flush_saves();
+        self.save_settings();
+    }
 }
 
 /// The spectrogram and the timeline share their time axis: zooming one zooms both.
@@ -665,10 +825,18 @@ fn time_axis() -> egui::Id {
 
 /// Opens the main window and runs until it is closed.
 pub fn run(classifier: Arc<Classifier>, options: AppOptions) -> anyhow::Result<()> {
+    // The window opens at the size it had (the app reads the file again, and reports a
+    // bad one, once it runs).
+    let size = options
+        .settings
+        .as_deref()
+        .and_then(|path| Settings::load(path).0.window_size)
+        .filter(|[w, h]| w.is_finite() && h.is_finite() && *w >= 400.0 && *h >= 300.0)
+        .unwrap_or([1200.0, 780.0]);
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("emovox")
-            .with_inner_size([1200.0, 780.0])
+            .with_inner_size(size)
             .with_min_inner_size([800.0, 500.0])
             .with_drag_and_drop(true),
         ..Default::default()

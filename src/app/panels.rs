@@ -62,6 +62,7 @@ pub fn top_bar_ui(
     ui: &mut egui::Ui,
     state: &mut AppState,
     open_path: &mut Option<String>,
+    open_folder: Option<&Path>,
     models: &ModelsView,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -124,7 +125,10 @@ pub fn top_bar_ui(
         level_meter_ui(ui, state);
         ui.separator();
         if ui.button("Open file…").clicked() {
-            open_path.get_or_insert_with(String::new);
+            // Start in the folder the last file came from ("…/folder/").
+            open_path.get_or_insert_with(|| {
+                open_folder.map_or_else(String::new, |f| f.join("").display().to_string())
+            });
         }
         if state.playback_s.is_some() {
             if ui.button("Stop playback").clicked() {

@@ -318,12 +318,12 @@ impl AppState {
     }
 
     /// The seconds the spectrogram and the timeline both show until the user zooms or
-    /// scrolls: live, the last `LIVE_TIMELINE_S` (from 0 until that much has been heard);
-    /// a file, the whole of it.
+    /// scrolls: live (and before anything is shown), the last `LIVE_TIMELINE_S` (from 0
+    /// until that much has been heard); a file, the whole of it.
     pub fn time_span(&self) -> (f64, f64) {
         let columns_end = (self.first_column + self.columns.len()) as f64 * FRAME_S;
         let end = self.current().map_or(0.0, |p| p.t).max(columns_end);
-        if self.is_live() {
+        if self.is_live() || self.view == View::Empty {
             ((end - LIVE_TIMELINE_S).max(0.0), end.max(LIVE_TIMELINE_S))
         } else {
             (0.0, self.duration_s.unwrap_or(end).max(FRAME_S))
@@ -450,6 +450,8 @@ mod tests {
         }
         assert_eq!(s.current().map(|p| p.t), Some(50.0));
         assert!(s.predictions.front().is_some_and(|p| p.t >= 20.0));
+        assert_eq!(s.time_span(), (20.0, 50.0));
+        assert_eq!(AppState::new("m".into(), None).time_span(), (0.0, 30.0));
     }
 
     #[test]

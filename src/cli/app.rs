@@ -40,6 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             listen: args.listen,
             sessions: args.sessions,
             model: Some(source),
+            settings: Some(app::settings::default_path()),
             ..AppOptions::default()
         },
     )
