@@ -15,6 +15,7 @@ use common::virtual_mic;
 use eframe::egui;
 use egui_kittest::kittest::{By, Queryable};
 use egui_kittest::Harness;
+use emovox::app::settings::{SavedModel, Settings};
 use emovox::app::{Activity, AppOptions, EmovoxApp, TuneStatus, View};
 use emovox::audio::capture::DeviceInfo;
 use emovox::engine::Prediction;
@@ -434,6 +435,39 @@ fn a_restart_restores_the_input_by_id_and_the_folders() {
     h.get_by_label(
         "The input used last time (USB mic) is not connected; using the system default.",
     );
+}
+
+#[test]
+fn a_restart_restores_the_model_and_a_missing_one_is_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.json");
+    // The shipped weights' folder stands for a personal model.
+    let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let mut h = with_settings(&settings, Vec::new());
+    assert_eq!(h.state().model, ModelSource::Shipped);
+    h.state_mut()
+        .use_model(ModelSource::Folder(weights.clone()));
+    h.state_mut().save_settings();
+    drop(h);
+    let h = with_settings(&settings, Vec::new());
+    assert_eq!(h.state().model, ModelSource::Folder(weights));
+    assert!(
+        h.state().state.errors.is_empty(),
+        "{:?}",
+        h.state().state.errors
+    );
+    drop(h);
+
+    // A remembered model whose folder is gone: the built-in one, and why.
+    Settings {
+        model: Some(SavedModel::Folder(dir.path().join("gone"))),
+        ..Settings::default()
+    }
+    .save(&settings)
+    .unwrap();
+    let h = with_settings(&settings, Vec::new());
+    assert_eq!(h.state().model, ModelSource::Shipped);
+    h.get_by_label_contains("cannot use that model");
 }
 
 #[test]
