@@ -135,6 +135,8 @@ pub fn sessions_window_ui(
     tune: &mut TunePanel,
     start: &str,
 ) -> Option<SessionsAction> {
+    // Ticks follow the list: a session no longer shown (another folder) is not tuned on.
+    tune.keep_listed(sessions.iter().map(|(dir, _)| dir.as_path()));
     let mut chosen = None;
     egui::Window::new("Sessions")
         .open(open)
