@@ -4,6 +4,9 @@
 //! window also carries a speech flag from the voice gate the live engine uses, and only
 //! windows with speech count: a file without speech gets no label.
 
+use std::io::Write;
+use std::path::Path;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::dsp::{StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
@@ -188,5 +191,71 @@ impl Serialize for ProbabilitiesJson<'_> {
             map.serialize_entry(e.name(), &((f64::from(*p) * 1e4).round() / 1e4))?;
         }
         map.end()
+    }
+}
+
+/// The header row of `emovox predict --csv`: a row per window with `timeline`, else a row
+/// per file; the eight probabilities by name, in the labels' order.
+pub fn write_csv_header(out: &mut impl Write, timeline: bool) -> std::io::Result<()> {
+    let names = Emotion::names().join(",");
+    if timeline {
+        writeln!(out, "path,start_s,end_s,speech,label,{names}")
+    } else {
+        writeln!(out, "path,label,duration_s,speech_s,{names}")
+    }
+}
+
+/// A file's rows of `emovox predict --csv` (the app's timeline export writes the same):
+/// `path,start_s,end_s,speech,label,<eight probabilities>` per window with `timeline`,
+/// else `path,label,duration_s,speech_s,<eight probabilities>`. Without speech the label
+/// (and, for a whole file, the probabilities) are left empty.
+pub fn write_csv(
+    out: &mut impl Write,
+    path: &Path,
+    a: &FileAnalysis,
+    timeline: bool,
+) -> std::io::Result<()> {
+    let path = csv_field(&path.to_string_lossy());
+    if timeline {
+        for w in &a.windows {
+            write!(
+                out,
+                "{path},{:.3},{:.3},{},{}",
+                w.start_s,
+                w.end_s,
+                w.speech,
+                w.label().map_or("", Emotion::name)
+            )?;
+            write_probabilities(out, &w.probabilities)?;
+        }
+        return Ok(());
+    }
+    write!(
+        out,
+        "{path},{},{:.3},{:.3}",
+        a.label().map_or("", Emotion::name),
+        a.duration_s,
+        a.speech_s
+    )?;
+    match &a.probabilities {
+        Some(p) => write_probabilities(out, p),
+        None => writeln!(out, "{}", ",".repeat(Emotion::COUNT)),
+    }
+}
+
+/// `,p1,...,p8` to four decimals, and the line's end.
+pub fn write_probabilities(out: &mut impl Write, p: &[f32]) -> std::io::Result<()> {
+    for v in p {
+        write!(out, ",{v:.4}")?;
+    }
+    writeln!(out)
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
     }
 }

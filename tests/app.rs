@@ -921,3 +921,210 @@ fn a_session_without_labels_is_a_message_in_the_window() {
     assert!(std::fs::read_dir(&models).map_or(true, |mut d| d.next().is_none()));
     assert!(h.state().models.is_empty());
 }
+
+/// Clicks `button` in the Export window and waits for what it says.
+fn export(h: &mut Harness<'static, EmovoxApp>, button: &str) -> String {
+    h.get_by_label(button).click();
+    h.step();
+    step_until(h, |app| {
+        app.export
+            .as_ref()
+            .is_some_and(|e| !e.is_running() && e.message.is_some())
+    });
+    h.state().export.as_ref().unwrap().message.clone().unwrap()
+}
+
+fn open_export(h: &mut Harness<'static, EmovoxApp>, folder: &Path) {
+    h.get_by_label("Export…").click();
+    // A new window takes a frame to size itself before it is shown.
+    h.run_steps(3);
+    h.state_mut().export.as_mut().unwrap().folder = folder.display().to_string();
+    h.step();
+}
+
+/// `emovox predict ARGS` on its own, standing for what a user runs.
+fn predict_stdout(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .arg("predict")
+        .args(args)
+        .arg("--weights")
+        .arg(common::shipped_weights())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn export_writes_the_timeline_as_predict_does_and_a_bad_folder_is_a_message() {
+    let out = tempfile::tempdir().unwrap();
+    let clip = common::wav(CLIP);
+    let mut h = harness(AppOptions {
+        open: Some(clip.clone()),
+        ..AppOptions::default()
+    });
+    step_until(&mut h, finished);
+    h.get_by_label("Export…").click();
+    h.run_steps(3);
+    // The window starts in the file's folder.
+    assert_eq!(
+        PathBuf::from(&h.state().export.as_ref().unwrap().folder),
+        std::path::absolute(clip.parent().unwrap()).unwrap()
+    );
+    h.state_mut().export.as_mut().unwrap().folder = out.path().display().to_string();
+    h.step();
+
+    let said = export(&mut h, "Timeline as CSV");
+    let csv_path = out.path().join(format!("{CLIP}.timeline.csv"));
+    assert_eq!(said, format!("Saved {}", csv_path.display()));
+    h.get_by_label(&said);
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let clip_arg = clip.to_str().unwrap();
+    // Byte for byte what `predict --timeline --csv` writes for the same file.
+    assert_eq!(csv, predict_stdout(&["--timeline", "--csv", clip_arg]));
+    let mut lines = csv.lines();
+    let names = Emotion::names().join(",");
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("path,start_s,end_s,speech,label,{names}")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() >= 2, "{} rows", rows.len());
+    assert!(rows.iter().all(|r| r.len() == 13));
+    // The windows span the file shown.
+    let last_end: f64 = rows.last().unwrap()[2].parse().unwrap();
+    let duration = h.state().state.duration_s.unwrap();
+    assert!(
+        (last_end - duration).abs() < 0.02,
+        "{last_end} vs {duration}"
+    );
+
+    let said = export(&mut h, "Timeline as JSON");
+    assert!(said.starts_with("Saved"), "{said}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join(format!("{CLIP}.timeline.json"))).unwrap(),
+    )
+    .unwrap();
+    let predicted: serde_json::Value =
+        serde_json::from_str(&predict_stdout(&["--timeline", "--json", clip_arg])).unwrap();
+    assert_eq!(json, predicted);
+    let windows = json["timeline"].as_array().unwrap();
+    assert_eq!(windows.len(), rows.len());
+    for (w, r) in windows.iter().zip(&rows) {
+        assert_eq!(w["end_s"].as_f64().unwrap(), r[2].parse::<f64>().unwrap());
+        assert_eq!(w["label"].as_str().unwrap_or(""), r[4]);
+    }
+
+    // A folder that is not one, and one that is not there: a sentence, nothing written.
+    let file = out.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for bad in [file.clone(), out.path().join("missing")] {
+        h.state_mut().export.as_mut().unwrap().folder = bad.display().to_string();
+        h.step();
+        let said = export(&mut h, "Timeline as CSV");
+        assert_eq!(
+            said,
+            format!(
+                "Could not export: {} does not exist or is not a folder",
+                bad.display()
+            )
+        );
+        h.get_by_label(&said);
+    }
+    let mut left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            format!("{CLIP}.timeline.csv"),
+            format!("{CLIP}.timeline.json"),
+            "a-file".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn a_session_exports_its_labels_for_audacity_and_its_predictions_as_csv() {
+    use emovox::session::{PredictionRecord, Region, Session};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("2026-11-29T08-00-00");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(common::wav(CLIP), dir.join("audio.wav")).unwrap();
+    let mut p = [0.05f32; 8];
+    p[Emotion::Angry.index()] = 0.65;
+    let session = Session {
+        seconds: 3.5,
+        labels: vec![
+            Region {
+                start_s: 0.25,
+                end_s: 1.125,
+                label: Emotion::Angry,
+            },
+            Region {
+                start_s: 2.0,
+                end_s: 3.0,
+                label: Emotion::Sad,
+            },
+        ],
+        predictions: vec![
+            PredictionRecord {
+                t: 3.0,
+                speech: true,
+                label: Some(Emotion::Angry),
+                probabilities: p,
+            },
+            PredictionRecord {
+                t: 3.25,
+                speech: false,
+                label: None,
+                probabilities: p,
+            },
+        ],
+        ..Session::default()
+    };
+    session.save(&dir).unwrap();
+
+    let mut h = harness(AppOptions::default());
+    h.step();
+    h.state_mut().open_session(dir.clone());
+    step_until(&mut h, finished);
+    h.get_by_label("Export…").click();
+    h.run_steps(3);
+    // The window starts in the session's folder.
+    assert_eq!(
+        PathBuf::from(&h.state().export.as_ref().unwrap().folder),
+        dir
+    );
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    open_export(&mut h, &out);
+
+    let said = export(&mut h, "Labels for Audacity");
+    let labels = out.join("2026-11-29T08-00-00.labels.txt");
+    assert_eq!(said, format!("Saved {}", labels.display()));
+    let read = emovox::session::labels::parse_audacity(&std::fs::read_to_string(&labels).unwrap())
+        .unwrap();
+    assert_eq!(read, session.labels);
+
+    let said = export(&mut h, "Predictions as CSV");
+    assert!(said.starts_with("Saved"), "{said}");
+    let csv = std::fs::read_to_string(out.join("2026-11-29T08-00-00.predictions.csv")).unwrap();
+    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines[0][..3], ["t", "speech", "label"]);
+    assert_eq!(lines[0][3..], Emotion::names());
+    assert_eq!(lines.len(), 1 + session.predictions.len());
+    for (row, p) in lines[1..].iter().zip(&session.predictions) {
+        assert_eq!(row[0].parse::<f64>().unwrap(), p.t);
+        assert_eq!(row[1], p.speech.to_string());
+        assert_eq!(row[2], p.label.map_or("", Emotion::name));
+        let probs: Vec<f32> = row[3..].iter().map(|v| v.parse().unwrap()).collect();
+        assert_eq!(probs, p.probabilities);
+    }
+}

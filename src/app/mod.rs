@@ -3,6 +3,7 @@
 //! this thread.
 
 pub mod colors;
+pub mod export;
 pub mod help;
 mod model_panel;
 mod panels;
@@ -106,6 +107,8 @@ pub struct EmovoxApp {
     pub spectrogram_transform: Option<egui_plot::PlotTransform>,
     /// The help window (`?` or F1) is open.
     pub help_open: bool,
+    /// The Export window, while it is open.
+    pub export: Option<export::ExportPanel>,
     /// The width both plots give their y axes, so their time axes line up.
     time_axis_width: f32,
     /// The `AppState::view_serial` of the view last drawn.
@@ -170,6 +173,7 @@ impl EmovoxApp {
             timeline_transform: None,
             spectrogram_transform: None,
             help_open: false,
+            export: None,
             time_axis_width: INITIAL_AXIS_WIDTH,
             drawn_view: None,
             saved_settings: saved.clone(),
@@ -601,6 +605,41 @@ impl EmovoxApp {
         }
     }
 
+    /// The Export window, and the export asked for in it.
+    fn export_ui(&mut self, ctx: &egui::Context) {
+        let Some(panel) = &mut self.export else {
+            return;
+        };
+        let View::File { path } = &self.state.view else {
+            self.export = None;
+            return;
+        };
+        // A session's labels and predictions are exported once it is no longer recording.
+        let session = self.state.recording.as_ref().filter(|r| !r.active);
+        let file = !self.state.is_running();
+        let mut open = true;
+        if let Some(kind) = export::export_window_ui(ctx, &mut open, panel, file, session.is_some())
+        {
+            let name = match session {
+                Some(rec) => rec.dir.file_name(),
+                None => path.file_stem(),
+            }
+            .map_or_else(|| "emovox".to_owned(), |n| n.to_string_lossy().into_owned());
+            panel.start(
+                kind,
+                export::ExportSource {
+                    audio: path.clone(),
+                    name,
+                    classifier: Arc::clone(&self.classifier),
+                    session: session.map(|r| r.session.clone()),
+                },
+            );
+        }
+        if !open {
+            self.export = None;
+        }
+    }
+
     /// Carries out what the user asked for, in the order it was asked.
     fn act(&mut self, actions: Vec<Action>) {
         for action in actions {
@@ -637,6 +676,18 @@ impl EmovoxApp {
                 }
                 Action::UseModel(source) => self.use_model(source),
                 Action::ToggleHelp => self.help_open = !self.help_open,
+                Action::ShowExport => {
+                    let folder = match (&self.state.recording, &self.state.view) {
+                        (Some(rec), _) => Some(rec.dir.clone()),
+                        (None, View::File { path }) => std::path::absolute(path)
+                            .ok()
+                            .and_then(|p| p.parent().map(Path::to_path_buf)),
+                        _ => None,
+                    };
+                    self.export = Some(export::ExportPanel::new(
+                        folder.as_deref().unwrap_or(Path::new("")),
+                    ));
+                }
             }
         }
     }
@@ -670,6 +721,9 @@ impl eframe::App for EmovoxApp {
         self.follow_playback();
         self.autosave();
         self.poll_tuning();
+        if let Some(panel) = &mut self.export {
+            panel.poll();
+        }
         if let Some(rect) = ctx.input(|i| i.viewport().inner_rect) {
             self.window_size = Some([rect.width(), rect.height()]);
         }
@@ -677,7 +731,11 @@ impl eframe::App for EmovoxApp {
             self.save_settings();
         }
         self.spectrogram.update(ctx, &self.state);
-        if self.state.is_running() || self.player.is_active() || self.tune.is_running() {
+        if self.state.is_running()
+            || self.player.is_active()
+            || self.tune.is_running()
+            || self.export.as_ref().is_some_and(|e| e.is_running())
+        {
             ctx.request_repaint_after(REFRESH);
         }
         self.last_logic_time = started.elapsed();
@@ -805,6 +863,7 @@ impl eframe::App for EmovoxApp {
                 .default_width(620.0)
                 .show(ui.ctx(), help::help_ui);
         }
+        self.export_ui(ui.ctx());
         if let Some(path) = dropped.into_iter().next() {
             actions.push(Action::Open(path));
         }

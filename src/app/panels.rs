@@ -42,6 +42,8 @@ pub enum Action {
     StopPlayback,
     /// Show or hide the help window.
     ToggleHelp,
+    /// Open the Export window.
+    ShowExport,
 }
 
 /// The line that follows playback across the spectrogram and the timeline.
@@ -129,6 +131,16 @@ pub fn top_bar_ui(
             open_path.get_or_insert_with(|| {
                 open_folder.map_or_else(String::new, |f| f.join("").display().to_string())
             });
+        }
+        if ui
+            .add_enabled(
+                matches!(state.view, View::File { .. }),
+                egui::Button::new("Export…"),
+            )
+            .on_hover_text("Save the timeline, or a session's labels and predictions, as files")
+            .clicked()
+        {
+            actions.push(Action::ShowExport);
         }
         if state.playback_s.is_some() {
             if ui.button("Stop playback").clicked() {

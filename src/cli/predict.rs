@@ -10,10 +10,9 @@ use anyhow::{bail, Context};
 use emovox::audio::decode_file;
 use emovox::audio::files::AUDIO_EXTENSIONS;
 use emovox::dsp::StreamingExtractor;
-use emovox::labels::Emotion;
 use emovox::model::classifier::ModelSource;
 use emovox::model::Classifier;
-use emovox::predict::{analyse, AnalysisJson, FileAnalysis};
+use emovox::predict::{analyse, write_csv, write_csv_header, AnalysisJson, FileAnalysis};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -174,12 +173,7 @@ impl Format {
 
     fn header(self, out: &mut impl Write, timeline: bool) -> std::io::Result<()> {
         if let Self::Csv = self {
-            let names = Emotion::names().join(",");
-            if timeline {
-                writeln!(out, "path,start_s,end_s,speech,label,{names}")?;
-            } else {
-                writeln!(out, "path,label,duration_s,speech_s,{names}")?;
-            }
+            write_csv_header(out, timeline)?;
         }
         Ok(())
     }
@@ -201,35 +195,7 @@ impl Format {
                 };
                 writeln!(out, "{}", serde_json::to_string(&json)?)?;
             }
-            Self::Csv if timeline => {
-                for w in &a.windows {
-                    write!(
-                        out,
-                        "{},{:.3},{:.3},{},{}",
-                        csv_field(&path.to_string_lossy()),
-                        w.start_s,
-                        w.end_s,
-                        w.speech,
-                        w.label().map_or("", Emotion::name)
-                    )?;
-                    write_probabilities(out, &w.probabilities)?;
-                }
-            }
-            Self::Csv => {
-                write!(
-                    out,
-                    "{},{},{:.3},{:.3}",
-                    csv_field(&path.to_string_lossy()),
-                    a.label().map_or("", Emotion::name),
-                    a.duration_s,
-                    a.speech_s
-                )?;
-                // Without speech the probabilities are left empty, like the label.
-                match &a.probabilities {
-                    Some(p) => write_probabilities(out, p)?,
-                    None => writeln!(out, "{}", ",".repeat(Emotion::COUNT))?,
-                }
-            }
+            Self::Csv => write_csv(out, path, a, timeline)?,
             Self::Text => {
                 let reading = match (a.label(), &a.probabilities) {
                     (Some(label), Some(p)) => {
@@ -260,21 +226,5 @@ impl Format {
             }
         }
         Ok(())
-    }
-}
-
-fn write_probabilities(out: &mut impl Write, p: &[f32]) -> std::io::Result<()> {
-    for v in p {
-        write!(out, ",{v:.4}")?;
-    }
-    writeln!(out)
-}
-
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
     }
 }

@@ -44,6 +44,27 @@ pub struct PredictionRecord {
     pub probabilities: [f32; Emotion::COUNT],
 }
 
+/// A session's predictions as CSV, a row per prediction: `t,speech,label,<eight
+/// probabilities by name>`, `t` in seconds into the recording and the label empty without
+/// speech (the columns of `emovox predict --timeline --csv` where they mean the same).
+pub fn predictions_csv(predictions: &[PredictionRecord]) -> String {
+    let mut out = format!("t,speech,label,{}\n", Emotion::names().join(",")).into_bytes();
+    for p in predictions {
+        // Writing into a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(
+            &mut out,
+            format_args!(
+                "{:.3},{},{}",
+                p.t,
+                p.speech,
+                p.label.map_or("", Emotion::name)
+            ),
+        );
+        let _ = crate::predict::write_probabilities(&mut out, &p.probabilities);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `session.json`. Unknown fields are ignored and missing ones take defaults, so files
 /// from other versions still open.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
