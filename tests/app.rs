@@ -1019,6 +1019,32 @@ fn export_writes_the_timeline_as_predict_does_and_a_bad_folder_is_a_message() {
         assert_eq!(w["label"].as_str().unwrap_or(""), r[4]);
     }
 
+    // The picture: a column per 10 ms, the spectrogram above the timeline strip, and
+    // under the last column the colour of the last window's emotion.
+    let said = export(&mut h, "Spectrogram and timeline as PNG");
+    assert!(said.starts_with("Saved"), "{said}");
+    let file = std::fs::File::open(out.path().join(format!("{CLIP}.png"))).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut rgb).unwrap();
+    let s = &h.state().state;
+    use emovox::app::export::{PICTURE_BAND_PX, PICTURE_GAP_PX, PICTURE_TIMELINE_PX};
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    assert_eq!(info.width as usize, s.columns.len());
+    assert_eq!(
+        info.height as usize,
+        emovox::dsp::N_MELS * PICTURE_BAND_PX + PICTURE_GAP_PX + PICTURE_TIMELINE_PX
+    );
+    let last = s.predictions.back().unwrap();
+    let (w, h_px) = (info.width as usize, info.height as usize);
+    let bottom_right = &rgb[((h_px - 1) * w + w - 1) * 3..][..3];
+    let expected = last
+        .label()
+        .map_or([24, 24, 24], emovox::app::colors::emotion_rgb);
+    assert_eq!(bottom_right, expected);
+
     // A folder that is not one, and one that is not there: a sentence, nothing written.
     let file = out.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
@@ -1043,6 +1069,7 @@ fn export_writes_the_timeline_as_predict_does_and_a_bad_folder_is_a_message() {
     assert_eq!(
         left,
         [
+            format!("{CLIP}.png"),
             format!("{CLIP}.timeline.csv"),
             format!("{CLIP}.timeline.json"),
             "a-file".to_owned()

@@ -1,6 +1,7 @@
 //! The Export window: a file's timeline as `emovox predict --timeline` writes it (CSV or
-//! JSON, the same code), and a session's labels (Audacity label track) and predictions
-//! (CSV), into a folder the user types. Every file is written whole or not at all (a
+//! JSON, the same code) and the spectrogram above the timeline as a PNG picture, and a
+//! session's labels (Audacity label track) and predictions (CSV), into a folder the user
+//! types. Every file is written whole or not at all (a
 //! temporary file in the folder, then a rename), and a failure is a sentence in the window.
 
 use std::path::{Path, PathBuf};
@@ -9,8 +10,12 @@ use std::sync::Arc;
 
 use eframe::egui;
 
+use super::colors::{db_rgb, emotion_rgb};
+use super::state::{AppState, FRAME_S};
 use crate::audio::decode_file;
 use crate::dsp::StreamingExtractor;
+use crate::dsp::N_MELS;
+use crate::engine::Prediction;
 use crate::model::Classifier;
 use crate::predict::{analyse, write_csv, write_csv_header, AnalysisJson};
 use crate::session::{self, Session};
@@ -24,6 +29,89 @@ pub enum ExportKind {
     Labels,
     /// The session's predictions as CSV.
     Predictions,
+    /// The spectrogram above the timeline, as a PNG picture.
+    Picture,
+}
+
+/// The picture's rows per mel band, and the timeline strip's height, in pixels.
+pub const PICTURE_BAND_PX: usize = 2;
+pub const PICTURE_TIMELINE_PX: usize = 48;
+/// The dark line between the two.
+pub const PICTURE_GAP_PX: usize = 2;
+/// A longer file is decimated to this many columns (one per 10 ms below it).
+pub const PICTURE_MAX_WIDTH: usize = 4096;
+
+/// An RGB picture, row by row from the top.
+pub struct Picture {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+/// The spectrogram (a column per 10 ms, low frequencies at the bottom, in the colours the
+/// window uses) above the timeline: under each column, a bar in the colour of the emotion
+/// of the window that covers it, as tall as its probability; nothing where no one spoke.
+/// Drawn from the state rather than taken from a screenshot, so it is the same with any
+/// window size, renderer or none (Xvfb, tests). `None` without columns.
+pub fn picture(state: &AppState) -> Option<Picture> {
+    let n = state.columns.len();
+    if n == 0 {
+        return None;
+    }
+    let width = n.min(PICTURE_MAX_WIDTH);
+    let spectrogram_h = N_MELS * PICTURE_BAND_PX;
+    let height = spectrogram_h + PICTURE_GAP_PX + PICTURE_TIMELINE_PX;
+    let mut rgb = vec![0u8; width * height * 3];
+    let mut put = |x: usize, y: usize, c: [u8; 3]| {
+        if let Some(px) = rgb.get_mut((y * width + x) * 3..(y * width + x) * 3 + 3) {
+            px.copy_from_slice(&c);
+        }
+    };
+    let predictions: Vec<&Prediction> = state.predictions.iter().collect();
+    for x in 0..width {
+        let k = x * n / width;
+        let Some(column) = state.columns.get(k) else {
+            continue;
+        };
+        for (band, &db) in column.iter().enumerate() {
+            let c = db_rgb(db);
+            for dy in 0..PICTURE_BAND_PX {
+                put(x, (N_MELS - 1 - band) * PICTURE_BAND_PX + dy, c);
+            }
+        }
+        for y in spectrogram_h + PICTURE_GAP_PX..height {
+            put(x, y, [24, 24, 24]);
+        }
+        // Each window is credited with the stretch since the one before, as on screen.
+        let t = (state.first_column + k) as f64 * FRAME_S;
+        let i = predictions.partition_point(|p| p.t < t);
+        let Some(p) = predictions.get(i) else {
+            continue;
+        };
+        let Some(label) = p.label() else {
+            continue;
+        };
+        let bar = ((p.probabilities[label.index()].clamp(0.0, 1.0) * PICTURE_TIMELINE_PX as f32)
+            .round() as usize)
+            .max(1);
+        for y in height - bar..height {
+            put(x, y, emotion_rgb(label));
+        }
+    }
+    Some(Picture { width, height, rgb })
+}
+
+fn encode_png(p: &Picture) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let size = |v: usize| u32::try_from(v).map_err(|_| "the picture is too large".to_owned());
+    let mut encoder = png::Encoder::new(&mut out, size(p.width)?, size(p.height)?);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut w| w.write_image_data(&p.rgb))
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// The Export window's contents while it is open.
@@ -87,6 +175,8 @@ pub struct ExportSource {
     pub classifier: Arc<Classifier>,
     /// The session on screen, if any.
     pub session: Option<Session>,
+    /// The picture, drawn when it was asked for.
+    pub picture: Option<Picture>,
 }
 
 /// The file a kind is written to, in `folder`.
@@ -96,6 +186,7 @@ pub fn file_name(kind: ExportKind, name: &str) -> String {
         ExportKind::TimelineJson => format!("{name}.timeline.json"),
         ExportKind::Labels => format!("{name}.labels.txt"),
         ExportKind::Predictions => format!("{name}.predictions.csv"),
+        ExportKind::Picture => format!("{name}.png"),
     }
 }
 
@@ -136,6 +227,10 @@ pub fn export(kind: ExportKind, source: &ExportSource, folder: &Path) -> Result<
             }
             out
         }
+        ExportKind::Picture => match &source.picture {
+            Some(p) => encode_png(p)?,
+            None => return Err("there is no spectrogram to save yet".into()),
+        },
         ExportKind::Labels | ExportKind::Predictions => {
             let Some(session) = &source.session else {
                 return Err("no session is on screen".into());
@@ -195,6 +290,15 @@ pub fn export_window_ui(
                     asked = Some(ExportKind::TimelineJson);
                 }
             });
+            if ui
+                .add_enabled(
+                    idle && file,
+                    egui::Button::new("Spectrogram and timeline as PNG"),
+                )
+                .clicked()
+            {
+                asked = Some(ExportKind::Picture);
+            }
             if session {
                 ui.label("The session:");
                 ui.horizontal(|ui| {

@@ -632,6 +632,9 @@ impl EmovoxApp {
                     name,
                     classifier: Arc::clone(&self.classifier),
                     session: session.map(|r| r.session.clone()),
+                    picture: (kind == export::ExportKind::Picture)
+                        .then(|| export::picture(&self.state))
+                        .flatten(),
                 },
             );
         }
