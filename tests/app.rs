@@ -1155,3 +1155,50 @@ fn a_session_exports_its_labels_for_audacity_and_its_predictions_as_csv() {
         assert_eq!(probs, p.probabilities);
     }
 }
+
+#[test]
+fn file_open_lists_the_recent_files_after_a_restart_most_recent_first() {
+    use egui_kittest::kittest::NodeT;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("config/settings.json");
+    let a = common::wav(CLIP);
+    let b = dir.path().join("b.wav");
+    let gone = dir.path().join("gone.wav");
+    for copy in [&b, &gone] {
+        std::fs::copy(&a, copy).unwrap();
+    }
+    let mut h = with_settings(&settings, Vec::new());
+    for file in [&gone, &a, &b] {
+        h.state_mut().open_file(file.clone());
+        step_until(&mut h, finished);
+    }
+    h.state_mut().save_settings();
+    drop(h);
+    std::fs::remove_file(&gone).unwrap();
+
+    let mut h = with_settings(&settings, Vec::new());
+    assert_eq!(h.state().recent_files, [b.clone(), a.clone(), gone.clone()]);
+    h.get_by_label("Open file…").click();
+    h.run_steps(3);
+    let top = |h: &Harness<'static, EmovoxApp>, p: &Path| {
+        h.get_by_label(p.to_str().unwrap()).rect().top()
+    };
+    // Listed in that order, the one no longer there greyed out.
+    assert!(top(&h, &b) < top(&h, &a) && top(&h, &a) < top(&h, &gone));
+    assert!(h
+        .get_by_label(gone.to_str().unwrap())
+        .accesskit_node()
+        .is_disabled());
+    assert!(!h
+        .get_by_label(a.to_str().unwrap())
+        .accesskit_node()
+        .is_disabled());
+    // Their folders, the most recent first.
+    let folder = |p: &Path| p.parent().unwrap().join("").display().to_string();
+    assert!(top(&h, Path::new(&folder(&b))) < top(&h, Path::new(&folder(&a))));
+    // A click opens the older file, which is then the most recent.
+    h.get_by_label(a.to_str().unwrap()).click();
+    step_until(&mut h, finished);
+    assert_eq!(h.state().state.view, View::File { path: a.clone() });
+    assert_eq!(h.state().recent_files, [a, b, gone]);
+}

@@ -126,6 +126,8 @@ pub struct EmovoxApp {
     window_size: Option<[f32; 2]>,
     /// The folder the last file was opened from: File → Open starts there.
     pub open_folder: Option<PathBuf>,
+    /// The files opened last, the most recent first: File → Open lists them.
+    pub recent_files: Vec<PathBuf>,
     /// Time the last frame's `logic` and `ui` took, for the frame-time benchmark.
     pub last_logic_time: Duration,
     pub last_ui_time: Duration,
@@ -185,6 +187,7 @@ impl EmovoxApp {
             remembered_model: saved.model.clone(),
             window_size: saved.window_size,
             open_folder: saved.open_folder.clone(),
+            recent_files: saved.recent_files.clone(),
             last_logic_time: Duration::ZERO,
             last_ui_time: Duration::ZERO,
         };
@@ -250,11 +253,11 @@ impl EmovoxApp {
 
     /// Analyses a file on the engine's worker.
     pub fn open_file(&mut self, path: PathBuf) {
-        if let Some(folder) = std::path::absolute(&path)
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-        {
-            self.open_folder = Some(folder);
+        if let Ok(absolute) = std::path::absolute(&path) {
+            if let Some(folder) = absolute.parent() {
+                self.open_folder = Some(folder.to_path_buf());
+            }
+            settings::remember_recent(&mut self.recent_files, absolute);
         }
         self.stop_playback();
         self.state.play_from_s = 0.0;
@@ -562,6 +565,7 @@ impl EmovoxApp {
             model: self.remembered_model.clone(),
             window_size: self.window_size,
             open_folder: self.open_folder.clone(),
+            recent_files: self.recent_files.clone(),
         }
     }
 
@@ -785,6 +789,7 @@ impl eframe::App for EmovoxApp {
                 &mut self.state,
                 &mut self.open_path,
                 self.open_folder.as_deref(),
+                &self.recent_files,
                 &models,
             );
         });

@@ -65,6 +65,7 @@ pub fn top_bar_ui(
     state: &mut AppState,
     open_path: &mut Option<String>,
     open_folder: Option<&Path>,
+    recent: &[PathBuf],
     models: &ModelsView,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -205,12 +206,55 @@ pub fn top_bar_ui(
                         close = true;
                     }
                 });
+                if let Some(file) = recent_ui(ui, path, recent) {
+                    actions.push(Action::Open(file));
+                    close = true;
+                }
             });
         if close {
             *open_path = None;
         }
     }
     actions
+}
+
+/// The recent files (a click opens one) and their folders (a click puts the folder in
+/// the Path field), the most recent first; those no longer there are greyed out.
+fn recent_ui(ui: &mut egui::Ui, path: &mut String, recent: &[PathBuf]) -> Option<PathBuf> {
+    if recent.is_empty() {
+        return None;
+    }
+    let mut open = None;
+    ui.separator();
+    ui.label(RichText::new("Recent files").strong());
+    for file in recent {
+        if ui
+            .add_enabled(
+                file.is_file(),
+                egui::Button::new(file.display().to_string()).frame(false),
+            )
+            .on_disabled_hover_text("No longer there")
+            .clicked()
+        {
+            open = Some(file.clone());
+        }
+    }
+    ui.label(RichText::new("Recent folders").strong());
+    for folder in super::settings::recent_folders(recent) {
+        // Shown and typed with a trailing separator, as Open's own start folder is.
+        let text = folder.join("").display().to_string();
+        if ui
+            .add_enabled(
+                folder.is_dir(),
+                egui::Button::new(text.as_str()).frame(false),
+            )
+            .on_disabled_hover_text("No longer there")
+            .clicked()
+        {
+            *path = text;
+        }
+    }
+    open
 }
 
 fn level_meter_ui(ui: &mut egui::Ui, state: &AppState) {

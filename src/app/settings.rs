@@ -1,6 +1,6 @@
 //! What the app remembers between runs: the input (by cpal's stable id, its name as a
 //! fallback), the sessions folder, the model, the window's size and the folder the last
-//! file was opened from. A small JSON file in the platform's config folder
+//! file was opened from, and the files opened last. A small JSON file in the platform's config folder
 //! (`$XDG_CONFIG_HOME/emovox/settings.json`, else `~/.config/emovox/settings.json`),
 //! written atomically whenever what it holds changes. Every field is optional and
 //! `#[serde(default)]`, so a file from an older or newer version still reads; a file that
@@ -28,6 +28,30 @@ pub struct Settings {
     pub window_size: Option<[f32; 2]>,
     /// The folder the last file was opened from (File → Open starts there).
     pub open_folder: Option<PathBuf>,
+    /// The files opened last, the most recent first, at most [`MAX_RECENT`] (absent from
+    /// older files: none).
+    pub recent_files: Vec<PathBuf>,
+}
+
+/// Recent files remembered.
+pub const MAX_RECENT: usize = 10;
+
+/// Puts `path` first among the recent files, once, keeping at most [`MAX_RECENT`].
+pub fn remember_recent(recent: &mut Vec<PathBuf>, path: PathBuf) {
+    recent.retain(|p| *p != path);
+    recent.insert(0, path);
+    recent.truncate(MAX_RECENT);
+}
+
+/// The folders of the recent files, the most recent first, each once.
+pub fn recent_folders(recent: &[PathBuf]) -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for folder in recent.iter().filter_map(|p| p.parent()) {
+        if !folders.iter().any(|f| f == folder) {
+            folders.push(folder.to_path_buf());
+        }
+    }
+    folders
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +176,7 @@ mod tests {
             model: Some(SavedModel::Folder("/tmp/m".into())),
             window_size: Some([1000.0, 700.0]),
             open_folder: Some("/tmp/audio".into()),
+            recent_files: vec!["/tmp/audio/b.wav".into(), "/tmp/a.wav".into()],
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), (s, None));
@@ -160,6 +185,38 @@ mod tests {
         assert_eq!(problem, None);
         assert_eq!(read.sessions, Some(PathBuf::from("/x")));
         assert_eq!(read.input, None);
+        // A file from before recent files were remembered.
+        assert!(read.recent_files.is_empty());
+    }
+
+    #[test]
+    fn recent_files_put_the_latest_first_once_and_keep_ten() {
+        let mut recent = Vec::new();
+        for i in 0..12 {
+            remember_recent(&mut recent, PathBuf::from(format!("/a/{i}.wav")));
+        }
+        remember_recent(&mut recent, PathBuf::from("/a/5.wav"));
+        let names: Vec<String> = recent.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "/a/5.wav",
+                "/a/11.wav",
+                "/a/10.wav",
+                "/a/9.wav",
+                "/a/8.wav",
+                "/a/7.wav",
+                "/a/6.wav",
+                "/a/4.wav",
+                "/a/3.wav",
+                "/a/2.wav"
+            ]
+        );
+        remember_recent(&mut recent, PathBuf::from("/b/x.wav"));
+        assert_eq!(
+            recent_folders(&recent),
+            [PathBuf::from("/b"), PathBuf::from("/a")]
+        );
     }
 
     #[test]
