@@ -1,8 +1,8 @@
 //! The Export window: a file's timeline as `emovox predict --timeline` writes it (CSV or
 //! JSON, the same code) and the spectrogram above the timeline as a PNG picture, and a
 //! session's labels (Audacity label track) and predictions (CSV), into a folder the user
-//! types. Every file is written whole or not at all (a
-//! temporary file in the folder, then a rename), and a failure is a sentence in the window.
+//! types. Every file is written whole or not at all (a temporary file in the folder, then
+//! a rename), and a failure is a sentence in the window.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
