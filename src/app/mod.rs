@@ -4,6 +4,7 @@
 
 pub mod colors;
 pub mod export;
+pub mod file_dialog;
 pub mod help;
 mod model_panel;
 mod panels;
@@ -89,6 +90,8 @@ pub struct EmovoxApp {
     spectrogram: SpectrogramTexture,
     /// The path typed into File → Open, while that window is open.
     open_path: Option<String>,
+    /// File → Open's native dialog (Browse…), on a thread of its own.
+    pub file_dialogs: file_dialog::FileDialogs,
     autosaver: Autosaver,
     last_save: Instant,
     pub sessions_root: PathBuf,
@@ -163,6 +166,7 @@ impl EmovoxApp {
             engine: None,
             spectrogram: SpectrogramTexture::default(),
             open_path: None,
+            file_dialogs: file_dialog::FileDialogs::default(),
             autosaver: Autosaver::new(),
             last_save: Instant::now(),
             sessions_root: PathBuf::new(),
@@ -670,6 +674,11 @@ impl EmovoxApp {
                 Action::Stop => self.stop(),
                 Action::Listen => self.listen(),
                 Action::Open(path) => self.open_file(path),
+                Action::Browse => {
+                    let start = self.open_folder.clone();
+                    self.file_dialogs
+                        .browse(file_dialog::Purpose::OpenFile, start.as_deref());
+                }
                 Action::Record => self.record(),
                 Action::StopRecording => self.stop_recording(),
                 Action::Reopen(dir) => self.open_session(dir),
@@ -731,6 +740,10 @@ impl eframe::App for EmovoxApp {
         if let Some(panel) = &mut self.export {
             panel.poll();
         }
+        if let Some((file_dialog::Purpose::OpenFile, path)) = self.file_dialogs.poll() {
+            self.open_path = None;
+            self.open_file(path);
+        }
         if let Some(rect) = ctx.input(|i| i.viewport().inner_rect) {
             self.window_size = Some([rect.width(), rect.height()]);
         }
@@ -742,6 +755,7 @@ impl eframe::App for EmovoxApp {
             || self.player.is_active()
             || self.tune.is_running()
             || self.export.as_ref().is_some_and(|e| e.is_running())
+            || self.file_dialogs.is_open()
         {
             ctx.request_repaint_after(REFRESH);
         }
@@ -791,6 +805,7 @@ impl eframe::App for EmovoxApp {
                 self.open_folder.as_deref(),
                 &self.recent_files,
                 &models,
+                &self.file_dialogs,
             );
         });
         egui::Panel::bottom("status").show(ui, |ui| panels::status_ui(ui, &self.state));

@@ -7,6 +7,7 @@ use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Span};
 
 use super::colors::emotion_rgb;
+use super::file_dialog::FileDialogs;
 use super::model_panel::model_picker_ui;
 use super::state::{Activity, AppState, Reading, View, UNCERTAIN_MARGIN, UNCERTAIN_TOP};
 use crate::labels::Emotion;
@@ -28,6 +29,8 @@ pub enum Action {
     Stop,
     /// Analyse this audio file (File → Open, or a file dropped on the window).
     Open(PathBuf),
+    /// Show the platform's file dialog (File → Open's Browse…).
+    Browse,
     RefreshDevices,
     Record,
     StopRecording,
@@ -67,6 +70,7 @@ pub fn top_bar_ui(
     open_folder: Option<&Path>,
     recent: &[PathBuf],
     models: &ModelsView,
+    dialogs: &FileDialogs,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.horizontal(|ui| {
@@ -205,7 +209,19 @@ pub fn top_bar_ui(
                     if ui.button("Cancel").clicked() {
                         close = true;
                     }
+                    if ui
+                        .add_enabled(!dialogs.is_open(), egui::Button::new("Browse…"))
+                        .on_hover_text("Choose the file in the system's file dialog")
+                        .clicked()
+                    {
+                        actions.push(Action::Browse);
+                    }
                 });
+                if dialogs.is_open() {
+                    ui.label("Waiting for the file dialog…");
+                } else if let Some(problem) = &dialogs.problem {
+                    ui.label(problem.as_str());
+                }
                 if let Some(file) = recent_ui(ui, path, recent) {
                     actions.push(Action::Open(file));
                     close = true;
