@@ -257,17 +257,21 @@ impl EmovoxApp {
 
     /// Analyses a file on the engine's worker.
     pub fn open_file(&mut self, path: PathBuf) {
+        self.stop_playback();
+        self.state.play_from_s = 0.0;
+        self.stop();
+        self.close_session();
+        self.analyse(path.clone());
+        // Only a file that opened is remembered: a mistyped path is not a recent file.
+        if self.engine.is_none() || !path.is_file() {
+            return;
+        }
         if let Ok(absolute) = std::path::absolute(&path) {
             if let Some(folder) = absolute.parent() {
                 self.open_folder = Some(folder.to_path_buf());
             }
             settings::remember_recent(&mut self.recent_files, absolute);
         }
-        self.stop_playback();
-        self.state.play_from_s = 0.0;
-        self.stop();
-        self.close_session();
-        self.analyse(path);
     }
 
     fn analyse(&mut self, path: PathBuf) {
@@ -909,12 +913,14 @@ fn time_axis() -> egui::Id {
 pub fn run(classifier: Arc<Classifier>, options: AppOptions) -> anyhow::Result<()> {
     // The window opens at the size it had (the app reads the file again, and reports a
     // bad one, once it runs).
-    let size = options
-        .settings
-        .as_deref()
-        .and_then(|path| Settings::load(path).0.window_size)
-        .filter(|[w, h]| w.is_finite() && h.is_finite() && *w >= 400.0 && *h >= 300.0)
-        .unwrap_or([1200.0, 780.0]);
+    // Read without side effects: the app moves a bad file aside and says so.
+    let size = settings::window_size(
+        options
+            .settings
+            .as_deref()
+            .and_then(|path| Settings::read(path).ok())
+            .and_then(|s| s.window_size),
+    );
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("emovox")

@@ -36,6 +36,24 @@ pub struct Settings {
 /// Recent files remembered.
 pub const MAX_RECENT: usize = 10;
 
+/// The window's size when none is remembered, in points.
+pub const DEFAULT_WINDOW: [f32; 2] = [1200.0, 780.0];
+/// The smallest and largest remembered side, in points.
+const WINDOW_SIDE: std::ops::RangeInclusive<f32> = 200.0..=16384.0;
+
+/// The size to open the window at: the remembered one with each side clamped to
+/// 200..=16384 points, or [`DEFAULT_WINDOW`] where a side is not a positive finite number.
+/// A hand-edited `[1e9, 1e9]` would otherwise stop the window opening on every start.
+pub fn window_size(saved: Option<[f32; 2]>) -> [f32; 2] {
+    match saved {
+        Some([w, h]) if [w, h].iter().all(|s| s.is_finite() && *s > 0.0) => [
+            w.clamp(*WINDOW_SIDE.start(), *WINDOW_SIDE.end()),
+            h.clamp(*WINDOW_SIDE.start(), *WINDOW_SIDE.end()),
+        ],
+        _ => DEFAULT_WINDOW,
+    }
+}
+
 /// Puts `path` first among the recent files, once, keeping at most [`MAX_RECENT`].
 pub fn remember_recent(recent: &mut Vec<PathBuf>, path: PathBuf) {
     recent.retain(|p| *p != path);
@@ -98,19 +116,33 @@ pub fn default_path() -> PathBuf {
 
 impl Settings {
     /// Reads the settings. No file yet is the defaults; a file that cannot be read or is
-    /// not valid is the defaults too, with the sentence that says so.
+    /// not valid is the defaults too, with the sentence that says so. A file that does not
+    /// parse is moved aside to `settings.json.bad` first, since the next change rewrites
+    /// the settings file and the user may want what was in it.
     pub fn load(path: &Path) -> (Settings, Option<String>) {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return (Settings::default(), None)
-            }
-            Err(e) => return (Settings::default(), Some(ignored(path, &e.to_string()))),
-        };
-        match serde_json::from_str(&text) {
+        match Self::read(path) {
             Ok(settings) => (settings, None),
-            Err(e) => (Settings::default(), Some(ignored(path, &e.to_string()))),
+            Err(ReadError::Io(e)) => (Settings::default(), Some(ignored(path, &e, None))),
+            Err(ReadError::Parse(e)) => {
+                let bad = bad_path(path);
+                let kept = std::fs::rename(path, &bad).map(|()| bad);
+                (Settings::default(), Some(ignored(path, &e, Some(kept))))
+            }
         }
+    }
+
+    /// Reads the settings without side effects: no file yet is the defaults.
+    pub fn read(path: &Path) -> Result<Settings, ReadError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => return Err(ReadError::Io(e.to_string())),
+        };
+        let mut settings: Settings =
+            serde_json::from_slice(&bytes).map_err(|e| ReadError::Parse(e.to_string()))?;
+        // A hand-edited list can be of any length.
+        settings.recent_files.truncate(MAX_RECENT);
+        Ok(settings)
     }
 
     /// Writes the settings atomically, creating the folder.
@@ -124,10 +156,30 @@ impl Settings {
     }
 }
 
-fn ignored(path: &Path, reason: &str) -> String {
+/// Why the settings file was not read: it could not be read, or it did not parse.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(String),
+    Parse(String),
+}
+
+/// Where a settings file that does not parse is kept: `settings.json.bad` beside it.
+pub fn bad_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".bad");
+    path.with_file_name(name)
+}
+
+/// The message for a settings file not used; `kept` is where a bad one was moved.
+fn ignored(path: &Path, reason: &str, kept: Option<std::io::Result<PathBuf>>) -> String {
+    let kept = match kept {
+        None => String::new(),
+        Some(Ok(bad)) => format!(" It was kept as {}.", bad.display()),
+        Some(Err(e)) => format!(" It could not be kept aside ({e})."),
+    };
     format!(
         "Ignored the settings file {} ({reason}); starting with the defaults, and it will be \
-         rewritten when a setting changes.",
+         rewritten when a setting changes.{kept}",
         path.display()
     )
 }
@@ -231,6 +283,40 @@ mod tests {
             problem.starts_with("Ignored the settings file") && problem.contains("settings.json"),
             "{problem}"
         );
+        // The bad file is kept aside, before anything rewrites the settings, and the
+        // message names where.
+        let bad = dir.path().join("settings.json.bad");
+        assert_eq!(std::fs::read_to_string(&bad).unwrap(), "{\"sessions\": ");
+        assert!(!path.exists());
+        assert!(problem.contains(&bad.display().to_string()), "{problem}");
+    }
+
+    #[test]
+    fn a_hand_edited_recent_list_is_cut_to_ten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        let files: Vec<String> = (0..25).map(|i| format!("\"/a/{i}.wav\"")).collect();
+        std::fs::write(
+            &path,
+            format!("{{\"recent_files\": [{}]}}", files.join(",")),
+        )
+        .unwrap();
+        let (read, problem) = Settings::load(&path);
+        assert_eq!(problem, None);
+        assert_eq!(read.recent_files.len(), MAX_RECENT);
+        assert_eq!(read.recent_files[0], PathBuf::from("/a/0.wav"));
+    }
+
+    #[test]
+    fn the_window_size_is_clamped_or_the_default() {
+        assert_eq!(window_size(None), DEFAULT_WINDOW);
+        assert_eq!(window_size(Some([1000.0, 700.0])), [1000.0, 700.0]);
+        assert_eq!(window_size(Some([1e9, 1e9])), [16384.0, 16384.0]);
+        assert_eq!(window_size(Some([50.0, 20000.0])), [200.0, 16384.0]);
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -5.0, 0.0] {
+            assert_eq!(window_size(Some([bad, 700.0])), DEFAULT_WINDOW, "{bad}");
+            assert_eq!(window_size(Some([1000.0, bad])), DEFAULT_WINDOW, "{bad}");
+        }
     }
 
     #[test]
