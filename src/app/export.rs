@@ -190,6 +190,20 @@ pub fn file_name(kind: ExportKind, name: &str) -> String {
     }
 }
 
+/// `folder/{stem}{rest}` where no such file is there, else the first free
+/// `{stem} (2){rest}`, `{stem} (3){rest}`…: an export never replaces a file, which may be
+/// the user's own. `rest` is the kind's suffix (`.png`, `.timeline.csv`).
+pub fn free_path(folder: &Path, stem: &str, rest: &str) -> PathBuf {
+    let first = folder.join(format!("{stem}{rest}"));
+    if std::fs::symlink_metadata(&first).is_err() {
+        return first;
+    }
+    (2u64..)
+        .map(|i| folder.join(format!("{stem} ({i}){rest}")))
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or(first)
+}
+
 /// Writes one export; the error is a sentence for the window.
 pub fn export(kind: ExportKind, source: &ExportSource, folder: &Path) -> Result<PathBuf, String> {
     if folder.as_os_str().is_empty() {
@@ -242,7 +256,9 @@ pub fn export(kind: ExportKind, source: &ExportSource, folder: &Path) -> Result<
             }
         }
     };
-    let path = folder.join(file_name(kind, &source.name));
+    let name = file_name(kind, &source.name);
+    let rest = name.strip_prefix(source.name.as_str()).unwrap_or_default();
+    let path = free_path(folder, &source.name, rest);
     crate::fsutil::write_atomic(&path, &bytes).map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
@@ -324,4 +340,26 @@ pub fn export_window_ui(
             }
         });
     asked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_takes_the_first_free_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(free_path(d, "my.clip", ".png"), d.join("my.clip.png"));
+        std::fs::write(d.join("my.clip.png"), b"the user's").unwrap();
+        assert_eq!(free_path(d, "my.clip", ".png"), d.join("my.clip (2).png"));
+        std::fs::write(d.join("my.clip (2).png"), b"").unwrap();
+        assert_eq!(free_path(d, "my.clip", ".png"), d.join("my.clip (3).png"));
+        std::fs::write(d.join("clip.timeline.csv"), b"").unwrap();
+        assert_eq!(
+            free_path(d, "clip", ".timeline.csv"),
+            d.join("clip (2).timeline.csv")
+        );
+        assert_eq!(std::fs::read(d.join("my.clip.png")).unwrap(), b"the user's");
+    }
 }
