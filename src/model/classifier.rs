@@ -153,13 +153,8 @@ impl Classifier {
     /// Loads `emovox.json` and `emovox.safetensors` from `dir`, refusing a card this code
     /// cannot feed.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
-        let card = ModelCard::load(dir)?;
-        let path = ModelCard::weights_path(dir);
-        let bytes = std::fs::read(&path).map_err(|reason| ModelError::Weights {
-            path: path.clone(),
-            reason: reason.into(),
-        })?;
-        Self::from_safetensors(card, &bytes, &path)
+        let (card, bytes) = ModelSource::Folder(dir.to_path_buf()).read()?;
+        Self::from_safetensors(card, &bytes, &ModelCard::weights_path(dir))
     }
 
     /// The network `card` describes with the weights in `bytes` (a safetensors file; `path`
