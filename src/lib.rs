@@ -11,6 +11,7 @@ pub mod audio;
 pub mod clock;
 pub mod dsp;
 pub mod engine;
+pub mod fastmath;
 pub mod fsutil;
 pub mod labels;
 pub mod model;

@@ -12,7 +12,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use crate::dsp::{StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
 use crate::labels::Emotion;
 use crate::model::classifier::{argmax, mean, ModelError, Probabilities};
-use crate::model::input::{frame_vector, speech_window, window_starts, INPUT_DIM, WINDOW_FRAMES};
+use crate::model::input::{
+    frame_vector, loop_from, speech_window, window_starts, INPUT_DIM, WINDOW_FRAMES,
+};
 use crate::model::Classifier;
 use crate::vad::{frame_flags, SpeechGate};
 
@@ -73,16 +75,31 @@ pub fn analyse(
     let speech = frame_flags(&mut SpeechGate::default(), signal, n);
 
     let starts = window_starts(n);
+    // Windows read as they are go through the model together, sharing the clip's
+    // convolutions; those whose speech starts late are looped and run one by one.
+    let (plain, late): (Vec<usize>, Vec<usize>) = (0..starts.len()).partition(|&i| {
+        let (start, end) = (starts[i], (starts[i] + WINDOW_FRAMES).min(n));
+        loop_from(speech[start..end].iter().copied(), end - start).is_none()
+    });
+    let mut probs = vec![[0.0f32; Emotion::COUNT]; starts.len()];
+    let plain_starts: Vec<usize> = plain.iter().map(|&i| starts[i]).collect();
+    for (&i, p) in plain.iter().zip(model.windows(&frames, &plain_starts)?) {
+        probs[i] = p;
+    }
+    // The looped windows, each a full window, one after another: also one call.
     let mut looped = Vec::new();
-    let mut probs = Vec::with_capacity(starts.len());
-    for &start in &starts {
-        let end = (start + WINDOW_FRAMES).min(n);
-        let window = speech_window(
+    let mut all_looped = Vec::with_capacity(late.len() * WINDOW_FRAMES * INPUT_DIM);
+    for &i in &late {
+        let (start, end) = (starts[i], (starts[i] + WINDOW_FRAMES).min(n));
+        all_looped.extend_from_slice(speech_window(
             &frames[start * INPUT_DIM..end * INPUT_DIM],
             speech[start..end].iter().copied(),
             &mut looped,
-        );
-        probs.extend(model.windows(window, &[0])?);
+        ));
+    }
+    let looped_starts: Vec<usize> = (0..late.len()).map(|k| k * WINDOW_FRAMES).collect();
+    for (&i, p) in late.iter().zip(model.windows(&all_looped, &looped_starts)?) {
+        probs[i] = p;
     }
     // Running count of speech frames, so each window's share is one subtraction.
     let mut speech_before = Vec::with_capacity(n + 1);

@@ -239,6 +239,74 @@ fn the_lstm_inference_loop_equals_its_differentiable_form() {
     }
 }
 
+/// A network with every parameter random (BatchNorm statistics included, variances
+/// positive), laid out for inference.
+fn random_inference_net(cfg: &NetConfig, rng: &mut Rng) -> emovox::model::infer::InferenceNet {
+    let varmap = VarMap::new();
+    let net = EmotionNet::new(
+        cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    {
+        let data = varmap.data().lock().unwrap();
+        for (name, var) in data.iter() {
+            let shape = var.dims().to_vec();
+            let mut t = (random(&shape, rng) * 0.5).unwrap();
+            if name.ends_with("running_var") {
+                t = (t.abs().unwrap() + 0.5).unwrap();
+            }
+            var.set(&t.to_dtype(DType::F32).unwrap()).unwrap();
+        }
+    }
+    emovox::model::infer::InferenceNet::new(&net).unwrap()
+}
+
+#[test]
+fn a_clips_shared_front_end_gives_each_windows_own_answer() {
+    let mut rng = Rng::new(11);
+    let cfg = NetConfig {
+        input_dim: 9,
+        conv_channels: 16,
+        lstm_hidden: 24,
+        classes: 8,
+        dropout: 0.3,
+    };
+    let fast = random_inference_net(&cfg, &mut rng);
+    // Windows of 300 frames every 25 (odd: both pooling parities), the last flush with
+    // the end of the clip, as file analysis reads them; then a sparse, unordered set with
+    // a gap (windows left to the per-window path in between), and windows of 48 and 12
+    // frames (12 shares no conv2 row: the per-window fallback).
+    let n = 437;
+    let x: Vec<f32> = (0..n * cfg.input_dim)
+        .map(|_| rng.normal() as f32)
+        .collect();
+    let every: Vec<usize> = (0..=n - 300).step_by(25).chain([n - 300]).collect();
+    let cases: [(usize, Vec<usize>); 4] = [
+        (300, every),
+        (300, vec![75, 0, 137, 12]),
+        (48, vec![3, 10, 11, 200, 389]),
+        (12, vec![0, 5, 425]),
+    ];
+    for (t, starts) in cases {
+        let got = fast.clip_probabilities(&x, n, t, &starts).unwrap();
+        assert_eq!(got.len(), starts.len());
+        for (&s, g) in starts.iter().zip(&got) {
+            let d = cfg.input_dim;
+            let alone = fast.probabilities(&x[s * d..(s + t) * d], 1, t).unwrap();
+            for (a, b) in alone[0].iter().zip(g) {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "t {t}, start {s}: {:?} vs {g:?}",
+                    alone[0]
+                );
+            }
+        }
+    }
+    // A window past the clip's end is an error, not a panic.
+    assert!(fast.clip_probabilities(&x, n, 300, &[200]).is_err());
+}
+
 #[test]
 fn the_inference_pass_equals_the_networks_own_forward() {
     use emovox::model::infer::InferenceNet;

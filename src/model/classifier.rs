@@ -231,14 +231,45 @@ fn set_weights(varmap: &VarMap, bytes: &[u8]) -> candle_core::Result<()> {
 }
 
 /// Runs the network in inference mode over windows of `frames` starting at `starts`.
+/// Several windows that lie inside the frames share one convolutional front end
+/// (`InferenceNet::clip_probabilities`: the same answers to float rounding, in about
+/// half the time); a single window, or one padded past the end, runs alone.
 pub(crate) fn window_probabilities(
     net: &InferenceNet,
     norm: &Normaliser,
     frames: &[f16],
     starts: &[usize],
 ) -> candle_core::Result<Vec<Probabilities>> {
+    let n = frames.len() / INPUT_DIM;
+    let inside = starts.iter().all(|&s| s + WINDOW_FRAMES <= n);
+    if let (true, Some(&lo), Some(&last)) = (
+        inside && starts.len() > 1,
+        starts.iter().min(),
+        starts.iter().max(),
+    ) {
+        let hi = last + WINDOW_FRAMES;
+        let mut x = vec![0.0f32; (hi - lo) * INPUT_DIM];
+        for (frame, out) in frames[lo * INPUT_DIM..hi * INPUT_DIM]
+            .chunks_exact(INPUT_DIM)
+            .zip(x.chunks_exact_mut(INPUT_DIM))
+        {
+            norm.apply(frame, out);
+        }
+        let shifted: Vec<usize> = starts.iter().map(|&s| s - lo).collect();
+        let probs = net.clip_probabilities(&x, hi - lo, WINDOW_FRAMES, &shifted)?;
+        return Ok(probs.iter().map(|p| to_row(p)).collect());
+    }
     let windows: Vec<(&[f16], usize)> = starts.iter().map(|&s| (frames, s)).collect();
     batch_probabilities(net, norm, &windows)
+}
+
+/// One window's softmax as a fixed-size row.
+fn to_row(p: &[f32]) -> Probabilities {
+    let mut row = [0.0f32; Emotion::COUNT];
+    for (r, v) in row.iter_mut().zip(p) {
+        *r = *v;
+    }
+    row
 }
 
 /// Runs the network in inference mode over (frames, start) windows, which may come from
@@ -257,11 +288,7 @@ pub(crate) fn batch_probabilities(
             fill_window(frames, start, norm, slot);
         }
         for p in net.probabilities(&batch[..chunk.len() * size], chunk.len(), WINDOW_FRAMES)? {
-            let mut row = [0.0f32; Emotion::COUNT];
-            for (r, v) in row.iter_mut().zip(p) {
-                *r = v;
-            }
-            out.push(row);
+            out.push(to_row(&p));
         }
     }
     Ok(out)

@@ -31,13 +31,9 @@ pub fn speech_window<'a>(
     looped: &'a mut Vec<f16>,
 ) -> &'a [f16] {
     let n = window.len() / INPUT_DIM;
-    let Some(first) = speech.into_iter().take(n).position(|s| s) else {
+    let Some(from) = loop_from(speech, n) else {
         return window;
     };
-    if first < LATE_SPEECH_FRAMES {
-        return window;
-    }
-    let from = first - PRE_ROLL_FRAMES;
     looped.clear();
     looped.extend(
         window[from * INPUT_DIM..n * INPUT_DIM]
@@ -47,6 +43,13 @@ pub fn speech_window<'a>(
             .flatten(),
     );
     looped
+}
+
+/// Where [`speech_window`] starts the repeated stretch of a window of `n` frames with these
+/// speech flags; `None` when the window is read as it is.
+pub fn loop_from(speech: impl IntoIterator<Item = bool>, n: usize) -> Option<usize> {
+    let first = speech.into_iter().take(n).position(|s| s)?;
+    (first >= LATE_SPEECH_FRAMES).then(|| first - PRE_ROLL_FRAMES)
 }
 
 /// One frame's model input, in the order the model card's feature list names.
@@ -102,9 +105,13 @@ pub fn fill_window(frames: &[f16], start: usize, norm: &Normaliser, out: &mut [f
     {
         let src = (start + t).min(n.saturating_sub(1));
         let frame = frames.get(src * INPUT_DIM..(src + 1) * INPUT_DIM);
-        for (d, v) in row.iter_mut().enumerate() {
-            let x = frame.map_or(0.0, |f| f[d].to_f32());
-            *v = (x - norm.mean[d]) * norm.inv_std[d];
+        match frame {
+            Some(frame) => norm.apply(frame, row),
+            None => {
+                for (d, v) in row.iter_mut().enumerate() {
+                    *v = (0.0 - norm.mean[d]) * norm.inv_std[d];
+                }
+            }
         }
     }
 }
@@ -117,6 +124,15 @@ pub struct Normaliser {
 }
 
 impl Normaliser {
+    /// One frame standardised into `out`.
+    pub fn apply(&self, frame: &[f16], out: &mut [f32]) {
+        for (((v, x), mean), inv_std) in
+            out.iter_mut().zip(frame).zip(&self.mean).zip(&self.inv_std)
+        {
+            *v = (x.to_f32() - mean) * inv_std;
+        }
+    }
+
     pub fn from_mean_std(mean: &[f32], std: &[f32]) -> Self {
         Self {
             mean: mean.to_vec(),

@@ -29,18 +29,11 @@ impl Real for f32 {
     const ONE: Self = 1.0;
     #[inline(always)]
     fn exp(self) -> Self {
-        exp_approx(self)
+        crate::fastmath::exp(self)
     }
-    /// Fused where the CPU has FMA; otherwise a plain multiply and add, because without
-    /// the instruction `f32::mul_add` is a library call per element (a build for plain
-    /// x86-64 ran the model about 9 times slower so).
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
-        if cfg!(target_feature = "fma") {
-            f32::mul_add(self, a, b)
-        } else {
-            self * a + b
-        }
+        crate::fastmath::mul_add(self, a, b)
     }
 }
 
@@ -249,7 +242,7 @@ fn backpropagate<T: Real>(z: &mut [T], grad: &[T], w_hh: &[T], hidden: usize, re
         if step > 0 {
             // dh_{t−1} = W_hhᵀ · dz_t: W_hh's 4H rows weighted by dz_t.
             dh_next.fill(T::ZERO);
-            add_row_products(&mut dh_next, &z[at * g4..][..g4], w_hh);
+            add_row_products([&mut dh_next[..]], [&z[at * g4..][..g4]], w_hh);
         }
     }
 }
@@ -276,7 +269,9 @@ pub(super) fn recur<T: Real>(
 /// [`recur`] over gate rows `stride` apart, this direction's 4H starting at `offset`
 /// (so both directions can share one projection), with the recurrent weights already
 /// transposed to (H, 4H) (see [`transpose`]), so a caller that keeps them does not redo it
-/// for every window.
+/// for every window. Sequences run two side by side: each loaded run of weights serves
+/// both, which a step's matrix-vector product, bound by loading the weights, needs; every
+/// hidden state is computed exactly as alone.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn recur_strided<T: Real>(
     gates: &[T],
@@ -288,20 +283,70 @@ pub(super) fn recur_strided<T: Real>(
     stride: usize,
     offset: usize,
 ) -> Vec<T> {
-    let g4 = 4 * hidden;
     let mut out = vec![T::ZERO; b * t * hidden];
-    let mut h = vec![T::ZERO; hidden];
-    let mut c = vec![T::ZERO; hidden];
-    let mut z = vec![T::ZERO; g4];
+    let layout = GateLayout {
+        t,
+        hidden,
+        reverse,
+        stride,
+        offset,
+    };
+    let mut item = 0;
+    while item + SIDE_BY_SIDE <= b {
+        recur_items::<T, SIDE_BY_SIDE>(gates, item, &layout, w_t, &mut out);
+        item += SIDE_BY_SIDE;
+    }
+    for item in item..b {
+        recur_items::<T, 1>(gates, item, &layout, w_t, &mut out);
+    }
+    out
+}
+
+/// Sequences run side by side in [`recur_strided`]: two, whose accumulators (2 × 64
+/// values) still fit in registers with the weights beside them.
+const SIDE_BY_SIDE: usize = 2;
+
+/// Where a direction's gates and states lie.
+struct GateLayout {
+    t: usize,
+    hidden: usize,
+    reverse: bool,
+    stride: usize,
+    offset: usize,
+}
+
+/// Sequences `first..first + J` of [`recur_strided`], into their rows of `out`.
+fn recur_items<T: Real, const J: usize>(
+    gates: &[T],
+    first: usize,
+    layout: &GateLayout,
+    w_t: &[T],
+    out: &mut [T],
+) {
+    let GateLayout {
+        t,
+        hidden,
+        reverse,
+        stride,
+        offset,
+    } = *layout;
+    let g4 = 4 * hidden;
+    let mut h: [Vec<T>; J] = std::array::from_fn(|_| vec![T::ZERO; hidden]);
+    let mut c: [Vec<T>; J] = std::array::from_fn(|_| vec![T::ZERO; hidden]);
+    let mut z: [Vec<T>; J] = std::array::from_fn(|_| vec![T::ZERO; g4]);
     let mut act = vec![T::ZERO; g4];
-    for item in 0..b {
-        h.fill(T::ZERO);
-        c.fill(T::ZERO);
-        for step in 0..t {
-            let index = if reverse { t - 1 - step } else { step };
-            let row = (item * t + index) * stride + offset;
+    for step in 0..t {
+        let index = if reverse { t - 1 - step } else { step };
+        for (j, z) in z.iter_mut().enumerate() {
+            let row = ((first + j) * t + index) * stride + offset;
             z.copy_from_slice(&gates[row..row + g4]);
-            add_row_products(&mut z, &h, w_t);
+        }
+        add_row_products(
+            z.each_mut().map(|z| z.as_mut_slice()),
+            h.each_ref().map(|h| h.as_slice()),
+            w_t,
+        );
+        for (j, (z, (h, c))) in z.iter().zip(h.iter_mut().zip(c.iter_mut())).enumerate() {
             // Gates i, f, o through the sigmoid; the cell input g through tanh.
             let (zi_f, rest) = z.split_at(2 * hidden);
             let (zg, zo) = rest.split_at(hidden);
@@ -314,40 +359,54 @@ pub(super) fn recur_strided<T: Real>(
             for k in 0..hidden {
                 c[k] = af[k] * c[k] + ai[k] * a_g[k];
             }
-            tanh_into(&c, &mut h);
+            tanh_into(c, h);
             for (hk, ok) in h.iter_mut().zip(a_o.iter()) {
                 *hk *= *ok;
             }
-            let dst = (item * t + index) * hidden;
-            out[dst..dst + hidden].copy_from_slice(&h);
+            let dst = ((first + j) * t + index) * hidden;
+            out[dst..dst + hidden].copy_from_slice(h);
         }
     }
-    out
 }
 
-/// `z += Σ_k h[k] · w_t[k]` where `w_t` holds H rows of `z.len()`, in blocks of 64
-/// outputs kept in registers across the whole sum over k. Full blocks take a path whose
-/// length the compiler knows, which it unrolls into eight independent vector
-/// accumulators (a third faster than the same loop over a run-time length).
-fn add_row_products<T: Real>(z: &mut [T], h: &[T], w_t: &[T]) {
+/// `z_j += Σ_k h_j[k] · w_t[k]` for each sequence j, where `w_t` holds H rows of
+/// `z_j.len()`, in blocks of 64 outputs kept in registers across the whole sum over k.
+/// Full blocks take a path whose length the compiler knows, which it unrolls into
+/// independent vector accumulators (a third faster than the same loop over a run-time
+/// length). Each output's sum runs in order of k whatever J is.
+fn add_row_products<T: Real, const J: usize>(mut z: [&mut [T]; J], h: [&[T]; J], w_t: &[T]) {
     const BLOCK: usize = 64;
-    let g = z.len();
-    for (bi, zb) in z.chunks_mut(BLOCK).enumerate() {
-        let j0 = bi * BLOCK;
-        if let Ok(zb) = <&mut [T; BLOCK]>::try_from(&mut *zb) {
-            let mut acc = *zb;
-            for (k, &hk) in h.iter().enumerate() {
-                let w = &w_t[k * g + j0..][..BLOCK];
-                for (a, &wj) in acc.iter_mut().zip(w) {
-                    *a = wj.mul_add(hk, *a);
+    let g = z[0].len();
+    for j0 in (0..g).step_by(BLOCK) {
+        let width = BLOCK.min(g - j0);
+        if width == BLOCK {
+            let mut acc: [[T; BLOCK]; J] = std::array::from_fn(|j| {
+                let mut a = [T::ZERO; BLOCK];
+                a.copy_from_slice(&z[j][j0..j0 + BLOCK]);
+                a
+            });
+            for k in 0..h[0].len() {
+                let Ok(w) = <&[T; BLOCK]>::try_from(&w_t[k * g + j0..][..BLOCK]) else {
+                    continue;
+                };
+                for (acc, h) in acc.iter_mut().zip(&h) {
+                    let hk = h[k];
+                    for (a, &wj) in acc.iter_mut().zip(w) {
+                        *a = wj.mul_add(hk, *a);
+                    }
                 }
             }
-            *zb = acc;
+            for (z, acc) in z.iter_mut().zip(&acc) {
+                z[j0..j0 + BLOCK].copy_from_slice(acc);
+            }
         } else {
-            for (k, &hk) in h.iter().enumerate() {
-                let w = &w_t[k * g + j0..][..zb.len()];
-                for (a, &wj) in zb.iter_mut().zip(w) {
-                    *a = wj.mul_add(hk, *a);
+            for (z, h) in z.iter_mut().zip(&h) {
+                let zb = &mut z[j0..j0 + width];
+                for (k, &hk) in h.iter().enumerate() {
+                    let w = &w_t[k * g + j0..][..width];
+                    for (a, &wj) in zb.iter_mut().zip(w) {
+                        *a = wj.mul_add(hk, *a);
+                    }
                 }
             }
         }
@@ -395,28 +454,6 @@ fn tanh_into<T: Real>(x: &[T], out: &mut [T]) {
     }
 }
 
-/// e^x to within about 2 ulp over the whole f32 range, without branches, so the loops
-/// above vectorise (libm's `expf` is a call per element and was a third of an LSTM
-/// step). Cephes' method: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r,
-/// and 2^n built in the exponent bits.
-#[inline(always)]
-fn exp_approx(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let x = x.clamp(-87.3, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
-    let r = Real::mul_add(n, -LN2_LO, Real::mul_add(n, -LN2_HI, x));
-    let fma = <f32 as Real>::mul_add;
-    let p = fma(1.987_569_1e-4, r, 1.398_199_9e-3);
-    let p = fma(p, r, 8.333_452e-3);
-    let p = fma(p, r, 4.166_579_6e-2);
-    let p = fma(p, r, 1.666_666_5e-1);
-    let p = fma(p, r, 0.5);
-    let er = fma(p, r * r, r) + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    er * scale
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -424,20 +461,6 @@ mod tests {
     use super::*;
     use crate::model::rng::Rng;
     use candle_core::{Device, IndexOp, Var};
-
-    #[test]
-    fn exp_approx_is_within_a_few_ulp_of_exp() {
-        let mut worst = 0.0f64;
-        for i in -8_000..=8_000 {
-            let x = i as f32 * 0.01;
-            let exact = f64::from(x).exp();
-            let rel = ((f64::from(exp_approx(x)) - exact) / exact).abs();
-            worst = worst.max(rel);
-        }
-        assert!(worst < 4e-7, "worst relative error {worst:e}");
-        assert_eq!(exp_approx(-1000.0), exp_approx(-87.3));
-        assert!(exp_approx(1000.0).is_finite());
-    }
 
     #[test]
     fn the_tiled_transpose_moves_every_element() {

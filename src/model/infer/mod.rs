@@ -5,24 +5,18 @@
 //! they grew faster than the batch.
 //!
 //! Per window: unfold → conv1 (one product) → BatchNorm (folded into a scale and shift)
-//! → ReLU → max-pool 2 → the same for conv2 → one product projects the sequence for
-//! both LSTM directions → the recurrences (`net::recur`) → attention pool → head →
-//! softmax.
+//! → ReLU → max-pool 2 → the same for conv2 (`conv.rs`) → one product projects the
+//! sequence for both LSTM directions → the recurrences (`net::recur`, windows two side by
+//! side) → attention pool → head → softmax. A clip's overlapping windows share one conv
+//! front end (`clip.rs`).
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::net::{recur_strided, transpose, EmotionNet, TimeConv};
+use super::net::{recur_strided, transpose, EmotionNet};
+use conv::ConvBlock;
 
-/// A conv layer with its BatchNorm: `relu((unfold(x) · w) · scale + shift)`.
-struct ConvBlock {
-    /// (kernel · in, out): the unfolded input's columns are [tap][channel].
-    w: Tensor,
-    scale: Vec<f32>,
-    shift: Vec<f32>,
-    kernel: usize,
-    input: usize,
-    output: usize,
-}
+mod clip;
+mod conv;
 
 pub struct InferenceNet {
     conv1: ConvBlock,
@@ -45,83 +39,6 @@ pub struct InferenceNet {
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
-}
-
-impl ConvBlock {
-    fn new(conv: &TimeConv, bn: &candle_nn::BatchNorm) -> Result<Self> {
-        let (output, input, kernel) = conv.weight.dims3()?;
-        let w = conv
-            .weight
-            .to_dtype(DType::F32)?
-            .transpose(1, 2)?
-            .reshape((output, kernel * input))?
-            .t()?
-            .contiguous()?;
-        let bias = values(&conv.bias)?;
-        let mean = values(bn.running_mean())?;
-        let var = values(bn.running_var())?;
-        let (gamma, beta) = match bn.weight_and_bias() {
-            Some((g, b)) => (values(g)?, values(b)?),
-            None => (vec![1.0; output], vec![0.0; output]),
-        };
-        let eps = bn.eps();
-        let scale: Vec<f32> = gamma
-            .iter()
-            .zip(&var)
-            .map(|(g, v)| g / (f64::from(*v) + eps).sqrt() as f32)
-            .collect();
-        // BatchNorm of (conv + bias): (conv + bias − mean) · scale + beta.
-        let shift = (0..output)
-            .map(|c| (bias[c] - mean[c]) * scale[c] + beta[c])
-            .collect();
-        Ok(Self {
-            w,
-            scale,
-            shift,
-            kernel,
-            input,
-            output,
-        })
-    }
-
-    /// (n, t, input) → (n, t / 2, output): conv, BatchNorm, ReLU, max-pool 2.
-    fn forward(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<f32>> {
-        let (k, c) = (self.kernel, self.input);
-        let pad = k / 2;
-        let mut unfolded = vec![0.0f32; n * t * k * c];
-        for item in 0..n {
-            for step in 0..t {
-                let row = (item * t + step) * k * c;
-                for tap in 0..k {
-                    // Zero padding outside the window, as "same" convolution does.
-                    let Some(src) = (step + tap).checked_sub(pad).filter(|&s| s < t) else {
-                        continue;
-                    };
-                    let from = (item * t + src) * c;
-                    unfolded[row + tap * c..row + (tap + 1) * c]
-                        .copy_from_slice(&x[from..from + c]);
-                }
-            }
-        }
-        let y = Tensor::from_vec(unfolded, (n * t, k * c), &Device::Cpu)?.matmul(&self.w)?;
-        let y = y.flatten_all()?.to_vec1::<f32>()?;
-        let out_c = self.output;
-        let half = t / 2;
-        let mut pooled = vec![0.0f32; n * half * out_c];
-        for item in 0..n {
-            for p in 0..half {
-                let a = (item * t + 2 * p) * out_c;
-                let b = a + out_c;
-                let dst = (item * half + p) * out_c;
-                for ch in 0..out_c {
-                    let ya = (y[a + ch] * self.scale[ch] + self.shift[ch]).max(0.0);
-                    let yb = (y[b + ch] * self.scale[ch] + self.shift[ch]).max(0.0);
-                    pooled[dst + ch] = ya.max(yb);
-                }
-            }
-        }
-        Ok(pooled)
-    }
 }
 
 impl InferenceNet {
@@ -165,11 +82,16 @@ impl InferenceNet {
     /// (normalised), laid out window after window.
     pub fn probabilities(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<Vec<f32>>> {
         let x = self.conv1.forward(x, n, t)?;
-        let t = t / 2;
-        let x = self.conv2.forward(&x, n, t)?;
-        let t = t / 2;
+        let x = self.conv2.forward(&x, n, t / 2)?;
+        self.recurrent_probabilities(&x, n, t / 4)
+    }
+
+    /// From the front end's output (`n` windows of `t` rows of conv channels) to each
+    /// window's probabilities: the input projection, both recurrences, attention pooling,
+    /// the head and softmax.
+    fn recurrent_probabilities(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<Vec<f32>>> {
         let (c, h) = (self.conv2.output, self.hidden);
-        let gates = Tensor::from_vec(x, (n * t, c), &Device::Cpu)?
+        let gates = Tensor::from_slice(x, (n * t, c), &Device::Cpu)?
             .matmul(&self.w_ih)?
             .flatten_all()?
             .to_vec1::<f32>()?;

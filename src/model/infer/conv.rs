@@ -1,0 +1,140 @@
+//! One convolutional block of the inference pass: Conv1d ("same" padding, stride 1) with
+//! its BatchNorm folded into a scale and shift, then ReLU, computed for any chosen rows
+//! of a sequence as one matrix product over the unfolded input. Max-pooling is left to
+//! the caller, because a clip's overlapping windows pool the same rows in different pairs.
+
+use std::ops::Range;
+
+use candle_core::{DType, Device, Result, Tensor};
+
+use crate::model::net::TimeConv;
+
+/// One output row: the input row it is centred on and the input rows it may read.
+/// Taps outside `reads` see zeros, as "same" padding does at a window's edges.
+#[derive(Clone, Debug)]
+pub(super) struct Row {
+    pub centre: usize,
+    pub reads: Range<usize>,
+}
+
+/// A conv layer with its BatchNorm: `relu((unfold(x) · w) · scale + shift)`.
+pub(super) struct ConvBlock {
+    /// (kernel · in, out): the unfolded input's columns are [tap][channel].
+    w: Tensor,
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+    kernel: usize,
+    pub input: usize,
+    pub output: usize,
+}
+
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
+}
+
+impl ConvBlock {
+    pub fn new(conv: &TimeConv, bn: &candle_nn::BatchNorm) -> Result<Self> {
+        let (output, input, kernel) = conv.weight.dims3()?;
+        let w = conv
+            .weight
+            .to_dtype(DType::F32)?
+            .transpose(1, 2)?
+            .reshape((output, kernel * input))?
+            .t()?
+            .contiguous()?;
+        let bias = values(&conv.bias)?;
+        let mean = values(bn.running_mean())?;
+        let var = values(bn.running_var())?;
+        let (gamma, beta) = match bn.weight_and_bias() {
+            Some((g, b)) => (values(g)?, values(b)?),
+            None => (vec![1.0; output], vec![0.0; output]),
+        };
+        let eps = bn.eps();
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(&var)
+            .map(|(g, v)| g / (f64::from(*v) + eps).sqrt() as f32)
+            .collect();
+        // BatchNorm of (conv + bias): (conv + bias − mean) · scale + beta.
+        let shift = (0..output)
+            .map(|c| (bias[c] - mean[c]) * scale[c] + beta[c])
+            .collect();
+        Ok(Self {
+            w,
+            scale,
+            shift,
+            kernel,
+            input,
+            output,
+        })
+    }
+
+    /// Taps on each side of the centre row: the rows at a window's edges within this
+    /// distance see its zero padding.
+    pub fn reach(&self) -> usize {
+        self.kernel / 2
+    }
+
+    /// The block's output (conv, BatchNorm, ReLU; no pooling) for `rows` of `x` (rows of
+    /// `input` values), one output row of `output` values per entry.
+    pub fn activations(&self, x: &[f32], rows: &[Row]) -> Result<Vec<f32>> {
+        let (k, c) = (self.kernel, self.input);
+        let reach = self.reach();
+        let mut unfolded = vec![0.0f32; rows.len() * k * c];
+        for (row, dst) in rows.iter().zip(unfolded.chunks_exact_mut(k * c)) {
+            for (tap, dst) in dst.chunks_exact_mut(c).enumerate() {
+                let Some(src) = (row.centre + tap)
+                    .checked_sub(reach)
+                    .filter(|s| row.reads.contains(s))
+                else {
+                    continue;
+                };
+                dst.copy_from_slice(&x[src * c..(src + 1) * c]);
+            }
+        }
+        let mut y = Tensor::from_vec(unfolded, (rows.len(), k * c), &Device::Cpu)?
+            .matmul(&self.w)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        for row in y.chunks_exact_mut(self.output) {
+            for ((v, scale), shift) in row.iter_mut().zip(&self.scale).zip(&self.shift) {
+                *v = (*v * scale + shift).max(0.0);
+            }
+        }
+        Ok(y)
+    }
+
+    /// (n, t, input) → (n, t / 2, output): every window on its own, zero-padded at its
+    /// edges, then max-pooled in pairs.
+    pub fn forward(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<f32>> {
+        let rows: Vec<Row> = (0..n * t)
+            .map(|centre| {
+                let start = centre - centre % t;
+                Row {
+                    centre,
+                    reads: start..start + t,
+                }
+            })
+            .collect();
+        let c = self.output;
+        if t < 2 {
+            return Ok(Vec::new());
+        }
+        let y = self.activations(x, &rows)?;
+        let mut pooled = vec![0.0f32; n * (t / 2) * c];
+        for (item, out) in pooled.chunks_exact_mut((t / 2) * c).enumerate() {
+            let window = &y[item * t * c..(item + 1) * t * c];
+            for (pair, dst) in window.chunks_exact(2 * c).zip(out.chunks_exact_mut(c)) {
+                max_into(&pair[..c], &pair[c..], dst);
+            }
+        }
+        Ok(pooled)
+    }
+}
+
+/// `out = max(a, b)` element by element: one step of max-pooling in pairs.
+pub(super) fn max_into(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x.max(*y);
+    }
+}
