@@ -12,6 +12,10 @@ use std::collections::HashMap;
 
 use safetensors::{Dtype, SafeTensors};
 
+use super::dots::{dot, Weights};
+use super::spectrum::{Spectrum, SpectrumScratch};
+use crate::fastmath::{sigmoid, tanh};
+
 /// Samples a chunk holds (32 ms at 16 kHz): the only size the 16 kHz model accepts.
 pub const CHUNK: usize = 512;
 /// Samples of the previous chunk that precede each chunk in the network's input.
@@ -43,11 +47,11 @@ pub enum VadError {
     },
 }
 
-/// A 1-D convolution with kernel 3 and padding 1, weights kept as PyTorch lays them out
-/// (`[out][in][3]`), so each output is one dot product with a gathered input patch.
+/// A 1-D convolution with kernel 3 and padding 1: each output is one product of a
+/// weight row (PyTorch's `[out][in][3]`) with a gathered input patch.
 #[derive(Clone, Debug)]
 struct Conv {
-    weight: Vec<f32>,
+    weights: Weights,
     bias: Vec<f32>,
     cin: usize,
     cout: usize,
@@ -61,24 +65,43 @@ impl Conv {
         (t + 2 - Self::K) / self.stride + 1
     }
 
-    /// `x` is `[cin][t]`; writes `[cout][out_len]` into `out` with ReLU applied.
-    fn forward_relu(&self, x: &[f32], t: usize, patch: &mut Vec<f32>, out: &mut Vec<f32>) {
+    /// `x` is `[chunk][cin][t]` for `m` chunks; writes `[chunk][cout][out_len]` into `out`
+    /// with ReLU applied. Every output is the bias plus one dot product of a weight row
+    /// with a gathered input patch; all chunks' patches go through [`Weights::apply`] together.
+    fn forward_relu(
+        &self,
+        x: &[f32],
+        t: usize,
+        m: usize,
+        scratch: &mut Scratch,
+        out: &mut Vec<f32>,
+    ) {
         let t_out = self.out_len(t);
-        out.clear();
-        out.resize(self.cout * t_out, 0.0);
-        for j in 0..t_out {
-            patch.clear();
-            for c in 0..self.cin {
-                for k in 0..Self::K {
-                    // Position in the input, shifted by the padding of one.
-                    let p = (j * self.stride + k).checked_sub(1).filter(|&p| p < t);
-                    patch.push(p.map_or(0.0, |p| x[c * t + p]));
+        let patches = &mut scratch.patches;
+        patches.clear();
+        for chunk in x.chunks_exact(self.cin * t).take(m) {
+            for j in 0..t_out {
+                for c in 0..self.cin {
+                    for k in 0..Self::K {
+                        // Position in the input, shifted by the padding of one.
+                        let p = (j * self.stride + k).checked_sub(1).filter(|&p| p < t);
+                        patches.push(p.map_or(0.0, |p| chunk[c * t + p]));
+                    }
                 }
             }
-            let n = self.cin * Self::K;
+        }
+        let dots = &mut scratch.dots;
+        dots.clear();
+        dots.resize(self.cout * m * t_out, 0.0);
+        self.weights.apply(patches, dots);
+        out.clear();
+        out.resize(m * self.cout * t_out, 0.0);
+        for (c, chunk_out) in out.chunks_exact_mut(self.cout * t_out).enumerate() {
             for o in 0..self.cout {
-                let v = self.bias[o] + dot(&self.weight[o * n..(o + 1) * n], patch);
-                out[o * t_out + j] = v.max(0.0);
+                for j in 0..t_out {
+                    let v = self.bias[o] + dots[(c * t_out + j) * self.cout + o];
+                    chunk_out[o * t_out + j] = v.max(0.0);
+                }
             }
         }
     }
@@ -87,12 +110,12 @@ impl Conv {
 /// The network's weights.
 #[derive(Clone, Debug)]
 pub struct SileroNet {
-    /// `[2·BINS][FILTER]`: real parts, then imaginary parts.
-    stft_basis: Vec<f32>,
+    /// STFT magnitudes: an FFT, as the shipped weights' basis is the Hann-windowed DFT.
+    spectrum: Spectrum,
     encoder: [Conv; 4],
     /// `[4·HIDDEN][HIDDEN]` each, gates in PyTorch's order (input, forget, cell, output).
-    w_ih: Vec<f32>,
-    w_hh: Vec<f32>,
+    w_ih: Weights,
+    w_hh: Weights,
     /// `b_ih + b_hh`, folded once.
     bias: Vec<f32>,
     out_weight: Vec<f32>,
@@ -144,7 +167,11 @@ impl SileroNet {
         let stft_basis = take("stft_conv.weight", &[2 * BINS, 1, FILTER])?;
         let mut conv = |i: usize, cin: usize, cout: usize, stride: usize| {
             Ok::<_, VadError>(Conv {
-                weight: take(&format!("conv{i}.weight"), &[cout, cin, Conv::K])?,
+                weights: Weights::new(
+                    &take(&format!("conv{i}.weight"), &[cout, cin, Conv::K])?,
+                    cout,
+                    cin * Conv::K,
+                ),
                 bias: take(&format!("conv{i}.bias"), &[cout])?,
                 cin,
                 cout,
@@ -165,10 +192,10 @@ impl SileroNet {
         let out_weight = take("final_conv.weight", &[1, HIDDEN, 1])?;
         let out_bias = take("final_conv.bias", &[1])?;
         Ok(SileroNet {
-            stft_basis,
+            spectrum: Spectrum::new(&stft_basis, BINS, FILTER),
             encoder,
-            w_ih,
-            w_hh,
+            w_ih: Weights::new(&w_ih, 4 * HIDDEN, HIDDEN),
+            w_hh: Weights::new(&w_hh, 4 * HIDDEN, HIDDEN),
             bias,
             out_weight,
             out_bias: out_bias.first().copied().unwrap_or(0.0),
@@ -183,10 +210,20 @@ pub struct SileroState {
     h: [f32; HIDDEN],
     c: [f32; HIDDEN],
     input: [f32; PADDED],
+    scratch: Scratch,
+}
+
+/// Buffers reused from call to call, sized for the largest block of chunks seen.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    /// Each chunk's STFT frames, `[chunk][FRAMES][FILTER]`.
+    frames: Vec<f32>,
     a: Vec<f32>,
     b: Vec<f32>,
-    patch: Vec<f32>,
+    patches: Vec<f32>,
+    dots: Vec<f32>,
     gates: Vec<f32>,
+    spectrum: SpectrumScratch,
 }
 
 impl Default for SileroState {
@@ -195,10 +232,15 @@ impl Default for SileroState {
             h: [0.0; HIDDEN],
             c: [0.0; HIDDEN],
             input: [0.0; PADDED],
-            a: Vec::with_capacity(BINS * FRAMES),
-            b: Vec::with_capacity(BINS * FRAMES),
-            patch: Vec::with_capacity(BINS * Conv::K),
-            gates: vec![0.0; 4 * HIDDEN],
+            scratch: Scratch {
+                frames: Vec::with_capacity(FRAMES * FILTER),
+                a: Vec::with_capacity(BINS * FRAMES),
+                b: Vec::with_capacity(BINS * FRAMES),
+                patches: Vec::with_capacity(FRAMES * BINS * Conv::K),
+                dots: Vec::with_capacity(2 * BINS * FRAMES),
+                gates: Vec::with_capacity(4 * HIDDEN),
+                spectrum: SpectrumScratch::default(),
+            },
         }
     }
 }
@@ -206,79 +248,106 @@ impl Default for SileroState {
 impl SileroNet {
     /// The speech probability of the next 512 samples; advances `state`.
     pub fn step(&self, state: &mut SileroState, chunk: &[f32; CHUNK]) -> f32 {
-        // Context: the last 64 samples of the previous chunk's input.
-        state.input.copy_within(INPUT - CONTEXT..INPUT, 0);
-        state.input[CONTEXT..INPUT].copy_from_slice(chunk);
-        // Reflection padding on the right (the edge sample not repeated).
-        for k in 0..CONTEXT {
-            state.input[INPUT + k] = state.input[INPUT - 2 - k];
-        }
+        let mut p = 0.0;
+        self.step_many(state, std::slice::from_ref(chunk), |v| p = v);
+        p
+    }
 
-        // STFT magnitude, `[BINS][FRAMES]`.
+    /// The speech probabilities of consecutive chunks, in order, bit for bit those of
+    /// [`SileroNet::step`] on each in turn. The parts that carry nothing from chunk to
+    /// chunk (the STFT, the encoder, the LSTM's input projection) run over all the chunks
+    /// together; only the recurrence goes chunk by chunk.
+    pub fn step_many(
+        &self,
+        state: &mut SileroState,
+        chunks: &[[f32; CHUNK]],
+        mut on_probability: impl FnMut(f32),
+    ) {
+        let m = chunks.len();
         let SileroState {
-            a, b, patch, gates, ..
+            h,
+            c,
+            input,
+            scratch,
         } = state;
-        a.clear();
-        a.resize(BINS * FRAMES, 0.0);
-        for f in 0..FRAMES {
-            let frame = &state.input[f * STFT_HOP..f * STFT_HOP + FILTER];
-            for bin in 0..BINS {
-                let re = dot(&self.stft_basis[bin * FILTER..(bin + 1) * FILTER], frame);
-                let im_row = (BINS + bin) * FILTER;
-                let im = dot(&self.stft_basis[im_row..im_row + FILTER], frame);
-                a[bin * FRAMES + f] = (re * re + im * im).sqrt();
+        // Each chunk's frames: context (the last 64 samples of the previous chunk's
+        // input), the chunk, reflection padding on the right (the edge sample not
+        // repeated); 256-sample frames every 128 samples.
+        scratch.frames.clear();
+        for chunk in chunks {
+            input.copy_within(INPUT - CONTEXT..INPUT, 0);
+            input[CONTEXT..INPUT].copy_from_slice(chunk);
+            for k in 0..CONTEXT {
+                input[INPUT + k] = input[INPUT - 2 - k];
+            }
+            for f in 0..FRAMES {
+                scratch
+                    .frames
+                    .extend_from_slice(&input[f * STFT_HOP..f * STFT_HOP + FILTER]);
             }
         }
 
+        // STFT magnitude, `[chunk][BINS][FRAMES]`.
+        let mut magnitudes = std::mem::take(&mut scratch.dots);
+        self.spectrum
+            .magnitudes(&scratch.frames, &mut scratch.spectrum, &mut magnitudes);
+        let mut a = std::mem::take(&mut scratch.a);
+        a.clear();
+        a.resize(m * BINS * FRAMES, 0.0);
+        for (chunk, out) in a.chunks_exact_mut(BINS * FRAMES).enumerate() {
+            for f in 0..FRAMES {
+                let frame = &magnitudes[(chunk * FRAMES + f) * BINS..][..BINS];
+                for (bin, &v) in frame.iter().enumerate() {
+                    out[bin * FRAMES + f] = v;
+                }
+            }
+        }
+        scratch.dots = magnitudes;
+
+        let mut b = std::mem::take(&mut scratch.b);
         let mut t = FRAMES;
         for (i, conv) in self.encoder.iter().enumerate() {
-            let (x, y) = if i % 2 == 0 {
-                (&*a, &mut *b)
+            if i % 2 == 0 {
+                conv.forward_relu(&a, t, m, scratch, &mut b);
             } else {
-                (&*b, &mut *a)
-            };
-            conv.forward_relu(x, t, patch, y);
+                conv.forward_relu(&b, t, m, scratch, &mut a);
+            }
             t = conv.out_len(t);
         }
-        // Four layers: the result is back in `a`, `[HIDDEN][1]`.
-        let x = &a[..HIDDEN];
+        // Four layers: the result is back in `a`, `[chunk][HIDDEN]` (one step left).
 
-        for (g, out) in gates.iter_mut().enumerate() {
-            let row = g * HIDDEN..(g + 1) * HIDDEN;
-            *out = self.bias[g] + dot(&self.w_ih[row.clone()], x) + dot(&self.w_hh[row], &state.h);
+        // The input projection of every chunk, `[chunk][4·HIDDEN]`.
+        let mut projected = std::mem::take(&mut scratch.dots);
+        projected.clear();
+        projected.resize(4 * HIDDEN * m, 0.0);
+        self.w_ih.apply(&a[..m * HIDDEN], &mut projected);
+        let gates = &mut scratch.gates;
+        gates.resize(4 * HIDDEN, 0.0);
+        for chunk in 0..m {
+            self.w_hh.apply(&h[..], gates);
+            let x = &projected[chunk * 4 * HIDDEN..(chunk + 1) * 4 * HIDDEN];
+            for ((out, b), x) in gates.iter_mut().zip(&self.bias).zip(x) {
+                *out += b + x;
+            }
+            // Branch-free sigmoid and tanh, so the loop vectorises.
+            let (gi, rest) = gates.split_at(HIDDEN);
+            let (gf, rest) = rest.split_at(HIDDEN);
+            let (gg, go) = rest.split_at(HIDDEN);
+            for k in 0..HIDDEN {
+                let i = sigmoid(gi[k]);
+                let f = sigmoid(gf[k]);
+                let g = tanh(gg[k]);
+                let o = sigmoid(go[k]);
+                c[k] = f * c[k] + i * g;
+                h[k] = o * tanh(c[k]);
+            }
+            let relu_h = h.map(|v| v.max(0.0));
+            on_probability(sigmoid(self.out_bias + dot(&self.out_weight, &relu_h)));
         }
-        for k in 0..HIDDEN {
-            let i = sigmoid(gates[k]);
-            let f = sigmoid(gates[HIDDEN + k]);
-            let g = gates[2 * HIDDEN + k].tanh();
-            let o = sigmoid(gates[3 * HIDDEN + k]);
-            state.c[k] = f * state.c[k] + i * g;
-            state.h[k] = o * state.c[k].tanh();
-        }
-        let relu_h = state.h.map(|v| v.max(0.0));
-        sigmoid(self.out_bias + dot(&self.out_weight, &relu_h))
+        scratch.dots = projected;
+        scratch.a = a;
+        scratch.b = b;
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// A dot product with 16 independent accumulators, which the compiler keeps in vector
-/// registers (the sums differ from a sequential sum only by rounding).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let (ac, ar) = a.as_chunks::<16>();
-    let (bc, br) = b.as_chunks::<16>();
-    let mut acc = [0.0f32; 16];
-    for (x, y) in ac.iter().zip(bc) {
-        for k in 0..16 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
@@ -288,20 +357,17 @@ mod tests {
     #[test]
     fn the_embedded_weights_parse() {
         let net = SileroNet::from_safetensors(EMBEDDED).expect("parses");
-        assert_eq!(net.stft_basis.len(), 2 * BINS * FILTER);
+        // The shipped basis is the Hann-windowed DFT: its magnitudes come from an FFT.
+        assert!(
+            matches!(net.spectrum, Spectrum::Fft { .. }),
+            "{:?}",
+            net.spectrum
+        );
     }
 
     #[test]
     fn garbage_is_refused_with_a_reason() {
         let e = SileroNet::from_safetensors(b"not a safetensors file").unwrap_err();
         assert!(e.to_string().starts_with("voice activity weights"), "{e}");
-    }
-
-    #[test]
-    fn dot_matches_a_plain_sum() {
-        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
-        let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.1).collect();
-        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - plain).abs() < 1e-3);
     }
 }
