@@ -48,6 +48,7 @@ fn bench(c: &mut Criterion) {
             for piece in black_box(&clip).chunks(160) {
                 gate.push(piece, |c| open += usize::from(c.speech));
             }
+            gate.finish(|c| open += usize::from(c.speech));
             open
         })
     });
@@ -74,7 +75,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for &s in &starts {
                 let window = &black_box(&x)[s * INPUT_DIM..(s + WINDOW_FRAMES) * INPUT_DIM];
-                fast.probabilities(window, 1, WINDOW_FRAMES).expect("forward");
+                fast.probabilities(window, 1, WINDOW_FRAMES)
+                    .expect("forward");
             }
         })
     });

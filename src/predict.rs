@@ -11,7 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::dsp::{StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
 use crate::labels::Emotion;
-use crate::model::classifier::{argmax, mean, ModelError, Probabilities};
+use crate::model::classifier::{argmax, mean, ModelError, Probabilities, WINDOW_GROUP};
 use crate::model::input::{
     frame_vector, loop_from, speech_window, window_starts, INPUT_DIM, WINDOW_FRAMES,
 };
@@ -76,7 +76,7 @@ pub fn analyse(
 
     let starts = window_starts(n);
     // Windows read as they are go through the model together, sharing the clip's
-    // convolutions; those whose speech starts late are looped and run one by one.
+    // convolutions; those whose speech starts late are looped, each its own full window.
     let (plain, late): (Vec<usize>, Vec<usize>) = (0..starts.len()).partition(|&i| {
         let (start, end) = (starts[i], (starts[i] + WINDOW_FRAMES).min(n));
         loop_from(speech[start..end].iter().copied(), end - start).is_none()
@@ -86,20 +86,26 @@ pub fn analyse(
     for (&i, p) in plain.iter().zip(model.windows(&frames, &plain_starts)?) {
         probs[i] = p;
     }
-    // The looped windows, each a full window, one after another: also one call.
+    // The looped windows one after another, a group at a time (memory stays flat).
     let mut looped = Vec::new();
-    let mut all_looped = Vec::with_capacity(late.len() * WINDOW_FRAMES * INPUT_DIM);
-    for &i in &late {
-        let (start, end) = (starts[i], (starts[i] + WINDOW_FRAMES).min(n));
-        all_looped.extend_from_slice(speech_window(
-            &frames[start * INPUT_DIM..end * INPUT_DIM],
-            speech[start..end].iter().copied(),
-            &mut looped,
-        ));
-    }
-    let looped_starts: Vec<usize> = (0..late.len()).map(|k| k * WINDOW_FRAMES).collect();
-    for (&i, p) in late.iter().zip(model.windows(&all_looped, &looped_starts)?) {
-        probs[i] = p;
+    let mut group_frames = Vec::with_capacity(WINDOW_GROUP * WINDOW_FRAMES * INPUT_DIM);
+    for group in late.chunks(WINDOW_GROUP) {
+        group_frames.clear();
+        for &i in group {
+            let (start, end) = (starts[i], (starts[i] + WINDOW_FRAMES).min(n));
+            group_frames.extend_from_slice(speech_window(
+                &frames[start * INPUT_DIM..end * INPUT_DIM],
+                speech[start..end].iter().copied(),
+                &mut looped,
+            ));
+        }
+        let group_starts: Vec<usize> = (0..group.len()).map(|k| k * WINDOW_FRAMES).collect();
+        for (&i, p) in group
+            .iter()
+            .zip(model.windows(&group_frames, &group_starts)?)
+        {
+            probs[i] = p;
+        }
     }
     // Running count of speech frames, so each window's share is one subtraction.
     let mut speech_before = Vec::with_capacity(n + 1);

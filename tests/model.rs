@@ -381,3 +381,27 @@ fn fine_tuning_starts_from_the_given_weights() {
     assert!(tuned < scratch - 0.5, "fine-tuning {tuned} vs {scratch}");
     assert_eq!(normalisation, card.normalisation);
 }
+
+#[test]
+fn a_long_files_windows_in_shared_groups_give_each_windows_own_answer() {
+    // 17 s of frames: 57 windows every 0.25 s, more than one group of the shared front
+    // end; given in reverse order, plus one window padded past the end (run alone), so
+    // every answer must come back to its own slot.
+    let model = Classifier::shipped().unwrap();
+    let n = 1_700;
+    let frames: Vec<half::f16> = (0..n * INPUT_DIM)
+        .map(|i| half::f16::from_f32(((i as f32) * 0.013).sin() * 3.0 + (i % 7) as f32))
+        .collect();
+    let mut starts = window_starts(n);
+    assert!(starts.len() > emovox::model::classifier::WINDOW_GROUP);
+    starts.reverse();
+    starts.push(n - WINDOW_FRAMES / 2);
+    let together = model.windows(&frames, &starts).unwrap();
+    assert_eq!(together.len(), starts.len());
+    for (&s, got) in starts.iter().zip(&together) {
+        let alone = model.windows(&frames, &[s]).unwrap()[0];
+        for (a, b) in alone.iter().zip(got) {
+            assert!((a - b).abs() < 1e-5, "start {s}: {alone:?} vs {got:?}");
+        }
+    }
+}

@@ -19,9 +19,10 @@ use super::net::EmotionNet;
 use crate::dsp::StreamingExtractor;
 use crate::labels::Emotion;
 
-/// Windows per forward pass. One: `emovox predict` over 1,200 files took 6.0 s so, and
-/// 6.6–6.8 s with a clip's windows batched by 8; per window, batches save nothing
-/// (`cargo bench --bench model`: 1.8 ms alone, 2.1 ms each in fours, 1.8 ms in eights).
+/// Windows per forward pass of windows that do not share a clip (training's validation
+/// windows, padded short clips). One: when it was chosen, batches saved nothing per window
+/// (`cargo bench --bench model`: 1.8 ms alone, 2.1 ms each in fours, 1.8 ms in eights);
+/// a file's windows take the shared front end instead ([`window_probabilities`]).
 const BATCH: usize = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -230,10 +231,16 @@ fn set_weights(varmap: &VarMap, bytes: &[u8]) -> candle_core::Result<()> {
     Ok(())
 }
 
+/// Windows the shared front end takes in one call (12 s of a file at 0.25 s hops): nearly
+/// all the sharing, with memory that stays flat however long the file (about 20 MB for a
+/// group; all of an hour's windows at once would need about 10 GB).
+pub const WINDOW_GROUP: usize = 48;
+
 /// Runs the network in inference mode over windows of `frames` starting at `starts`.
-/// Several windows that lie inside the frames share one convolutional front end
-/// (`InferenceNet::clip_probabilities`: the same answers to float rounding, in about
-/// half the time); a single window, or one padded past the end, runs alone.
+/// Windows inside the frames go through the shared conv front end in groups of
+/// [`WINDOW_GROUP`] (`InferenceNet::clip_probabilities`: each window's own answer to float
+/// rounding, in about two thirds of the time); a window alone, or one padded past the end
+/// (a clip shorter than a window), runs by itself, as the live engine runs its windows.
 pub(crate) fn window_probabilities(
     net: &InferenceNet,
     norm: &Normaliser,
@@ -241,26 +248,47 @@ pub(crate) fn window_probabilities(
     starts: &[usize],
 ) -> candle_core::Result<Vec<Probabilities>> {
     let n = frames.len() / INPUT_DIM;
-    let inside = starts.iter().all(|&s| s + WINDOW_FRAMES <= n);
-    if let (true, Some(&lo), Some(&last)) = (
-        inside && starts.len() > 1,
-        starts.iter().min(),
-        starts.iter().max(),
-    ) {
-        let hi = last + WINDOW_FRAMES;
-        let mut x = vec![0.0f32; (hi - lo) * INPUT_DIM];
-        for (frame, out) in frames[lo * INPUT_DIM..hi * INPUT_DIM]
-            .chunks_exact(INPUT_DIM)
-            .zip(x.chunks_exact_mut(INPUT_DIM))
-        {
-            norm.apply(frame, out);
+    let mut out = vec![[0.0f32; Emotion::COUNT]; starts.len()];
+    let (mut inside, padded): (Vec<usize>, Vec<usize>) =
+        (0..starts.len()).partition(|&i| starts[i] + WINDOW_FRAMES <= n);
+    inside.sort_by_key(|&i| starts[i]);
+    for group in inside.chunks(WINDOW_GROUP) {
+        let group_starts: Vec<usize> = group.iter().map(|&i| starts[i]).collect();
+        let probs = shared_probabilities(net, norm, frames, &group_starts)?;
+        for (&i, p) in group.iter().zip(probs) {
+            out[i] = p;
         }
-        let shifted: Vec<usize> = starts.iter().map(|&s| s - lo).collect();
-        let probs = net.clip_probabilities(&x, hi - lo, WINDOW_FRAMES, &shifted)?;
-        return Ok(probs.iter().map(|p| to_row(p)).collect());
     }
-    let windows: Vec<(&[f16], usize)> = starts.iter().map(|&s| (frames, s)).collect();
-    batch_probabilities(net, norm, &windows)
+    let windows: Vec<(&[f16], usize)> = padded.iter().map(|&i| (frames, starts[i])).collect();
+    for (&i, p) in padded.iter().zip(batch_probabilities(net, norm, &windows)?) {
+        out[i] = p;
+    }
+    Ok(out)
+}
+
+/// Windows that lie inside `frames`, sorted by start, through one shared front end over
+/// the frames they span; a single window by itself.
+fn shared_probabilities(
+    net: &InferenceNet,
+    norm: &Normaliser,
+    frames: &[f16],
+    starts: &[usize],
+) -> candle_core::Result<Vec<Probabilities>> {
+    let (Some(&lo), Some(&last), true) = (starts.first(), starts.last(), starts.len() > 1) else {
+        let windows: Vec<(&[f16], usize)> = starts.iter().map(|&s| (frames, s)).collect();
+        return batch_probabilities(net, norm, &windows);
+    };
+    let hi = last + WINDOW_FRAMES;
+    let mut x = vec![0.0f32; (hi - lo) * INPUT_DIM];
+    for (frame, out) in frames[lo * INPUT_DIM..hi * INPUT_DIM]
+        .chunks_exact(INPUT_DIM)
+        .zip(x.chunks_exact_mut(INPUT_DIM))
+    {
+        norm.apply(frame, out);
+    }
+    let shifted: Vec<usize> = starts.iter().map(|&s| s - lo).collect();
+    let probs = net.clip_probabilities(&x, hi - lo, WINDOW_FRAMES, &shifted)?;
+    Ok(probs.iter().map(|p| to_row(p)).collect())
 }
 
 /// One window's softmax as a fixed-size row.
@@ -274,7 +302,8 @@ fn to_row(p: &[f32]) -> Probabilities {
 
 /// Runs the network in inference mode over (frames, start) windows, which may come from
 /// different clips, `BATCH` at a time. A window's probabilities do not depend on the
-/// batch it runs in, so a file and the live engine's single windows agree exactly.
+/// batch it runs in: the live engine's single windows and these agree exactly (a file's
+/// shared front end agrees with them to float rounding).
 pub(crate) fn batch_probabilities(
     net: &InferenceNet,
     norm: &Normaliser,

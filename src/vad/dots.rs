@@ -2,12 +2,12 @@
 //! vectors, so a signal scored chunk by chunk (live) and in blocks of chunks (a whole
 //! file) gets the same bits.
 //!
-//! A dot product summed along its length is one chain of dependent additions, and the
-//! detector's 0.7 M multiply-adds a chunk spent most of their time waiting on those
-//! chains. Here the weights are transposed once, so one input value multiplies a run of
-//! 64 outputs' weights (eight independent vector additions), and up to four input
+//! A dot product summed along its length is one chain of dependent additions. Here the
+//! weights are transposed once, so one input value multiplies a run of
+//! 64 outputs' weights (four to eight independent vector additions), and two input
 //! vectors share every loaded weight: a file's chunks in blocks read each weight once
-//! per four frames instead of once per frame.
+//! per two frames instead of once per frame (two measured faster than four or three,
+//! whose accumulators no longer fit in registers beside the weights).
 
 use crate::fastmath::mul_add;
 
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn every_input_gets_the_same_bits_alone_or_in_a_group() {
-        // Row counts around the 64-output blocks; input counts around the groups of four.
+        // Row counts around the 64-output blocks; input counts around the groups of two.
         let mut seed = 1u32;
         let mut value = || {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
