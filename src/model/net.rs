@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recurrence::{lstm_recurrence, recur};
 use super::rng::Rng;
-// The inference pass (`infer.rs`) runs the same loops.
+// The inference pass (`infer/`) runs the same loops.
 pub(super) use super::recurrence::{recur_strided, transpose};
 
 /// Sizes of the network; recorded in the model card so loading builds the same shape.
