@@ -47,9 +47,237 @@ pub fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (1.0 + exp(2.0 * x))
 }
 
+/// Outputs a [`block_sums`] call computes side by side for several input vectors: four
+/// AVX-512 registers per vector.
+pub const BLOCK: usize = 64;
+/// Outputs computed side by side for a single input vector (a recurrence's one step):
+/// sixteen registers, so that sixteen independent chains of multiply-adds hide each
+/// one's latency.
+pub const WIDE_BLOCK: usize = 256;
+
+/// `acc[j][i] += Σ_k x[j][k] · w[k · stride + i]` for the `W` outputs `i` of one block
+/// and each input vector `x[j]` (k over `0..x[j].len()`): the inner loop of a matrix
+/// times several vectors, with every loaded run of weights serving all J vectors. Each
+/// sum runs in order of k with [`mul_add`], so an output gets the same bits whatever J
+/// and W are (a file scored in blocks equals the same audio scored live).
+///
+/// With AVX-512 the accumulators are held in named registers: written as plain arrays,
+/// the compiler spilled them to memory once J passed 2, and the weights' loads, not the
+/// multiply-adds, set the pace. `J · W` must stay within 256 (sixteen registers).
+#[inline(always)]
+pub fn block_sums<const J: usize, const W: usize>(
+    acc: &mut [[f32; W]; J],
+    x: [&[f32]; J],
+    w: &[f32],
+    stride: usize,
+) {
+    assert!(
+        W.is_multiple_of(16) && J * W <= 256,
+        "at most sixteen registers of sums"
+    );
+    let n = x.first().map_or(0, |x| x.len());
+    assert!(
+        x.iter().all(|x| x.len() == n),
+        "input vectors of one length"
+    );
+    if n == 0 {
+        return;
+    }
+    assert!(
+        w.len() >= (n - 1) * stride + W,
+        "weights for every input position"
+    );
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    // SAFETY: the CPU has AVX-512 (compile-time feature); every load reads
+    // `w[k·stride..k·stride + W]` for k < n, checked against `w.len()` above, and
+    // `x[j][k]` for k < n = x[j].len().
+    unsafe {
+        block_sums_avx512(acc, x, w, stride, n);
+        return;
+    }
+    #[allow(unreachable_code)]
+    for k in 0..n {
+        let Ok(row) = <&[f32; W]>::try_from(&w[k * stride..][..W]) else {
+            continue;
+        };
+        for (acc, x) in acc.iter_mut().zip(&x) {
+            let v = x[k];
+            for (a, &wl) in acc.iter_mut().zip(row) {
+                *a = mul_add(wl, v, *a);
+            }
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+unsafe fn block_sums_avx512<const J: usize, const W: usize>(
+    acc: &mut [[f32; W]; J],
+    x: [&[f32]; J],
+    w: &[f32],
+    stride: usize,
+    n: usize,
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+    const LANES: usize = 16;
+    // Registers per vector: W / 16, at most 16 (the array is sized for the most; the
+    // loops below touch only the first W / 16, and the rest are optimised away).
+    let regs = W / LANES;
+    let mut a: [[__m512; 16]; J] = [[_mm512_setzero_ps(); 16]; J];
+    for j in 0..J {
+        for r in 0..regs {
+            a[j][r] = _mm512_loadu_ps(acc[j][r * LANES..].as_ptr());
+        }
+    }
+    let (w, xs) = (w.as_ptr(), x.map(|x| x.as_ptr()));
+    for k in 0..n {
+        let row = w.add(k * stride);
+        let mut wr = [_mm512_setzero_ps(); 16];
+        for (r, wr) in wr.iter_mut().enumerate().take(regs) {
+            *wr = _mm512_loadu_ps(row.add(r * LANES));
+        }
+        for j in 0..J {
+            let v = _mm512_set1_ps(*xs[j].add(k));
+            for r in 0..regs {
+                a[j][r] = _mm512_fmadd_ps(wr[r], v, a[j][r]);
+            }
+        }
+    }
+    for j in 0..J {
+        for r in 0..regs {
+            _mm512_storeu_ps(acc[j][r * LANES..].as_mut_ptr(), a[j][r]);
+        }
+    }
+}
+
+/// Vectors that share each loaded run of weights in [`vectors_times_matrix`]: four where
+/// AVX-512's 32 registers hold their sums beside the weights, two otherwise.
+const GROUP: usize = if cfg!(target_feature = "avx512f") {
+    4
+} else {
+    2
+};
+
+/// `out[j · cols + i] = Σ_k x(j)[k] · w[k · cols + i]` for `m` vectors `x(j)` of one
+/// length K and a K × `cols` row-major matrix `w`: vectors in groups sharing each loaded
+/// weight, 64 outputs at a time (256 for a vector alone). Every sum runs in order of k,
+/// so a vector's outputs have the same bits whatever else is computed beside it. `x` is
+/// a function so that callers pass rows in place (a convolution's unfolded rows are
+/// slices of its input) without collecting them.
+pub fn vectors_times_matrix<'a>(
+    m: usize,
+    x: impl Fn(usize) -> &'a [f32],
+    w: &[f32],
+    cols: usize,
+    out: &mut [f32],
+) {
+    assert!(out.len() >= m * cols, "room for every output");
+    let mut j = 0;
+    while j + GROUP <= m {
+        group::<GROUP>(std::array::from_fn(|i| x(j + i)), j, w, cols, out);
+        j += GROUP;
+    }
+    if GROUP > 2 && j + 2 <= m {
+        group::<2>(std::array::from_fn(|i| x(j + i)), j, w, cols, out);
+        j += 2;
+    }
+    for j in j..m {
+        group::<1>([x(j)], j, w, cols, out);
+    }
+}
+
+/// Every output of vectors `j0..j0 + J`.
+#[inline(always)]
+fn group<const J: usize>(x: [&[f32]; J], j0: usize, w: &[f32], cols: usize, out: &mut [f32]) {
+    let mut i0 = 0;
+    if J == 1 {
+        while i0 + WIDE_BLOCK <= cols {
+            block::<J, WIDE_BLOCK>(x, j0, i0, w, cols, out);
+            i0 += WIDE_BLOCK;
+        }
+    }
+    while i0 < cols {
+        block::<J, BLOCK>(x, j0, i0, w, cols, out);
+        i0 += BLOCK;
+    }
+}
+
+/// Outputs `i0..i0 + W` (fewer at the end) of vectors `j0..j0 + J`.
+#[inline(always)]
+fn block<const J: usize, const W: usize>(
+    x: [&[f32]; J],
+    j0: usize,
+    i0: usize,
+    w: &[f32],
+    cols: usize,
+    out: &mut [f32],
+) {
+    let width = W.min(cols - i0);
+    let mut acc = [[0.0f32; W]; J];
+    if width == W {
+        block_sums(&mut acc, x, &w[i0..], cols);
+    } else {
+        for k in 0..x[0].len() {
+            let row = &w[k * cols + i0..][..width];
+            for (acc, x) in acc.iter_mut().zip(&x) {
+                let v = x[k];
+                for (a, &wl) in acc.iter_mut().zip(row) {
+                    *a = mul_add(wl, v, *a);
+                }
+            }
+        }
+    }
+    for (j, acc) in acc.iter().enumerate() {
+        out[(j0 + j) * cols + i0..][..width].copy_from_slice(&acc[..width]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vectors_outputs_have_the_same_bits_alone_or_in_a_group() {
+        let mut seed = 7u32;
+        let mut value = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        // Output counts around the 64- and 256-wide blocks, vector counts around the groups.
+        for (m, k, cols) in [
+            (1, 5, 3),
+            (7, 33, 70),
+            (9, 128, 512),
+            (5, 640, 128),
+            (3, 10, 300),
+        ] {
+            let w: Vec<f32> = (0..k * cols).map(|_| value()).collect();
+            let x: Vec<f32> = (0..m * k).map(|_| value()).collect();
+            let mut all = vec![f32::NAN; m * cols];
+            vectors_times_matrix(m, |j| &x[j * k..(j + 1) * k], &w, cols, &mut all);
+            for j in 0..m {
+                let mut alone = vec![f32::NAN; cols];
+                vectors_times_matrix(1, |_| &x[j * k..(j + 1) * k], &w, cols, &mut alone);
+                assert_eq!(
+                    &all[j * cols..(j + 1) * cols],
+                    &alone[..],
+                    "{m}×{k}×{cols}, {j}"
+                );
+                for (i, &got) in alone.iter().enumerate() {
+                    let exact: f64 = (0..k)
+                        .map(|kk| f64::from(x[j * k + kk]) * f64::from(w[kk * cols + i]))
+                        .sum();
+                    assert!(
+                        (f64::from(got) - exact).abs() < 1e-4,
+                        "{m}×{k}×{cols}, {j}, {i}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn exp_is_within_a_few_ulp_of_libms() {

@@ -15,6 +15,8 @@
 use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+use crate::fastmath;
+
 /// The element types the loops run on: f32 for training and inference, f64 for the
 /// finite-difference checks of `tests/gradients.rs`.
 pub(super) trait Real: WithDType {
@@ -22,6 +24,16 @@ pub(super) trait Real: WithDType {
     const ONE: Self;
     fn exp(self) -> Self;
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// Adds one block of W outputs of [`add_row_products`] (outputs `j0..j0 + W` of
+    /// each `z`, weights from `w`'s start, rows `stride` apart) with a kernel of its own;
+    /// false where the type has none and the plain loop should do it.
+    fn block_sums<const J: usize, const W: usize>(
+        z: &mut [&mut [Self]; J],
+        h: &[&[Self]; J],
+        w: &[Self],
+        j0: usize,
+        stride: usize,
+    ) -> bool;
 }
 
 impl Real for f32 {
@@ -29,11 +41,30 @@ impl Real for f32 {
     const ONE: Self = 1.0;
     #[inline(always)]
     fn exp(self) -> Self {
-        crate::fastmath::exp(self)
+        fastmath::exp(self)
     }
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
-        crate::fastmath::mul_add(self, a, b)
+        fastmath::mul_add(self, a, b)
+    }
+    #[inline(always)]
+    fn block_sums<const J: usize, const W: usize>(
+        z: &mut [&mut [f32]; J],
+        h: &[&[f32]; J],
+        w: &[f32],
+        j0: usize,
+        stride: usize,
+    ) -> bool {
+        let mut acc: [[f32; W]; J] = std::array::from_fn(|j| {
+            let mut a = [0.0; W];
+            a.copy_from_slice(&z[j][j0..j0 + W]);
+            a
+        });
+        fastmath::block_sums(&mut acc, *h, w, stride);
+        for (z, acc) in z.iter_mut().zip(&acc) {
+            z[j0..j0 + W].copy_from_slice(acc);
+        }
+        true
     }
 }
 
@@ -51,6 +82,15 @@ impl Real for f64 {
         } else {
             self * a + b
         }
+    }
+    fn block_sums<const J: usize, const W: usize>(
+        _: &mut [&mut [f64]; J],
+        _: &[&[f64]; J],
+        _: &[f64],
+        _: usize,
+        _: usize,
+    ) -> bool {
+        false
     }
 }
 
@@ -296,15 +336,24 @@ pub(super) fn recur_strided<T: Real>(
         recur_items::<T, SIDE_BY_SIDE>(gates, item, &layout, w_t, &mut out);
         item += SIDE_BY_SIDE;
     }
+    if SIDE_BY_SIDE > 2 && item + 2 <= b {
+        recur_items::<T, 2>(gates, item, &layout, w_t, &mut out);
+        item += 2;
+    }
     for item in item..b {
         recur_items::<T, 1>(gates, item, &layout, w_t, &mut out);
     }
     out
 }
 
-/// Sequences run side by side in [`recur_strided`]: two, whose accumulators (2 × 64
-/// values) still fit in registers with the weights beside them.
-const SIDE_BY_SIDE: usize = 2;
+/// Sequences run side by side in [`recur_strided`]: four with AVX-512, whose 32
+/// registers hold 4 × 64 accumulators beside the weights; two otherwise (AVX2's 16
+/// registers hold 2 × 64).
+const SIDE_BY_SIDE: usize = if cfg!(target_feature = "avx512f") {
+    4
+} else {
+    2
+};
 
 /// Where a direction's gates and states lie.
 struct GateLayout {
@@ -370,36 +419,25 @@ fn recur_items<T: Real, const J: usize>(
 }
 
 /// `z_j += Σ_k h_j[k] · w_t[k]` for each sequence j, where `w_t` holds H rows of
-/// `z_j.len()`, in blocks of 64 outputs kept in registers across the whole sum over k.
-/// Full blocks take a path whose length the compiler knows, which it unrolls into
-/// independent vector accumulators (a third faster than the same loop over a run-time
-/// length). Each output's sum runs in order of k whatever J is.
+/// `z_j.len()`, in blocks of outputs kept in registers across the whole sum over k
+/// ([`fastmath::block_sums`] for f32: 64 outputs per sequence, 256 for one alone). Each
+/// output's sum runs in order of k whatever J is.
 fn add_row_products<T: Real, const J: usize>(mut z: [&mut [T]; J], h: [&[T]; J], w_t: &[T]) {
-    const BLOCK: usize = 64;
     let g = z[0].len();
-    for j0 in (0..g).step_by(BLOCK) {
-        let width = BLOCK.min(g - j0);
-        if width == BLOCK {
-            let mut acc: [[T; BLOCK]; J] = std::array::from_fn(|j| {
-                let mut a = [T::ZERO; BLOCK];
-                a.copy_from_slice(&z[j][j0..j0 + BLOCK]);
-                a
-            });
-            for k in 0..h[0].len() {
-                let Ok(w) = <&[T; BLOCK]>::try_from(&w_t[k * g + j0..][..BLOCK]) else {
-                    continue;
-                };
-                for (acc, h) in acc.iter_mut().zip(&h) {
-                    let hk = h[k];
-                    for (a, &wj) in acc.iter_mut().zip(w) {
-                        *a = wj.mul_add(hk, *a);
-                    }
-                }
-            }
-            for (z, acc) in z.iter_mut().zip(&acc) {
-                z[j0..j0 + BLOCK].copy_from_slice(acc);
-            }
-        } else {
+    let mut j0 = 0;
+    // One sequence alone: wide blocks, so that enough independent sums are in flight.
+    if J == 1 {
+        while j0 + fastmath::WIDE_BLOCK <= g
+            && T::block_sums::<J, { fastmath::WIDE_BLOCK }>(&mut z, &h, &w_t[j0..], j0, g)
+        {
+            j0 += fastmath::WIDE_BLOCK;
+        }
+    }
+    while j0 < g {
+        let width = fastmath::BLOCK.min(g - j0);
+        if width < fastmath::BLOCK
+            || !T::block_sums::<J, { fastmath::BLOCK }>(&mut z, &h, &w_t[j0..], j0, g)
+        {
             for (z, h) in z.iter_mut().zip(&h) {
                 let zb = &mut z[j0..j0 + width];
                 for (k, &hk) in h.iter().enumerate() {
@@ -410,6 +448,7 @@ fn add_row_products<T: Real, const J: usize>(mut z: [&mut [T]; J], h: [&[T]; J],
                 }
             }
         }
+        j0 += width;
     }
 }
 

@@ -4,17 +4,12 @@
 //!
 //! A dot product summed along its length is one chain of dependent additions. Here the
 //! weights are transposed once, so one input value multiplies a run of
-//! 64 outputs' weights (four to eight independent vector additions), and two input
+//! 64 outputs' weights (four to eight independent vector additions), and several input
 //! vectors share every loaded weight: a file's chunks in blocks read each weight once
-//! per two frames instead of once per frame (two measured faster than four or three,
-//! whose accumulators no longer fit in registers beside the weights).
+//! per four frames (two without AVX-512) instead of once per frame. The kernel is
+//! `fastmath::vectors_times_matrix`, shared with the emotion model.
 
-use crate::fastmath::mul_add;
-
-/// Outputs computed side by side: 64 floats, four AVX-512 or eight AVX2 registers.
-const BLOCK: usize = 64;
-/// Input vectors that share each loaded run of weights.
-const GROUP: usize = 2;
+use crate::fastmath;
 
 /// A (rows, n) weight matrix laid out for [`Weights::apply`].
 #[derive(Clone, Debug)]
@@ -50,52 +45,8 @@ impl Weights {
             return;
         }
         let m = xs.len() / self.n;
-        for i0 in (0..self.rows).step_by(BLOCK) {
-            let mut j = 0;
-            while j + GROUP <= m {
-                self.block::<GROUP>(xs, j, i0, out);
-                j += GROUP;
-            }
-            for j in j..m {
-                self.block::<1>(xs, j, i0, out);
-            }
-        }
-    }
-
-    /// Outputs `i0..i0 + BLOCK` (fewer at the end) for inputs `j0..j0 + J`.
-    #[inline(always)]
-    fn block<const J: usize>(&self, xs: &[f32], j0: usize, i0: usize, out: &mut [f32]) {
-        let (rows, n) = (self.rows, self.n);
-        let width = BLOCK.min(rows - i0);
-        let x: [&[f32]; J] = std::array::from_fn(|j| &xs[(j0 + j) * n..(j0 + j + 1) * n]);
-        let mut acc = [[0.0f32; BLOCK]; J];
-        if width == BLOCK {
-            // A run of known length: the compiler keeps the accumulators in registers.
-            for k in 0..n {
-                let Ok(w) = <&[f32; BLOCK]>::try_from(&self.t[k * rows + i0..][..BLOCK]) else {
-                    continue;
-                };
-                for (acc, x) in acc.iter_mut().zip(&x) {
-                    let v = x[k];
-                    for (a, &wl) in acc.iter_mut().zip(w) {
-                        *a = mul_add(wl, v, *a);
-                    }
-                }
-            }
-        } else {
-            for k in 0..n {
-                let w = &self.t[k * rows + i0..][..width];
-                for (acc, x) in acc.iter_mut().zip(&x) {
-                    let v = x[k];
-                    for (a, &wl) in acc.iter_mut().zip(w) {
-                        *a = mul_add(wl, v, *a);
-                    }
-                }
-            }
-        }
-        for (j, acc) in acc.iter().enumerate() {
-            out[(j0 + j) * rows + i0..][..width].copy_from_slice(&acc[..width]);
-        }
+        let n = self.n;
+        fastmath::vectors_times_matrix(m, |j| &xs[j * n..(j + 1) * n], &self.t, self.rows, out);
     }
 }
 

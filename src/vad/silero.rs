@@ -79,13 +79,22 @@ impl Conv {
         let t_out = self.out_len(t);
         let patches = &mut scratch.patches;
         patches.clear();
-        for chunk in x.chunks_exact(self.cin * t).take(m) {
-            for j in 0..t_out {
-                for c in 0..self.cin {
-                    for k in 0..Self::K {
-                        // Position in the input, shifted by the padding of one.
-                        let p = (j * self.stride + k).checked_sub(1).filter(|&p| p < t);
-                        patches.push(p.map_or(0.0, |p| chunk[c * t + p]));
+        patches.resize(m * t_out * self.cin * Self::K, 0.0);
+        let patch_len = self.cin * Self::K;
+        for (chunk, out) in x
+            .chunks_exact(self.cin * t)
+            .take(m)
+            .zip(patches.chunks_exact_mut(t_out * patch_len))
+        {
+            for (j, patch) in out.chunks_exact_mut(patch_len).enumerate() {
+                for k in 0..Self::K {
+                    // Position in the input, shifted by the padding of one; outside it
+                    // the patch keeps its zero.
+                    let Some(p) = (j * self.stride + k).checked_sub(1).filter(|&p| p < t) else {
+                        continue;
+                    };
+                    for (c, v) in patch.iter_mut().skip(k).step_by(Self::K).enumerate() {
+                        *v = chunk[c * t + p];
                     }
                 }
             }

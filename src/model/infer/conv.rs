@@ -1,11 +1,15 @@
 //! One convolutional block of the inference pass: Conv1d ("same" padding, stride 1) with
 //! its BatchNorm folded into a scale and shift, then ReLU, computed for any chosen rows
-//! of a sequence as one matrix product over the unfolded input. Max-pooling is left to
-//! the caller, because a clip's overlapping windows pool the same rows in different pairs.
+//! of a sequence as one matrix product over the unfolded input (`fastmath`'s kernel, which
+//! reads an unfolded row in place: away from a window's edges it is a run of the input).
+//! Max-pooling is left to the caller, because a clip's overlapping windows pool the same
+//! rows in different pairs.
 
 use std::ops::Range;
 
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{DType, Result, Tensor};
+
+use crate::fastmath;
 
 use crate::model::net::TimeConv;
 
@@ -19,8 +23,8 @@ pub(super) struct Row {
 
 /// A conv layer with its BatchNorm: `relu((unfold(x) · w) · scale + shift)`.
 pub(super) struct ConvBlock {
-    /// (kernel · in, out): the unfolded input's columns are [tap][channel].
-    w: Tensor,
+    /// (kernel · in, out) row-major: the unfolded input's columns are [tap][channel].
+    w: Vec<f32>,
     scale: Vec<f32>,
     shift: Vec<f32>,
     kernel: usize,
@@ -35,13 +39,15 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 impl ConvBlock {
     pub fn new(conv: &TimeConv, bn: &candle_nn::BatchNorm) -> Result<Self> {
         let (output, input, kernel) = conv.weight.dims3()?;
-        let w = conv
-            .weight
-            .to_dtype(DType::F32)?
-            .transpose(1, 2)?
-            .reshape((output, kernel * input))?
-            .t()?
-            .contiguous()?;
+        let w = values(
+            &conv
+                .weight
+                .to_dtype(DType::F32)?
+                .transpose(1, 2)?
+                .reshape((output, kernel * input))?
+                .t()?
+                .contiguous()?,
+        )?;
         let bias = values(&conv.bias)?;
         let mean = values(bn.running_mean())?;
         let var = values(bn.running_var())?;
@@ -80,22 +86,39 @@ impl ConvBlock {
     pub fn activations(&self, x: &[f32], rows: &[Row]) -> Result<Vec<f32>> {
         let (k, c) = (self.kernel, self.input);
         let reach = self.reach();
-        let mut unfolded = vec![0.0f32; rows.len() * k * c];
-        for (row, dst) in rows.iter().zip(unfolded.chunks_exact_mut(k * c)) {
+        // A row whose taps all lie inside what it may read is a run of `x` as it is;
+        // the others (a window's edges) get a copy with zeros for the padding.
+        let inside = |row: &Row| {
+            row.centre >= reach
+                && row.reads.start + reach <= row.centre
+                && row.centre + (k - reach) <= row.reads.end
+                && (row.centre + k - reach) * c <= x.len()
+        };
+        let edges: Vec<usize> = (0..rows.len()).filter(|&r| !inside(&rows[r])).collect();
+        let mut padded = vec![0.0f32; edges.len() * k * c];
+        let mut slot = vec![usize::MAX; rows.len()];
+        for (e, (&r, dst)) in edges.iter().zip(padded.chunks_exact_mut(k * c)).enumerate() {
+            slot[r] = e;
+            let row = &rows[r];
             for (tap, dst) in dst.chunks_exact_mut(c).enumerate() {
                 let Some(src) = (row.centre + tap)
                     .checked_sub(reach)
-                    .filter(|s| row.reads.contains(s))
+                    .filter(|s| row.reads.contains(s) && (s + 1) * c <= x.len())
                 else {
                     continue;
                 };
                 dst.copy_from_slice(&x[src * c..(src + 1) * c]);
             }
         }
-        let mut y = Tensor::from_vec(unfolded, (rows.len(), k * c), &Device::Cpu)?
-            .matmul(&self.w)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let unfolded = |r: usize| match slot[r] {
+            usize::MAX => {
+                let start = (rows[r].centre - reach) * c;
+                &x[start..start + k * c]
+            }
+            e => &padded[e * k * c..(e + 1) * k * c],
+        };
+        let mut y = vec![0.0f32; rows.len() * self.output];
+        fastmath::vectors_times_matrix(rows.len(), unfolded, &self.w, self.output, &mut y);
         for row in y.chunks_exact_mut(self.output) {
             for ((v, scale), shift) in row.iter_mut().zip(&self.scale).zip(&self.shift) {
                 *v = (*v * scale + shift).max(0.0);

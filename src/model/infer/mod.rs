@@ -2,7 +2,9 @@
 //! weights laid out once for it. The same arithmetic as [`EmotionNet::forward`] without
 //! training (`tests/gradients.rs` holds them together), but without candle's per-op
 //! copies: on a CPU those copies, not the arithmetic, were most of a window's time, and
-//! they grew faster than the batch.
+//! they grew faster than the batch. The products are `fastmath::vectors_times_matrix`
+//! (AVX-512 sums held in registers, rows read in place), not candle's: its general
+//! matrix product packed both operands for every call and ran AVX2 kernels.
 //!
 //! Per window: unfold → conv1 (one product) → BatchNorm (folded into a scale and shift)
 //! → ReLU → max-pool 2 → the same for conv2 (`conv.rs`) → one product projects the
@@ -10,7 +12,9 @@
 //! windows two side by side) → attention pool → head → softmax. A clip's overlapping windows share one conv
 //! front end (`clip.rs`).
 
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{DType, Result, Tensor};
+
+use crate::fastmath;
 
 use super::net::{recur_strided, transpose, EmotionNet};
 use conv::ConvBlock;
@@ -21,8 +25,8 @@ mod conv;
 pub struct InferenceNet {
     conv1: ConvBlock,
     conv2: ConvBlock,
-    /// (C, 8H): both directions' input weights side by side, forward first.
-    w_ih: Tensor,
+    /// (C, 8H) row-major: both directions' input weights side by side, forward first.
+    w_ih: Vec<f32>,
     /// Both directions' b_ih + b_hh, (8H).
     b_ih: Vec<f32>,
     /// Recurrent weights per direction, transposed once to (H, 4H) for `recur_strided`.
@@ -46,10 +50,12 @@ impl InferenceNet {
     /// weights change).
     pub fn new(net: &EmotionNet) -> Result<Self> {
         let (f, b) = (&net.forward_lstm, &net.backward_lstm);
-        let w_ih = Tensor::cat(&[&f.w_ih, &b.w_ih], 0)?
-            .to_dtype(DType::F32)?
-            .t()?
-            .contiguous()?;
+        let w_ih = values(
+            &Tensor::cat(&[&f.w_ih, &b.w_ih], 0)?
+                .to_dtype(DType::F32)?
+                .t()?
+                .contiguous()?,
+        )?;
         let mut b_ih = values(&(&f.b_ih + &f.b_hh)?)?;
         b_ih.extend(values(&(&b.b_ih + &b.b_hh)?)?);
         let head_w = values(net.head.weight())?;
@@ -91,11 +97,18 @@ impl InferenceNet {
     /// the head and softmax.
     fn recurrent_probabilities(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<Vec<f32>>> {
         let (c, h) = (self.conv2.output, self.hidden);
-        let gates = Tensor::from_slice(x, (n * t, c), &Device::Cpu)?
-            .matmul(&self.w_ih)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let mut gates = gates;
+        let mut gates = vec![0.0f32; n * t * 8 * h];
+        let rows = x.len() / c.max(1);
+        if rows < n * t {
+            candle_core::bail!("{rows} rows for {n} windows of {t}");
+        }
+        fastmath::vectors_times_matrix(
+            n * t,
+            |r| &x[r * c..(r + 1) * c],
+            &self.w_ih,
+            8 * h,
+            &mut gates,
+        );
         for row in gates.chunks_exact_mut(8 * h) {
             for (g, b) in row.iter_mut().zip(&self.b_ih) {
                 *g += b;
