@@ -1,6 +1,7 @@
-//! Branch-free `exp`, `sigmoid` and `tanh` for f32, and a multiply-add fused only where the
-//! CPU has FMA: what the loops that must vectorise are built from (the emotion model's
-//! LSTM and the voice detector). libm's `expf` and `tanhf` are a call per element; in an
+//! Branch-free `exp`, `sigmoid` and `tanh` for f32, a multiply-add fused only where the
+//! CPU has FMA, and one matrix-times-vectors kernel ([`vectors_times_matrix`]): what the
+//! loops that must vectorise are built from (the emotion model's convolutions, LSTM and
+//! the voice detector). libm's `expf` and `tanhf` are a call per element; in an
 //! LSTM step they were a third of the time.
 
 /// `a · b + c`, fused where the CPU has FMA (one instruction, one rounding); otherwise a
@@ -51,9 +52,13 @@ pub fn tanh(x: f32) -> f32 {
 /// AVX-512 registers per vector.
 pub const BLOCK: usize = 64;
 /// Outputs computed side by side for a single input vector (a recurrence's one step):
-/// sixteen registers, so that sixteen independent chains of multiply-adds hide each
-/// one's latency.
-pub const WIDE_BLOCK: usize = 256;
+/// with AVX-512 sixteen registers, so that sixteen independent chains of multiply-adds
+/// hide each one's latency; without it the plain block (AVX2's 16 registers hold no more).
+pub const WIDE_BLOCK: usize = if cfg!(target_feature = "avx512f") {
+    256
+} else {
+    BLOCK
+};
 
 /// `acc[j][i] += Σ_k x[j][k] · w[k · stride + i]` for the `W` outputs `i` of one block
 /// and each input vector `x[j]` (k over `0..x[j].len()`): the inner loop of a matrix
@@ -84,7 +89,10 @@ pub fn block_sums<const J: usize, const W: usize>(
         return;
     }
     assert!(
-        w.len() >= (n - 1) * stride + W,
+        (n - 1)
+            .checked_mul(stride)
+            .and_then(|v| v.checked_add(W))
+            .is_some_and(|need| w.len() >= need),
         "weights for every input position"
     );
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
@@ -175,7 +183,13 @@ pub fn vectors_times_matrix<'a>(
     out: &mut [f32],
 ) {
     assert!(out.len() >= m * cols, "room for every output");
+    let k = if m == 0 { 0 } else { x(0).len() };
     let mut j = 0;
+    let x = |j: usize| {
+        let v = x(j);
+        assert_eq!(v.len(), k, "vectors of one length");
+        v
+    };
     while j + GROUP <= m {
         group::<GROUP>(std::array::from_fn(|i| x(j + i)), j, w, cols, out);
         j += GROUP;

@@ -3,8 +3,8 @@
 //! file) gets the same bits.
 //!
 //! A dot product summed along its length is one chain of dependent additions. Here the
-//! weights are transposed once, so one input value multiplies a run of
-//! 64 outputs' weights (four to eight independent vector additions), and several input
+//! weights are transposed once, so one input value multiplies a run of 64 outputs'
+//! weights (256 for a vector alone: independent vector additions), and several input
 //! vectors share every loaded weight: a file's chunks in blocks read each weight once
 //! per four frames (two without AVX-512) instead of once per frame. The kernel is
 //! `fastmath::vectors_times_matrix`, shared with the emotion model.
@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn every_input_gets_the_same_bits_alone_or_in_a_group() {
-        // Row counts around the 64-output blocks; input counts around the groups of two.
+        // Row counts around the 64- and 256-output blocks; input counts around the groups.
         let mut seed = 1u32;
         let mut value = || {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);

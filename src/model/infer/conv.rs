@@ -103,7 +103,7 @@ impl ConvBlock {
             for (tap, dst) in dst.chunks_exact_mut(c).enumerate() {
                 let Some(src) = (row.centre + tap)
                     .checked_sub(reach)
-                    .filter(|s| row.reads.contains(s) && (s + 1) * c <= x.len())
+                    .filter(|s| row.reads.contains(s))
                 else {
                     continue;
                 };

@@ -9,8 +9,8 @@
 //! Per window: unfold → conv1 (one product) → BatchNorm (folded into a scale and shift)
 //! → ReLU → max-pool 2 → the same for conv2 (`conv.rs`) → one product projects the
 //! sequence for both LSTM directions → the recurrences (`recurrence::recur_strided`,
-//! windows two side by side) → attention pool → head → softmax. A clip's overlapping windows share one conv
-//! front end (`clip.rs`).
+//! windows side by side) → attention pool → head → softmax. A clip's overlapping windows
+//! share one conv front end (`clip.rs`).
 
 use candle_core::{DType, Result, Tensor};
 
