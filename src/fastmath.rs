@@ -60,18 +60,20 @@ pub const WIDE_BLOCK: usize = if cfg!(target_feature = "avx512f") {
     BLOCK
 };
 
-/// `acc[j][i] += Σ_k x[j][k] · w[k · stride + i]` for the `W` outputs `i` of one block
-/// and each input vector `x[j]` (k over `0..x[j].len()`): the inner loop of a matrix
-/// times several vectors, with every loaded run of weights serving all J vectors. Each
-/// sum runs in order of k with [`mul_add`], so an output gets the same bits whatever J
-/// and W are (a file scored in blocks equals the same audio scored live).
+/// `sums[j][i] (+)= Σ_k x[j][k] · w[k · stride + i]` for the `W` outputs `i` of one block
+/// and each input vector `x[j]` (k over `0..x[j].len()`), starting from zero when
+/// `from_zero`, else adding to what `sums` holds: the inner loop of a matrix times
+/// several vectors, with every loaded run of weights serving all J vectors. Each sum runs
+/// in order of k with [`mul_add`], so an output gets the same bits whatever J and W are
+/// (a file scored in blocks equals the same audio scored live).
 ///
-/// With AVX-512 the accumulators are held in named registers: written as plain arrays,
-/// the compiler spilled them to memory once J passed 2, and the weights' loads, not the
+/// With AVX-512 the sums are held in named registers: written as plain arrays, the
+/// compiler spilled them to memory once J passed 2, and the weights' loads, not the
 /// multiply-adds, set the pace. `J · W` must stay within 256 (sixteen registers).
 #[inline(always)]
 pub fn block_sums<const J: usize, const W: usize>(
-    acc: &mut [[f32; W]; J],
+    sums: [&mut [f32]; J],
+    from_zero: bool,
     x: [&[f32]; J],
     w: &[f32],
     stride: usize,
@@ -80,12 +82,17 @@ pub fn block_sums<const J: usize, const W: usize>(
         W.is_multiple_of(16) && J * W <= 256,
         "at most sixteen registers of sums"
     );
+    let mut sums = sums
+        .map(|s| <&mut [f32; W]>::try_from(s).unwrap_or_else(|_| panic!("{W} sums per vector")));
     let n = x.first().map_or(0, |x| x.len());
     assert!(
         x.iter().all(|x| x.len() == n),
         "input vectors of one length"
     );
     if n == 0 {
+        if from_zero {
+            sums.iter_mut().for_each(|s| s.fill(0.0));
+        }
         return;
     }
     assert!(
@@ -98,17 +105,20 @@ pub fn block_sums<const J: usize, const W: usize>(
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     // SAFETY: the CPU has AVX-512 (compile-time feature); every load reads
     // `w[k·stride..k·stride + W]` for k < n, checked against `w.len()` above, and
-    // `x[j][k]` for k < n = x[j].len().
+    // `x[j][k]` for k < n = x[j].len(); `sums[j]` holds exactly W values.
     unsafe {
-        block_sums_avx512(acc, x, w, stride, n);
+        block_sums_avx512(sums, from_zero, x, w, stride, n);
         return;
     }
     #[allow(unreachable_code)]
+    if from_zero {
+        sums.iter_mut().for_each(|s| s.fill(0.0));
+    }
     for k in 0..n {
         let Ok(row) = <&[f32; W]>::try_from(&w[k * stride..][..W]) else {
             continue;
         };
-        for (acc, x) in acc.iter_mut().zip(&x) {
+        for (acc, x) in sums.iter_mut().zip(&x) {
             let v = x[k];
             for (a, &wl) in acc.iter_mut().zip(row) {
                 *a = mul_add(wl, v, *a);
@@ -120,7 +130,8 @@ pub fn block_sums<const J: usize, const W: usize>(
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 #[inline(always)]
 unsafe fn block_sums_avx512<const J: usize, const W: usize>(
-    acc: &mut [[f32; W]; J],
+    sums: [&mut [f32; W]; J],
+    from_zero: bool,
     x: [&[f32]; J],
     w: &[f32],
     stride: usize,
@@ -135,9 +146,11 @@ unsafe fn block_sums_avx512<const J: usize, const W: usize>(
     // loops below touch only the first W / 16, and the rest are optimised away).
     let regs = W / LANES;
     let mut a: [[__m512; 16]; J] = [[_mm512_setzero_ps(); 16]; J];
-    for j in 0..J {
-        for r in 0..regs {
-            a[j][r] = _mm512_loadu_ps(acc[j][r * LANES..].as_ptr());
+    if !from_zero {
+        for j in 0..J {
+            for r in 0..regs {
+                a[j][r] = _mm512_loadu_ps(sums[j][r * LANES..].as_ptr());
+            }
         }
     }
     let (w, xs) = (w.as_ptr(), x.map(|x| x.as_ptr()));
@@ -154,9 +167,9 @@ unsafe fn block_sums_avx512<const J: usize, const W: usize>(
             }
         }
     }
-    for j in 0..J {
+    for (j, sums) in sums.into_iter().enumerate() {
         for r in 0..regs {
-            _mm512_storeu_ps(acc[j][r * LANES..].as_mut_ptr(), a[j][r]);
+            _mm512_storeu_ps(sums[r * LANES..].as_mut_ptr(), a[j][r]);
         }
     }
 }
@@ -230,22 +243,23 @@ fn block<const J: usize, const W: usize>(
     out: &mut [f32],
 ) {
     let width = W.min(cols - i0);
-    let mut acc = [[0.0f32; W]; J];
+    let mut rows = out[j0 * cols..(j0 + J) * cols].chunks_exact_mut(cols);
+    let sums: [&mut [f32]; J] = std::array::from_fn(|_| match rows.next() {
+        Some(row) => &mut row[i0..i0 + width],
+        None => unreachable!("J rows of out"),
+    });
     if width == W {
-        block_sums(&mut acc, x, &w[i0..], cols);
+        block_sums::<J, W>(sums, true, x, &w[i0..], cols);
     } else {
-        for k in 0..x[0].len() {
-            let row = &w[k * cols + i0..][..width];
-            for (acc, x) in acc.iter_mut().zip(&x) {
-                let v = x[k];
-                for (a, &wl) in acc.iter_mut().zip(row) {
+        for (sums, x) in sums.into_iter().zip(&x) {
+            sums.fill(0.0);
+            for (k, &v) in x.iter().enumerate() {
+                let row = &w[k * cols + i0..][..width];
+                for (a, &wl) in sums.iter_mut().zip(row) {
                     *a = mul_add(wl, v, *a);
                 }
             }
         }
-    }
-    for (j, acc) in acc.iter().enumerate() {
-        out[(j0 + j) * cols + i0..][..width].copy_from_slice(&acc[..width]);
     }
 }
 

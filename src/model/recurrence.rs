@@ -55,15 +55,8 @@ impl Real for f32 {
         j0: usize,
         stride: usize,
     ) -> bool {
-        let mut acc: [[f32; W]; J] = std::array::from_fn(|j| {
-            let mut a = [0.0; W];
-            a.copy_from_slice(&z[j][j0..j0 + W]);
-            a
-        });
-        fastmath::block_sums(&mut acc, *h, w, stride);
-        for (z, acc) in z.iter_mut().zip(&acc) {
-            z[j0..j0 + W].copy_from_slice(acc);
-        }
+        let sums = z.each_mut().map(|z| &mut z[j0..j0 + W]);
+        fastmath::block_sums::<J, W>(sums, false, *h, w, stride);
         true
     }
 }
