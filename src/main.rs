@@ -28,7 +28,7 @@ enum Command {
     /// Train the emotion model on corpora, or tune it to the voices in recorded sessions.
     // Boxed: train's many flags would make every command as large as it.
     Train(Box<cli::train::Args>),
-    /// Score a model on a RAVDESS-layout folder.
+    /// Score a model on labelled audio (corpora in any of the three layouts, or sessions).
     Evaluate(cli::evaluate::Args),
     /// Store a few clips' features per class beside a model, for fine-tuning to rehearse.
     Exemplars(cli::exemplars::Args),

@@ -46,7 +46,13 @@ impl Weights {
         }
         let m = xs.len() / self.n;
         let n = self.n;
-        fastmath::vectors_times_matrix(m, |j| &xs[j * n..(j + 1) * n], &self.t, self.rows, out);
+        self.apply_each(m, |j| &xs[j * n..(j + 1) * n], out);
+    }
+
+    /// [`Weights::apply`] for `m` input vectors found by `x` (each `n` values), so that a
+    /// caller can pass slices of its own buffers in place.
+    pub fn apply_each<'a>(&self, m: usize, x: impl Fn(usize) -> &'a [f32], out: &mut [f32]) {
+        fastmath::vectors_times_matrix(m, x, &self.t, self.rows, out);
     }
 }
 

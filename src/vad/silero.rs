@@ -47,8 +47,10 @@ pub enum VadError {
     },
 }
 
-/// A 1-D convolution with kernel 3 and padding 1: each output is one product of a
-/// weight row (PyTorch's `[out][in][3]`) with a gathered input patch.
+/// A 1-D convolution with kernel 3 and padding 1 over `[position][channel]` rows: each
+/// output position is one product of the weights (stored `[out][tap][in]`) with its patch
+/// of three consecutive input rows, which away from a chunk's edges is a run of the input
+/// as it is.
 #[derive(Clone, Debug)]
 struct Conv {
     weights: Weights,
@@ -61,13 +63,38 @@ struct Conv {
 impl Conv {
     const K: usize = 3;
 
+    /// From PyTorch's `[out][in][tap]` weights.
+    fn new(w: &[f32], bias: Vec<f32>, cin: usize, cout: usize, stride: usize) -> Self {
+        let mut taps_first = vec![0.0f32; w.len()];
+        for (o, (src, dst)) in w
+            .chunks_exact(cin * Self::K)
+            .zip(taps_first.chunks_exact_mut(cin * Self::K))
+            .enumerate()
+            .take(cout)
+        {
+            debug_assert!(o < cout);
+            for c in 0..cin {
+                for k in 0..Self::K {
+                    dst[k * cin + c] = src[c * Self::K + k];
+                }
+            }
+        }
+        Self {
+            weights: Weights::new(&taps_first, cout, cin * Self::K),
+            bias,
+            cin,
+            cout,
+            stride,
+        }
+    }
+
     fn out_len(&self, t: usize) -> usize {
         (t + 2 - Self::K) / self.stride + 1
     }
 
-    /// `x` is `[chunk][cin][t]` for `m` chunks; writes `[chunk][cout][out_len]` into `out`
-    /// with ReLU applied. Every output is the bias plus one dot product of a weight row
-    /// with a gathered input patch; all chunks' patches go through [`Weights::apply`] together.
+    /// `x` is `[chunk][t][cin]` for `m` chunks; writes `[chunk][out_len][cout]` into `out`
+    /// with ReLU applied. Patches that reach past a chunk's edge (its padding of one) are
+    /// copied with zeros there; the rest are read in place.
     fn forward_relu(
         &self,
         x: &[f32],
@@ -76,41 +103,49 @@ impl Conv {
         scratch: &mut Scratch,
         out: &mut Vec<f32>,
     ) {
+        let (cin, k) = (self.cin, Self::K);
         let t_out = self.out_len(t);
+        let patch = cin * k;
+        // Where each output position's patch starts (one before its first input), and
+        // which positions reach past an edge: the same in every chunk.
+        let start = |j: usize| (j * self.stride).checked_sub(1);
+        let inside = |j: usize| start(j).is_some_and(|s| s + k <= t);
+        let edges: Vec<usize> = (0..t_out).filter(|&j| !inside(j)).collect();
         let patches = &mut scratch.patches;
         patches.clear();
-        patches.resize(m * t_out * self.cin * Self::K, 0.0);
-        let patch_len = self.cin * Self::K;
-        for (chunk, out) in x
-            .chunks_exact(self.cin * t)
+        patches.resize(m * edges.len() * patch, 0.0);
+        for (chunk, copies) in x
+            .chunks_exact(t * cin)
             .take(m)
-            .zip(patches.chunks_exact_mut(t_out * patch_len))
+            .zip(patches.chunks_exact_mut(edges.len().max(1) * patch))
         {
-            for (j, patch) in out.chunks_exact_mut(patch_len).enumerate() {
-                for k in 0..Self::K {
-                    // Position in the input, shifted by the padding of one; outside it
-                    // the patch keeps its zero.
-                    let Some(p) = (j * self.stride + k).checked_sub(1).filter(|&p| p < t) else {
-                        continue;
-                    };
-                    for (c, v) in patch.iter_mut().skip(k).step_by(Self::K).enumerate() {
-                        *v = chunk[c * t + p];
+            for (&j, copy) in edges.iter().zip(copies.chunks_exact_mut(patch)) {
+                for (tap, dst) in copy.chunks_exact_mut(cin).enumerate() {
+                    // Input position of this tap, shifted by the padding of one.
+                    if let Some(p) = (j * self.stride + tap).checked_sub(1).filter(|&p| p < t) {
+                        dst.copy_from_slice(&chunk[p * cin..(p + 1) * cin]);
                     }
                 }
             }
         }
-        let dots = &mut scratch.dots;
-        dots.clear();
-        dots.resize(self.cout * m * t_out, 0.0);
-        self.weights.apply(patches, dots);
+        let mut slot = [usize::MAX; FRAMES];
+        for (e, &j) in edges.iter().enumerate() {
+            slot[j] = e;
+        }
+        let patches = &*patches;
+        let row = |r: usize| {
+            let (chunk, j) = (r / t_out, r % t_out);
+            match (slot[j], start(j)) {
+                (usize::MAX, Some(s)) => &x[(chunk * t + s) * cin..][..patch],
+                (e, _) => &patches[(chunk * edges.len() + e) * patch..][..patch],
+            }
+        };
         out.clear();
-        out.resize(m * self.cout * t_out, 0.0);
-        for (c, chunk_out) in out.chunks_exact_mut(self.cout * t_out).enumerate() {
-            for o in 0..self.cout {
-                for j in 0..t_out {
-                    let v = self.bias[o] + dots[(c * t_out + j) * self.cout + o];
-                    chunk_out[o * t_out + j] = v.max(0.0);
-                }
+        out.resize(m * t_out * self.cout, 0.0);
+        self.weights.apply_each(m * t_out, row, out);
+        for v in out.chunks_exact_mut(self.cout) {
+            for (v, b) in v.iter_mut().zip(&self.bias) {
+                *v = (*v + b).max(0.0);
             }
         }
     }
@@ -175,17 +210,13 @@ impl SileroNet {
         };
         let stft_basis = take("stft_conv.weight", &[2 * BINS, 1, FILTER])?;
         let mut conv = |i: usize, cin: usize, cout: usize, stride: usize| {
-            Ok::<_, VadError>(Conv {
-                weights: Weights::new(
-                    &take(&format!("conv{i}.weight"), &[cout, cin, Conv::K])?,
-                    cout,
-                    cin * Conv::K,
-                ),
-                bias: take(&format!("conv{i}.bias"), &[cout])?,
+            Ok::<_, VadError>(Conv::new(
+                &take(&format!("conv{i}.weight"), &[cout, cin, Conv::K])?,
+                take(&format!("conv{i}.bias"), &[cout])?,
                 cin,
                 cout,
                 stride,
-            })
+            ))
         };
         let encoder = [
             conv(1, BINS, 128, 1)?,
@@ -296,23 +327,10 @@ impl SileroNet {
             }
         }
 
-        // STFT magnitude, `[chunk][BINS][FRAMES]`.
-        let mut magnitudes = std::mem::take(&mut scratch.dots);
-        self.spectrum
-            .magnitudes(&scratch.frames, &mut scratch.spectrum, &mut magnitudes);
+        // STFT magnitudes, `[chunk][FRAMES][BINS]`: the first convolution's input as it is.
         let mut a = std::mem::take(&mut scratch.a);
-        a.clear();
-        a.resize(m * BINS * FRAMES, 0.0);
-        for (chunk, out) in a.chunks_exact_mut(BINS * FRAMES).enumerate() {
-            for f in 0..FRAMES {
-                let frame = &magnitudes[(chunk * FRAMES + f) * BINS..][..BINS];
-                for (bin, &v) in frame.iter().enumerate() {
-                    out[bin * FRAMES + f] = v;
-                }
-            }
-        }
-        scratch.dots = magnitudes;
-
+        self.spectrum
+            .magnitudes(&scratch.frames, &mut scratch.spectrum, &mut a);
         let mut b = std::mem::take(&mut scratch.b);
         let mut t = FRAMES;
         for (i, conv) in self.encoder.iter().enumerate() {
