@@ -66,13 +66,11 @@ impl Conv {
     /// From PyTorch's `[out][in][tap]` weights.
     fn new(w: &[f32], bias: Vec<f32>, cin: usize, cout: usize, stride: usize) -> Self {
         let mut taps_first = vec![0.0f32; w.len()];
-        for (o, (src, dst)) in w
+        for (src, dst) in w
             .chunks_exact(cin * Self::K)
             .zip(taps_first.chunks_exact_mut(cin * Self::K))
-            .enumerate()
             .take(cout)
         {
-            debug_assert!(o < cout);
             for c in 0..cin {
                 for k in 0..Self::K {
                     dst[k * cin + c] = src[c * Self::K + k];
