@@ -110,20 +110,25 @@ pub fn block_sums<const J: usize, const W: usize>(
         block_sums_avx512(sums, from_zero, x, w, stride, n);
         return;
     }
+    // Local sums, which the compiler knows overlap nothing, so they stay in registers.
     #[allow(unreachable_code)]
-    if from_zero {
-        sums.iter_mut().for_each(|s| s.fill(0.0));
-    }
+    let mut acc: [[f32; W]; J] = std::array::from_fn(|j| match from_zero {
+        true => [0.0; W],
+        false => *sums[j],
+    });
     for k in 0..n {
         let Ok(row) = <&[f32; W]>::try_from(&w[k * stride..][..W]) else {
             continue;
         };
-        for (acc, x) in sums.iter_mut().zip(&x) {
+        for (acc, x) in acc.iter_mut().zip(&x) {
             let v = x[k];
             for (a, &wl) in acc.iter_mut().zip(row) {
                 *a = mul_add(wl, v, *a);
             }
         }
+    }
+    for (sums, acc) in sums.iter_mut().zip(&acc) {
+        **sums = *acc;
     }
 }
 

@@ -52,6 +52,7 @@ impl Weights {
     /// [`Weights::apply`] for `m` input vectors found by `x` (each `n` values), so that a
     /// caller can pass slices of its own buffers in place.
     pub fn apply_each<'a>(&self, m: usize, x: impl Fn(usize) -> &'a [f32], out: &mut [f32]) {
+        debug_assert!(m == 0 || x(0).len() == self.n, "vectors of n values");
         fastmath::vectors_times_matrix(m, x, &self.t, self.rows, out);
     }
 }

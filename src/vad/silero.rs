@@ -1,4 +1,4 @@
-//! Silero VAD v5 for 16 kHz audio (MIT licence, `weights/silero-vad/`), as plain loops.
+//! Silero VAD v6 for 16 kHz audio (MIT licence, `weights/silero-vad/`), as plain loops.
 //!
 //! The network, per 512-sample chunk (32 ms) with the chunk's 64 preceding samples as
 //! context: an STFT written as a convolution (256-sample frames every 128 samples, 129
@@ -104,11 +104,17 @@ impl Conv {
         let (cin, k) = (self.cin, Self::K);
         let t_out = self.out_len(t);
         let patch = cin * k;
-        // Where each output position's patch starts (one before its first input), and
-        // which positions reach past an edge: the same in every chunk.
+        debug_assert!(t <= FRAMES && x.len() >= m * t * cin);
+        // Where each output position's patch starts (one row before its centre row
+        // j · stride), and which positions reach past an edge: the same in every chunk.
         let start = |j: usize| (j * self.stride).checked_sub(1);
         let inside = |j: usize| start(j).is_some_and(|s| s + k <= t);
-        let edges: Vec<usize> = (0..t_out).filter(|&j| !inside(j)).collect();
+        let (mut edge_at, mut n_edges) = ([0usize; FRAMES], 0);
+        for j in (0..t_out).filter(|&j| !inside(j)) {
+            edge_at[n_edges] = j;
+            n_edges += 1;
+        }
+        let edges = &edge_at[..n_edges];
         let patches = &mut scratch.patches;
         patches.clear();
         patches.resize(m * edges.len() * patch, 0.0);
@@ -256,9 +262,13 @@ pub struct SileroState {
 struct Scratch {
     /// Each chunk's STFT frames, `[chunk][FRAMES][FILTER]`.
     frames: Vec<f32>,
+    /// Layer outputs in turn, `[chunk][position][channel]`; `a` first holds the STFT
+    /// magnitudes, `[chunk][FRAMES][BINS]`, and at the end the encoder's `[chunk][HIDDEN]`.
     a: Vec<f32>,
     b: Vec<f32>,
+    /// The patches that reach past a chunk's edge, `[chunk][edge][tap][channel]`.
     patches: Vec<f32>,
+    /// The LSTM's input projection, `[chunk][4·HIDDEN]`.
     dots: Vec<f32>,
     gates: Vec<f32>,
     spectrum: SpectrumScratch,
@@ -274,8 +284,8 @@ impl Default for SileroState {
                 frames: Vec::with_capacity(FRAMES * FILTER),
                 a: Vec::with_capacity(BINS * FRAMES),
                 b: Vec::with_capacity(BINS * FRAMES),
-                patches: Vec::with_capacity(FRAMES * BINS * Conv::K),
-                dots: Vec::with_capacity(2 * BINS * FRAMES),
+                patches: Vec::with_capacity(2 * BINS * Conv::K),
+                dots: Vec::with_capacity(4 * HIDDEN),
                 gates: Vec::with_capacity(4 * HIDDEN),
                 spectrum: SpectrumScratch::default(),
             },
