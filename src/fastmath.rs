@@ -110,8 +110,22 @@ pub fn block_sums<const J: usize, const W: usize>(
         block_sums_avx512(sums, from_zero, x, w, stride, n);
         return;
     }
-    // Local sums, which the compiler knows overlap nothing, so they stay in registers.
     #[allow(unreachable_code)]
+    block_sums_portable(sums, from_zero, x, w, stride, n);
+}
+
+/// [`block_sums`] without AVX-512 (the same sums in the same order, so the same bits where
+/// the CPU fuses multiply-adds), in plain loops the compiler vectorises.
+#[inline(always)]
+fn block_sums_portable<const J: usize, const W: usize>(
+    mut sums: [&mut [f32; W]; J],
+    from_zero: bool,
+    x: [&[f32]; J],
+    w: &[f32],
+    stride: usize,
+    n: usize,
+) {
+    // Local sums, which the compiler knows overlap nothing, so they stay in registers.
     let mut acc: [[f32; W]; J] = std::array::from_fn(|j| match from_zero {
         true => [0.0; W],
         false => *sums[j],
@@ -310,6 +324,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The portable loops are what builds without AVX-512 run; on this machine they are
+    /// checked against the AVX-512 kernel, bit for bit (both fuse their multiply-adds).
+    #[test]
+    fn the_portable_sums_equal_the_kernels() {
+        fn check<const J: usize, const W: usize>(value: &mut impl FnMut() -> f32) {
+            let (n, stride) = (37, W + 16);
+            let w: Vec<f32> = (0..(n - 1) * stride + W).map(|_| value()).collect();
+            let x: Vec<Vec<f32>> = (0..J).map(|_| (0..n).map(|_| value()).collect()).collect();
+            let start: Vec<[f32; W]> = (0..J).map(|_| std::array::from_fn(|_| value())).collect();
+            for from_zero in [true, false] {
+                let mut kernel = start.clone();
+                let mut portable = start.clone();
+                let xs: [&[f32]; J] = std::array::from_fn(|j| x[j].as_slice());
+                let mut it = kernel.iter_mut();
+                let sums: [&mut [f32]; J] = std::array::from_fn(|_| match it.next() {
+                    Some(s) => s.as_mut_slice(),
+                    None => unreachable!(),
+                });
+                block_sums::<J, W>(sums, from_zero, xs, &w, stride);
+                let mut it = portable.iter_mut();
+                let sums: [&mut [f32; W]; J] = std::array::from_fn(|_| match it.next() {
+                    Some(s) => s,
+                    None => unreachable!(),
+                });
+                block_sums_portable::<J, W>(sums, from_zero, xs, &w, stride, n);
+                assert_eq!(kernel, portable, "J {J}, W {W}, from zero {from_zero}");
+            }
+        }
+        let mut seed = 11u32;
+        let mut value = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        check::<1, 64>(&mut value);
+        check::<2, 64>(&mut value);
+        check::<4, 64>(&mut value);
+        check::<1, 256>(&mut value);
     }
 
     #[test]
