@@ -282,17 +282,23 @@ fn block<const J: usize, const W: usize>(
     }
 }
 
+/// Values in [−0.5, 0.5) from a linear congruential generator: the same numbers on
+/// every run, for the kernels' tests.
+#[cfg(test)]
+pub(crate) fn test_values(mut seed: u32) -> impl FnMut() -> f32 {
+    move || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_vectors_outputs_have_the_same_bits_alone_or_in_a_group() {
-        let mut seed = 7u32;
-        let mut value = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
-        };
+        let mut value = test_values(7);
         // Output counts around the 64- and 256-wide blocks, vector counts around the groups.
         for (m, k, cols) in [
             (1, 5, 3),
@@ -354,11 +360,7 @@ mod tests {
                 assert_eq!(kernel, portable, "J {J}, W {W}, from zero {from_zero}");
             }
         }
-        let mut seed = 11u32;
-        let mut value = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
-        };
+        let mut value = test_values(11);
         check::<1, 64>(&mut value);
         check::<2, 64>(&mut value);
         check::<4, 64>(&mut value);

@@ -65,15 +65,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fastmath::test_values;
 
     #[test]
     fn every_input_gets_the_same_bits_alone_or_in_a_group() {
         // Row counts around the 64- and 256-output blocks; input counts around the groups.
-        let mut seed = 1u32;
-        let mut value = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
-        };
+        let mut value = test_values(1);
         for (rows, n, m) in [
             (1, 5, 1),
             (64, 16, 4),

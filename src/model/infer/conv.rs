@@ -89,8 +89,7 @@ impl ConvBlock {
         // A row whose taps all lie inside what it may read is a run of `x` as it is;
         // the others (a window's edges) get a copy with zeros for the padding.
         let inside = |row: &Row| {
-            row.centre >= reach
-                && row.reads.start + reach <= row.centre
+            row.reads.start + reach <= row.centre
                 && row.centre + (k - reach) <= row.reads.end
                 && (row.centre + k - reach) * c <= x.len()
         };
