@@ -13,15 +13,16 @@ use std::hint::black_box;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
+use emovox::model::classifier::shipped_card;
 use emovox::model::infer::InferenceNet;
 use emovox::model::input::{INPUT_DIM, WINDOW_FRAMES};
-use emovox::model::net::{initialise, EmotionNet, NetConfig};
+use emovox::model::net::{initialise, EmotionNet};
 use emovox::model::rng::Rng;
 
 fn bench(c: &mut Criterion) {
     let varmap = VarMap::new();
     let net = EmotionNet::new(
-        &NetConfig::default(),
+        &shipped_card().expect("shipped card").net,
         VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
     )
     .expect("network builds");
@@ -51,14 +52,14 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-/// One optimiser step of `train` on a batch of 32 random windows with the default network:
+/// One optimiser step of `train` on a batch of 32 random windows with the shipped network's shape:
 /// the training forward pass (batch statistics, dropout), cross-entropy, backpropagation
 /// and AdamW.
 fn training_step(c: &mut Criterion) {
     const BATCH: usize = 32;
     let varmap = VarMap::new();
     let net = EmotionNet::new(
-        &NetConfig::default(),
+        &shipped_card().expect("shipped card").net,
         VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
     )
     .expect("network builds");

@@ -247,6 +247,45 @@ fn train_refuses_a_weight_average_outside_zero_to_one_before_reading_anything() 
 }
 
 #[test]
+fn train_refuses_a_width_the_network_cannot_take_before_reading_anything() {
+    let tmp = tmp_dir();
+    let out = tmp.path().join("never-written");
+    let out = out.to_str().unwrap();
+    for bad in ["0", "8", "100", "1024"] {
+        let o = emovox(&[
+            "train",
+            "--data",
+            "/nonexistent-data",
+            "--width",
+            bad,
+            "--out",
+            out,
+        ]);
+        assert!(!o.status.success(), "{bad} was accepted");
+        assert!(
+            stderr(&o).contains("--width must be a multiple of 16 from 16 to 512"),
+            "{bad}: {}",
+            stderr(&o)
+        );
+    }
+    // Tuning keeps the starting model's shape, so a width there is a mistake to name.
+    let o = emovox(&[
+        "train",
+        "--from",
+        "/nonexistent-model",
+        "--sessions",
+        "/nonexistent-session",
+        "--width",
+        "64",
+        "--out",
+        out,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--width"), "{}", stderr(&o));
+    assert!(!std::path::Path::new(out).exists());
+}
+
+#[test]
 fn train_refuses_a_negative_or_not_a_number_l2_sp_before_reading_anything() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");

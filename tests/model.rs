@@ -292,6 +292,9 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
             "--val-actors",
             "none",
             "--no-augment",
+            // A narrow network: quicker here, and its shape must reach the card.
+            "--width",
+            "16",
             "--out",
         ])
         .arg(&out)
@@ -309,6 +312,16 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
         vec![session_dir.display().to_string()]
     );
     assert!(card.training.train_actors.contains(&0));
+    assert_eq!(
+        (card.net.conv_channels, card.net.lstm_hidden),
+        (16, 16),
+        "--width sets both"
+    );
+    let narrow = Classifier::load(&out).unwrap();
+    let p = narrow
+        .classify_frames(&prepared(&data, false)[0].versions[0])
+        .unwrap();
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
 
     // Fine-tuning the shipped model on the session alone: no dataset needed.
     let shipped_dir = common::shipped_weights();

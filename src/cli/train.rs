@@ -15,6 +15,7 @@ use emovox::model::classifier::ModelSource;
 use emovox::model::dataset::{licences, scan_all, Split};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
+use emovox::model::net::NetConfig;
 use emovox::model::room::RoomRecipe;
 use emovox::model::train::exemplars::ExemplarError;
 use emovox::model::train::prepare::babble_pool;
@@ -117,6 +118,10 @@ pub struct Args {
     /// Clips per epoch [default: every training clip once].
     #[arg(long)]
     epoch_clips: Option<usize>,
+    /// The network's width: convolution channels and LSTM units per direction (a multiple
+    /// of 16, 16–512). Its cost per window grows with its square [default: 128].
+    #[arg(long)]
+    width: Option<usize>,
     /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the
     /// convolutional front end kept) or `head` (attention and head) [default: all].
     #[arg(long, value_enum)]
@@ -190,6 +195,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--weight-average must be at least 0 and below 1 (got {decay})"
         );
     }
+    if let Some(width) = args.width {
+        anyhow::ensure!(
+            (16..=512).contains(&width) && width % 16 == 0,
+            "--width must be a multiple of 16 from 16 to 512 (got {width})"
+        );
+    }
     if let Some(l2) = args.l2_sp {
         anyhow::ensure!(
             l2.is_finite() && l2 >= 0.0,
@@ -225,6 +236,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--val-in-rooms", args.val_in_rooms),
             ("--balance-speakers", args.balance_speakers),
             ("--epoch-clips", args.epoch_clips.is_some()),
+            ("--width", args.width.is_some()),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
             ("--patience", args.patience.is_some()),
@@ -447,7 +459,11 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         balance_speakers: args.balance_speakers,
         epoch_clips: args.epoch_clips,
         room_share,
-        net: TrainConfig::default_net(),
+        net: NetConfig {
+            conv_channels: args.width.unwrap_or(128),
+            lstm_hidden: args.width.unwrap_or(128),
+            ..TrainConfig::default_net()
+        },
         ..TrainConfig::default()
     };
     eprintln!(
