@@ -230,6 +230,57 @@ fn evaluate_prints_one_json_line_with_the_documented_keys() {
 }
 
 #[test]
+fn evaluate_averages_models_given_with_average_with() {
+    let (_tmp, dir) = ravdess_folder("average");
+    let (out, normalisation, cfg) = quick_model(&dir);
+    tiny_card(normalisation, &cfg).save(&out).unwrap();
+    let evaluate = |extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--data",
+            dir.to_str().unwrap(),
+            "--weights",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        Command::new(env!("CARGO_BIN_EXE_emovox"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let alone = evaluate(&["--json"]);
+    assert!(alone.status.success());
+    // A model averaged with itself answers as it does alone.
+    let twice = evaluate(&["--json", "--average-with", out.to_str().unwrap()]);
+    assert!(
+        twice.status.success(),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+    assert_eq!(twice.stdout, alone.stdout);
+    // With the shipped model: scored, and the tables say what was averaged.
+    let shipped = common::shipped_weights();
+    let pair = evaluate(&["--average-with", shipped.to_str().unwrap()]);
+    assert!(pair.status.success());
+    let stderr = String::from_utf8_lossy(&pair.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "averaged with emovox-ravdess-cbl ({})",
+            shipped.display()
+        )),
+        "{stderr}"
+    );
+    // A folder without a model: refused, naming it.
+    let missing = evaluate(&["--average-with", "/nonexistent-model"]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("/nonexistent-model"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
+
+#[test]
 fn the_dataset_reader_reports_what_does_not_fit() {
     let (_tmp, dir) = ravdess_folder("scan");
     std::fs::write(

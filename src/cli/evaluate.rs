@@ -1,5 +1,5 @@
-//! `emovox evaluate --data DIR... | --sessions DIR... [--weights DIR] [--json]`: scores per
-//! corpus (each folder given) and over all clips.
+//! `emovox evaluate --data DIR... | --sessions DIR... [--weights DIR] [--average-with DIR...]
+//! [--json]`: scores per corpus (each folder given) and over all clips.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -7,8 +7,7 @@ use std::time::Instant;
 use anyhow::bail;
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
-use emovox::model::classifier::argmax;
-use emovox::model::classifier::ModelSource;
+use emovox::model::classifier::{argmax, mean_probabilities, ModelSource, Probabilities};
 use emovox::model::dataset::{scan_all, Clip, Split};
 use emovox::model::metrics::{Outcome, Scoreboard};
 use emovox::model::room::RoomRecipe;
@@ -34,6 +33,10 @@ pub struct Args {
     /// the shipped model, built into emovox].
     #[arg(long)]
     weights: Option<PathBuf>,
+    /// More models (folders) whose probabilities are averaged with the first's, so an
+    /// ensemble is scored as one model: a way to measure one before building it.
+    #[arg(long, num_args = 1.., value_name = "DIR")]
+    average_with: Vec<PathBuf>,
     /// One JSON line instead of tables.
     #[arg(long)]
     json: bool,
@@ -51,7 +54,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let weights = ModelSource::choose(args.weights.clone());
-    let model = Classifier::open(&weights)?;
+    let model = Models::open(&weights, &args.average_with)?;
     if args.data.is_empty() {
         return run_sessions(&args, &model, started);
     }
@@ -103,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print(
         &args,
         &board,
-        &format!("model {} ({}){rooms}", model.card().name, weights),
+        &format!("{}{rooms}", model.name(&weights)),
         started,
     );
     if outcomes.len() < scanned.clips.len() {
@@ -116,6 +119,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The model scored: one, or several whose probabilities are averaged.
+struct Models {
+    first: Classifier,
+    others: Vec<(PathBuf, Classifier)>,
+}
+
+impl Models {
+    fn open(first: &ModelSource, others: &[PathBuf]) -> anyhow::Result<Self> {
+        Ok(Self {
+            first: Classifier::open(first)?,
+            others: others
+                .iter()
+                .map(|dir| Ok((dir.clone(), Classifier::load(dir)?)))
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+
+    fn classify_signal(
+        &self,
+        extractor: &mut StreamingExtractor,
+        signal: &[f32],
+    ) -> anyhow::Result<Probabilities> {
+        let first = self.first.classify_signal(extractor, signal)?;
+        if self.others.is_empty() {
+            return Ok(first);
+        }
+        let mut all = vec![first];
+        for (_, model) in &self.others {
+            all.push(model.classify_signal(extractor, signal)?);
+        }
+        Ok(mean_probabilities(&all))
+    }
+
+    fn name(&self, source: &ModelSource) -> String {
+        let mut name = format!("model {} ({source})", self.first.card().name);
+        for (dir, model) in &self.others {
+            name += &format!(" averaged with {} ({})", model.card().name, dir.display());
+        }
+        name
+    }
+}
+
 fn folder_list(dirs: &[PathBuf]) -> String {
     dirs.iter()
         .map(|d| d.display().to_string())
@@ -124,7 +169,7 @@ fn folder_list(dirs: &[PathBuf]) -> String {
 }
 
 /// Scores the model on the labelled regions of recorded sessions.
-fn run_sessions(args: &Args, model: &Classifier, started: Instant) -> anyhow::Result<()> {
+fn run_sessions(args: &Args, model: &Models, started: Instant) -> anyhow::Result<()> {
     let mut outcomes = Vec::new();
     let mut extractor = StreamingExtractor::new();
     for dir in &args.sessions {
@@ -154,8 +199,8 @@ fn run_sessions(args: &Args, model: &Classifier, started: Instant) -> anyhow::Re
     }
     let board = Scoreboard::from_outcomes(&outcomes);
     let what = format!(
-        "model {} on {} labelled regions of {} sessions",
-        model.card().name,
+        "{} on {} labelled regions of {} sessions",
+        model.name(&ModelSource::choose(args.weights.clone())),
         outcomes.len(),
         args.sessions.len()
     );

@@ -119,7 +119,7 @@ pub struct Args {
     #[arg(long)]
     epoch_clips: Option<usize>,
     /// The network's width: convolution channels and LSTM units per direction (a multiple
-    /// of 16, 16–512). Its cost per window grows with its square [default: 128].
+    /// of 16, 16–512). A window costs about its square (64: a third of 128) [default: 128].
     #[arg(long)]
     width: Option<usize>,
     /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the

@@ -346,8 +346,38 @@ pub fn mean(rows: &[Probabilities]) -> Probabilities {
 }
 
 /// The index of the largest probability (the first one on ties).
+/// The mean of several models' probabilities for one clip (an ensemble's answer).
+pub fn mean_probabilities(each: &[Probabilities]) -> Probabilities {
+    let mut mean = [0.0f32; Emotion::COUNT];
+    for p in each {
+        for (m, v) in mean.iter_mut().zip(p) {
+            *m += v;
+        }
+    }
+    let n = each.len().max(1) as f32;
+    mean.map(|m| m / n)
+}
+
 pub fn argmax(p: &Probabilities) -> usize {
     p.iter()
         .enumerate()
         .fold(0, |best, (i, &v)| if v > p[best] { i } else { best })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mean_of_two_models_can_choose_what_neither_chose() {
+        let mut a = [0.0f32; Emotion::COUNT];
+        let mut b = [0.0f32; Emotion::COUNT];
+        (a[0], a[1], a[2]) = (0.5, 0.45, 0.05);
+        (b[0], b[1], b[2]) = (0.05, 0.45, 0.5);
+        let mean = mean_probabilities(&[a, b]);
+        assert_eq!((argmax(&a), argmax(&b), argmax(&mean)), (0, 2, 1));
+        assert!((mean[0] - 0.275).abs() < 1e-6 && (mean[1] - 0.45).abs() < 1e-6);
+        assert!((mean.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(mean_probabilities(&[a]), a);
+    }
 }
