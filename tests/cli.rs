@@ -247,11 +247,11 @@ fn train_refuses_a_weight_average_outside_zero_to_one_before_reading_anything() 
 }
 
 #[test]
-fn train_refuses_a_width_the_network_cannot_take_before_reading_anything() {
+fn train_refuses_a_width_outside_8_to_512_before_reading_anything() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
-    for bad in ["0", "8", "100", "1024"] {
+    for bad in ["0", "7", "513", "1024"] {
         let o = emovox(&[
             "train",
             "--data",
@@ -263,7 +263,7 @@ fn train_refuses_a_width_the_network_cannot_take_before_reading_anything() {
         ]);
         assert!(!o.status.success(), "{bad} was accepted");
         assert!(
-            stderr(&o).contains("--width must be a multiple of 16 from 16 to 512"),
+            stderr(&o).contains("--width must be from 8 to 512"),
             "{bad}: {}",
             stderr(&o)
         );
@@ -281,7 +281,11 @@ fn train_refuses_a_width_the_network_cannot_take_before_reading_anything() {
         out,
     ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("--width"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--width is for training from scratch"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!std::path::Path::new(out).exists());
 }
 

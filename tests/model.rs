@@ -11,6 +11,7 @@ use std::process::Command;
 
 use emovox::labels::Emotion;
 use emovox::model::card::{ModelCard, Normalisation, Training};
+use emovox::model::classifier::{argmax, mean};
 use emovox::model::dataset::{parse_path, scan};
 use emovox::model::input::{window_starts, HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::net::NetConfig;
@@ -258,16 +259,42 @@ fn evaluate_averages_models_given_with_average_with() {
         String::from_utf8_lossy(&twice.stderr)
     );
     assert_eq!(twice.stdout, alone.stdout);
-    // With the shipped model: scored, and the tables say what was averaged.
-    let shipped = common::shipped_weights();
-    let pair = evaluate(&["--average-with", shipped.to_str().unwrap()]);
-    assert!(pair.status.success());
-    let stderr = String::from_utf8_lossy(&pair.stderr);
+    // With the built-in model: each clip's answer is the mean of the two models'.
+    let tiny = Classifier::load(&out).unwrap();
+    let shipped = common::shipped();
+    let confusion = |answer: &dyn Fn(&[f32]) -> [f32; 8]| {
+        let mut c = vec![vec![0u64; 8]; 8];
+        for clip in scan(&dir).unwrap().clips {
+            let signal = emovox::audio::decode_file(&clip.path).unwrap().samples;
+            c[clip.emotion.index()][argmax(&answer(&signal))] += 1;
+        }
+        c
+    };
+    let answer = |model: &Classifier, x: &[f32]| {
+        model
+            .classify_signal(&mut emovox::dsp::StreamingExtractor::new(), x)
+            .unwrap()
+    };
+    let expected = confusion(&|x| mean(&[answer(&tiny, x), answer(&shipped, x)]));
     assert!(
-        stderr.contains(&format!(
-            "averaged with emovox-ravdess-cbl ({})",
-            shipped.display()
-        )),
+        expected != confusion(&|x| answer(&tiny, x))
+            || expected != confusion(&|x| answer(&shipped, x)),
+        "the pair answers as each model alone: this check would not see averaging"
+    );
+    let pair = evaluate(&["--json", "--average-with", "built-in"]);
+    assert!(
+        pair.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pair.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&pair.stdout).unwrap();
+    let got: Vec<Vec<u64>> = serde_json::from_value(v["confusion"].clone()).unwrap();
+    assert_eq!(got, expected);
+    // The tables say what was averaged.
+    let named = evaluate(&["--average-with", "built-in"]);
+    let stderr = String::from_utf8_lossy(&named.stderr);
+    assert!(
+        stderr.contains("averaged with emovox-ravdess-cbl (built in)"),
         "{stderr}"
     );
     // A folder without a model: refused, naming it.

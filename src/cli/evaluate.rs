@@ -7,8 +7,9 @@ use std::time::Instant;
 use anyhow::bail;
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
-use emovox::model::classifier::{argmax, mean_probabilities, ModelSource, Probabilities};
+use emovox::model::classifier::{argmax, mean, ModelSource, Probabilities};
 use emovox::model::dataset::{scan_all, Clip, Split};
+use emovox::model::input::{signal_frames, to_f16};
 use emovox::model::metrics::{Outcome, Scoreboard};
 use emovox::model::room::RoomRecipe;
 use emovox::model::train::prepare::babble_pool;
@@ -33,8 +34,9 @@ pub struct Args {
     /// the shipped model, built into emovox].
     #[arg(long)]
     weights: Option<PathBuf>,
-    /// More models (folders) whose probabilities are averaged with the first's, so an
-    /// ensemble is scored as one model: a way to measure one before building it.
+    /// More models (folders, or `built-in`) whose probabilities are averaged with the
+    /// first's, so an ensemble is scored as one model: a way to measure one before
+    /// building it.
     #[arg(long, num_args = 1.., value_name = "DIR")]
     average_with: Vec<PathBuf>,
     /// One JSON line instead of tables.
@@ -53,8 +55,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let weights = ModelSource::choose(args.weights.clone());
-    let model = Models::open(&weights, &args.average_with)?;
+    let model = Models::open(
+        ModelSource::choose(args.weights.clone()),
+        &args.average_with,
+    )?;
     if args.data.is_empty() {
         return run_sessions(&args, &model, started);
     }
@@ -103,12 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rooms = args.in_rooms.map_or_else(String::new, |seed| {
         format!(", in synthetic rooms (seed {seed})")
     });
-    print(
-        &args,
-        &board,
-        &format!("{}{rooms}", model.name(&weights)),
-        started,
-    );
+    print(&args, &board, &format!("{}{rooms}", model.name()), started);
     if outcomes.len() < scanned.clips.len() {
         bail!(
             "{} of {} files could not be read",
@@ -121,41 +120,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The model scored: one, or several whose probabilities are averaged.
 struct Models {
-    first: Classifier,
-    others: Vec<(PathBuf, Classifier)>,
+    first: (ModelSource, Classifier),
+    others: Vec<(ModelSource, Classifier)>,
 }
 
 impl Models {
-    fn open(first: &ModelSource, others: &[PathBuf]) -> anyhow::Result<Self> {
+    fn open(first: ModelSource, others: &[PathBuf]) -> anyhow::Result<Self> {
+        let open = |source: ModelSource| -> anyhow::Result<_> {
+            let model = Classifier::open(&source)?;
+            Ok((source, model))
+        };
         Ok(Self {
-            first: Classifier::open(first)?,
+            first: open(first)?,
             others: others
                 .iter()
-                .map(|dir| Ok((dir.clone(), Classifier::load(dir)?)))
+                .map(|name| open(ModelSource::parse(name)))
                 .collect::<anyhow::Result<_>>()?,
         })
     }
 
+    /// The models' mean for one signal, its features computed once for all of them.
     fn classify_signal(
         &self,
         extractor: &mut StreamingExtractor,
         signal: &[f32],
     ) -> anyhow::Result<Probabilities> {
-        let first = self.first.classify_signal(extractor, signal)?;
-        if self.others.is_empty() {
-            return Ok(first);
-        }
-        let mut all = vec![first];
-        for (_, model) in &self.others {
-            all.push(model.classify_signal(extractor, signal)?);
-        }
-        Ok(mean_probabilities(&all))
+        let frames = to_f16(&signal_frames(extractor, signal));
+        let each = std::iter::once(&self.first)
+            .chain(&self.others)
+            .map(|(_, model)| model.classify_frames(&frames))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(mean(&each))
     }
 
-    fn name(&self, source: &ModelSource) -> String {
-        let mut name = format!("model {} ({source})", self.first.card().name);
-        for (dir, model) in &self.others {
-            name += &format!(" averaged with {} ({})", model.card().name, dir.display());
+    fn name(&self) -> String {
+        let (source, model) = &self.first;
+        let mut name = format!("model {} ({source})", model.card().name);
+        for (source, model) in &self.others {
+            name += &format!(" averaged with {} ({source})", model.card().name);
         }
         name
     }
@@ -200,7 +202,7 @@ fn run_sessions(args: &Args, model: &Models, started: Instant) -> anyhow::Result
     let board = Scoreboard::from_outcomes(&outcomes);
     let what = format!(
         "{} on {} labelled regions of {} sessions",
-        model.name(&ModelSource::choose(args.weights.clone())),
+        model.name(),
         outcomes.len(),
         args.sessions.len()
     );

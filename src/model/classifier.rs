@@ -333,7 +333,7 @@ pub(crate) fn clip_probabilities(
     Ok(mean(&window_probabilities(net, norm, frames, &starts)?))
 }
 
-/// Element-wise mean of probability rows.
+/// Element-wise mean of probability rows: a clip's windows, or an ensemble's members.
 pub fn mean(rows: &[Probabilities]) -> Probabilities {
     let mut m = [0.0f32; Emotion::COUNT];
     for row in rows {
@@ -346,18 +346,6 @@ pub fn mean(rows: &[Probabilities]) -> Probabilities {
 }
 
 /// The index of the largest probability (the first one on ties).
-/// The mean of several models' probabilities for one clip (an ensemble's answer).
-pub fn mean_probabilities(each: &[Probabilities]) -> Probabilities {
-    let mut mean = [0.0f32; Emotion::COUNT];
-    for p in each {
-        for (m, v) in mean.iter_mut().zip(p) {
-            *m += v;
-        }
-    }
-    let n = each.len().max(1) as f32;
-    mean.map(|m| m / n)
-}
-
 pub fn argmax(p: &Probabilities) -> usize {
     p.iter()
         .enumerate()
@@ -374,10 +362,10 @@ mod tests {
         let mut b = [0.0f32; Emotion::COUNT];
         (a[0], a[1], a[2]) = (0.5, 0.45, 0.05);
         (b[0], b[1], b[2]) = (0.05, 0.45, 0.5);
-        let mean = mean_probabilities(&[a, b]);
+        let mean = mean(&[a, b]);
         assert_eq!((argmax(&a), argmax(&b), argmax(&mean)), (0, 2, 1));
         assert!((mean[0] - 0.275).abs() < 1e-6 && (mean[1] - 0.45).abs() < 1e-6);
         assert!((mean.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert_eq!(mean_probabilities(&[a]), a);
+        assert_eq!(super::mean(&[a]), a);
     }
 }
