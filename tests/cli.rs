@@ -214,6 +214,20 @@ fn evaluate_scores_the_labelled_regions_of_sessions() {
     assert_eq!(v["n"], 1);
     let angry_support = &v["per_class"]["angry"]["support"];
     assert_eq!(angry_support, 1, "{v}");
+    // Models averaged score sessions too, and the summary names them.
+    let averaged = emovox(&[
+        "evaluate",
+        "--sessions",
+        dir.to_str().unwrap(),
+        "--average-with",
+        "built-in",
+    ]);
+    assert!(averaged.status.success(), "{}", stderr(&averaged));
+    assert!(
+        stderr(&averaged).contains("averaged with emovox-ravdess-cbl (built in) on 1 labelled"),
+        "{}",
+        stderr(&averaged)
+    );
     // Neither --data nor --sessions: a usage error.
     assert!(!emovox(&["evaluate"]).status.success());
 }
