@@ -17,7 +17,6 @@ use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
-use emovox::model::classifier::shipped_card;
 use emovox::model::infer::InferenceNet;
 use emovox::model::input::{window_starts, INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::net::{initialise, EmotionNet};
@@ -56,7 +55,7 @@ fn bench(c: &mut Criterion) {
 
     let varmap = VarMap::new();
     let net = EmotionNet::new(
-        &shipped_card().expect("shipped card").net,
+        &model.card().net,
         VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
     )
     .expect("network builds");

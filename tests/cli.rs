@@ -24,6 +24,20 @@ fn stderr(o: &Output) -> String {
 }
 
 /// A fresh folder, removed when the test ends, passed or failed.
+/// Runs `emovox` with `command`, `--FLAG=BAD` and `--out out` for each bad value (`=` so
+/// that clap reads "-0.1" as the value, not as a flag) and checks each is refused with
+/// `message`.
+fn refuses_each(command: &[&str], flag: &str, bad_values: &[&str], message: &str, out: &str) {
+    for bad in bad_values {
+        let flag = format!("--{flag}={bad}");
+        let mut args = command.to_vec();
+        args.extend([flag.as_str(), "--out", out]);
+        let o = emovox(&args);
+        assert!(!o.status.success(), "{bad} was accepted");
+        assert!(stderr(&o).contains(message), "{bad}: {}", stderr(&o));
+    }
+}
+
 fn tmp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("emovox-cli-")
@@ -237,17 +251,13 @@ fn train_refuses_a_weight_average_outside_zero_to_one_before_reading_anything() 
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
-    for bad in ["1.5", "1", "-0.1", "NaN"] {
-        // `=` so that clap reads "-0.1" as the value, not as a flag.
-        let flag = format!("--weight-average={bad}");
-        let o = emovox(&["train", "--data", "/nonexistent-data", &flag, "--out", out]);
-        assert!(!o.status.success(), "{bad} was accepted");
-        assert!(
-            stderr(&o).contains("--weight-average must be at least 0 and below 1"),
-            "{bad}: {}",
-            stderr(&o)
-        );
-    }
+    refuses_each(
+        &["train", "--data", "/nonexistent-data"],
+        "weight-average",
+        &["1.5", "1", "-0.1", "NaN"],
+        "--weight-average must be at least 0 and below 1",
+        out,
+    );
     let o = emovox(&[
         "train",
         "--data",
@@ -265,23 +275,13 @@ fn train_refuses_a_width_outside_8_to_512_before_reading_anything() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
-    for bad in ["0", "7", "513", "1024"] {
-        let o = emovox(&[
-            "train",
-            "--data",
-            "/nonexistent-data",
-            "--width",
-            bad,
-            "--out",
-            out,
-        ]);
-        assert!(!o.status.success(), "{bad} was accepted");
-        assert!(
-            stderr(&o).contains("--width must be from 8 to 512"),
-            "{bad}: {}",
-            stderr(&o)
-        );
-    }
+    refuses_each(
+        &["train", "--data", "/nonexistent-data"],
+        "width",
+        &["0", "7", "513", "1024"],
+        "--width must be from 8 to 512",
+        out,
+    );
     // Tuning keeps the starting model's shape, so a width there is a mistake to name.
     let o = emovox(&[
         "train",
@@ -308,24 +308,18 @@ fn train_refuses_a_negative_or_not_a_number_l2_sp_before_reading_anything() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
-    for bad in ["-0.1", "NaN", "inf"] {
-        let flag = format!("--l2-sp={bad}");
-        let o = emovox(&[
+    refuses_each(
+        &[
             "train",
             "--from",
             "/nonexistent-model",
             "--sessions",
             "/nonexistent-session",
-            &flag,
-            "--out",
-            out,
-        ]);
-        assert!(!o.status.success(), "{bad} was accepted");
-        assert!(
-            stderr(&o).contains("--l2-sp must be a number of at least 0"),
-            "{bad}: {}",
-            stderr(&o)
-        );
-    }
+        ],
+        "l2-sp",
+        &["-0.1", "NaN", "inf"],
+        "--l2-sp must be a number of at least 0",
+        out,
+    );
     assert!(!std::path::Path::new(out).exists());
 }

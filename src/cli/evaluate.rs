@@ -118,25 +118,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The model scored: one, or several whose probabilities are averaged.
-struct Models {
-    first: (ModelSource, Classifier),
-    others: Vec<(ModelSource, Classifier)>,
-}
+/// The model scored: one, or several whose probabilities are averaged (never empty).
+struct Models(Vec<(ModelSource, Classifier)>);
 
 impl Models {
     fn open(first: ModelSource, others: &[PathBuf]) -> anyhow::Result<Self> {
-        let open = |source: ModelSource| -> anyhow::Result<_> {
-            let model = Classifier::open(&source)?;
-            Ok((source, model))
-        };
-        Ok(Self {
-            first: open(first)?,
-            others: others
-                .iter()
-                .map(|name| open(ModelSource::parse(name)))
-                .collect::<anyhow::Result<_>>()?,
-        })
+        std::iter::once(first)
+            .chain(others.iter().map(|name| ModelSource::parse(name)))
+            .map(|source| {
+                let model = Classifier::open(&source)?;
+                Ok((source, model))
+            })
+            .collect::<anyhow::Result<_>>()
+            .map(Self)
     }
 
     /// The models' mean for one signal, its features computed once for all of them.
@@ -146,20 +140,21 @@ impl Models {
         signal: &[f32],
     ) -> anyhow::Result<Probabilities> {
         let frames = to_f16(&signal_frames(extractor, signal));
-        let each = std::iter::once(&self.first)
-            .chain(&self.others)
+        let each = self
+            .0
+            .iter()
             .map(|(_, model)| model.classify_frames(&frames))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(mean(&each))
     }
 
     fn name(&self) -> String {
-        let (source, model) = &self.first;
-        let mut name = format!("model {} ({source})", model.card().name);
-        for (source, model) in &self.others {
-            name += &format!(" averaged with {} ({source})", model.card().name);
-        }
-        name
+        let named: Vec<String> = self
+            .0
+            .iter()
+            .map(|(source, model)| format!("{} ({source})", model.card().name))
+            .collect();
+        format!("model {}", named.join(" averaged with "))
     }
 }
 
