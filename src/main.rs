@@ -45,6 +45,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        // Members trained side by side each take a core: candle's element-wise ops stay on
+        // their member's thread instead of queueing for its one shared pool.
+        Some(Command::Train(ref args)) if args.trains_members_side_by_side() => {
+            single_threaded_candle_ops();
+        }
         // Training batches many windows: candle's own threads earn their keep there.
         Some(Command::Train(_)) => {}
         Some(Command::Predict(_) | Command::Evaluate(_) | Command::Serve(_)) => {

@@ -304,6 +304,39 @@ fn train_refuses_a_width_outside_8_to_512_before_reading_anything() {
 }
 
 #[test]
+fn train_refuses_members_outside_1_to_8_before_reading_anything() {
+    let tmp = tmp_dir();
+    let out = tmp.path().join("never-written");
+    let out = out.to_str().unwrap();
+    refuses_each(
+        &["train", "--data", "/nonexistent-data"],
+        "members",
+        &["0", "9", "64"],
+        "--members must be from 1 to 8",
+        out,
+    );
+    // Tuning keeps the starting model's members.
+    let o = emovox(&[
+        "train",
+        "--from",
+        "/nonexistent-model",
+        "--sessions",
+        "/nonexistent-session",
+        "--members",
+        "2",
+        "--out",
+        out,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--members is for training from scratch"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!std::path::Path::new(out).exists());
+}
+
+#[test]
 fn train_refuses_a_negative_or_not_a_number_l2_sp_before_reading_anything() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");

@@ -62,6 +62,7 @@ fn tiny_card(normalisation: Normalisation, cfg: &TrainConfig) -> ModelCard {
         window_frames: WINDOW_FRAMES,
         hop_frames: HOP_FRAMES,
         net: cfg.net.clone(),
+        members: 1,
         training: Training {
             train_actors: vec![1, 5, 10, 20],
             val_actors: vec![],
@@ -134,7 +135,7 @@ fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
     trained.varmap.save(ModelCard::weights_path(&out)).unwrap();
     card.save(&out).unwrap();
 
-    let in_memory = Classifier::from_parts(trained.varmap, &trained.net, card).unwrap();
+    let in_memory = Classifier::from_nets(&[&trained.net], card).unwrap();
     let reloaded = Classifier::load(&out).unwrap();
     let frames = &clips[0].versions[0];
     let starts = window_starts(frames.len() / INPUT_DIM);
@@ -145,6 +146,44 @@ fn a_tiny_training_run_learns_and_its_saved_model_reloads_identically() {
         let sum: f32 = p.iter().sum();
         assert!((sum - 1.0).abs() < 1e-5 && p.iter().all(|v| v.is_finite() && *v >= 0.0));
     }
+}
+
+#[test]
+fn a_cards_member_count_defaults_to_one_is_written_only_for_ensembles_and_is_bounded() {
+    let (_tmp, dir) = ravdess_folder("members");
+    let (out, normalisation, cfg) = quick_model(&dir);
+    let card = tiny_card(normalisation, &cfg);
+    let json = serde_json::to_value(&card).unwrap();
+    assert!(
+        json.get("members").is_none(),
+        "one network writes no members: {json}"
+    );
+    // Cards written before ensembles have no "members": one network.
+    let text = serde_json::to_string(&json).unwrap();
+    assert_eq!(
+        ModelCard::parse(&text, &ModelCard::json_path(&out))
+            .unwrap()
+            .members,
+        1
+    );
+    for (members, ok) in [(0, false), (2, true), (8, true), (9, false)] {
+        let card = ModelCard {
+            members,
+            ..card.clone()
+        };
+        let text = serde_json::to_string(&card).unwrap();
+        assert_eq!(text.contains("\"members\":"), members != 1);
+        let parsed = ModelCard::parse(&text, &ModelCard::json_path(&out));
+        assert_eq!(parsed.is_ok(), ok, "{members} members: {parsed:?}");
+        if !ok {
+            let err = parsed.unwrap_err().to_string();
+            assert!(err.contains("1 to 8"), "{err}");
+        }
+    }
+    // A card of two members over the weights of one: refused, naming the missing tensor.
+    ModelCard { members: 2, ..card }.save(&out).unwrap();
+    let err = Classifier::load(&out).err().expect("loads").to_string();
+    assert!(err.contains("member1."), "{err}");
 }
 
 #[test]
@@ -331,9 +370,9 @@ fn the_dataset_reader_reports_what_does_not_fit() {
     assert!(parse_path(Path::new("Actor_05/03-01-02-01-02-02-05.wav")).is_ok());
 }
 
-#[test]
-fn train_also_learns_from_the_labelled_regions_of_sessions() {
-    let (_tmp, data) = ravdess_folder("sessions");
+/// A recorded session beside `data` (one fixture clip) with two labelled regions to learn
+/// from and one too short to.
+fn labelled_session(data: &Path) -> PathBuf {
     let session_dir = data.with_extension("session");
     std::fs::create_dir_all(&session_dir).unwrap();
     std::fs::copy(
@@ -358,6 +397,163 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
     }
     .save(&session_dir)
     .unwrap();
+    session_dir
+}
+
+/// The safetensors file of a model folder, by tensor name.
+fn tensors(dir: &Path) -> std::collections::HashMap<String, candle_core::Tensor> {
+    candle_core::safetensors::load(ModelCard::weights_path(dir), &candle_core::Device::Cpu).unwrap()
+}
+
+fn values(t: &candle_core::Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+#[test]
+fn an_ensemble_trains_its_members_side_by_side_answers_with_their_mean_and_tunes_whole() {
+    let (_tmp, data) = ravdess_folder("ensemble");
+    let out = data.with_extension("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .args(["train", "--data"])
+        .arg(&data)
+        .args([
+            "--epochs",
+            "2",
+            "--val-actors",
+            "10,20",
+            "--no-augment",
+            "--width",
+            "16",
+            "--members",
+            "2",
+            "--seed",
+            "7",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("member 2, epoch  1/2"), "{stderr}");
+    let card = ModelCard::load(&out).unwrap();
+    assert_eq!(card.members, 2);
+    let seeds: Vec<u64> = card.training.members.iter().map(|m| m.seed).collect();
+    assert_eq!(seeds, vec![7, 8]);
+
+    // One file: the first member under its own names, the second under `member1.`.
+    let all = tensors(&out);
+    let first: Vec<&String> = all.keys().filter(|k| !k.starts_with("member")).collect();
+    assert!(!first.is_empty());
+    assert_eq!(all.len(), 2 * first.len());
+    assert!(first
+        .iter()
+        .all(|k| all.contains_key(&format!("member1.{k}"))));
+    let split = emovox::model::classifier::member_weights(&all, 0);
+    assert_eq!(
+        split.len(),
+        first.len(),
+        "the first member took another's tensors"
+    );
+
+    // Each member alone, as a model folder of its own.
+    let member = |i: usize| {
+        let dir = data.with_extension(format!("member{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        candle_core::safetensors::save(
+            &emovox::model::classifier::member_weights(&all, i),
+            ModelCard::weights_path(&dir),
+        )
+        .unwrap();
+        ModelCard {
+            members: 1,
+            ..card.clone()
+        }
+        .save(&dir)
+        .unwrap();
+        Classifier::load(&dir).unwrap()
+    };
+    let (a, b) = (member(0), member(1));
+    let ensemble = Classifier::load(&out).unwrap();
+    let clips = prepared(&data, false);
+    let mut members_differ = false;
+    for clip in &clips {
+        let frames = &clip.versions[0];
+        let (pa, pb) = (
+            a.classify_frames(frames).unwrap(),
+            b.classify_frames(frames).unwrap(),
+        );
+        members_differ |= pa != pb;
+        let both = ensemble.classify_frames(frames).unwrap();
+        for ((x, y), m) in pa.iter().zip(&pb).zip(&both) {
+            assert!(((x + y) / 2.0 - m).abs() < 1e-6, "{pa:?} {pb:?} {both:?}");
+        }
+    }
+    assert!(members_differ, "the seeds gave the same network");
+    // The card's validation is the ensemble's, on actors 10 and 20.
+    let val: Vec<_> = clips
+        .iter()
+        .filter(|c| c.speaker.ends_with("10") || c.speaker.ends_with("20"))
+        .collect();
+    let right = val
+        .iter()
+        .filter(|c| argmax(&ensemble.classify_frames(&c.versions[0]).unwrap()) == c.emotion.index())
+        .count();
+    let validation = card.validation.unwrap();
+    assert_eq!(validation.files, 2);
+    assert_eq!(validation.accuracy, right as f64 / 2.0);
+
+    // Tuning the ensemble tunes every member and keeps them together.
+    let session = labelled_session(&data);
+    let tuned_dir = data.with_extension("tuned");
+    let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .arg("train")
+        .arg("--from")
+        .arg(&out)
+        .arg("--sessions")
+        .arg(&session)
+        .args(["--epochs", "1", "--no-augment", "--rehearse", "0", "--out"])
+        .arg(&tuned_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tuned = ModelCard::load(&tuned_dir).unwrap();
+    assert_eq!(tuned.members, 2);
+    assert_eq!(tuned.training.members.len(), 2);
+    let after = tensors(&tuned_dir);
+    assert_eq!(after.len(), all.len());
+    // Each member was tuned from its own weights: nearer them than the other member's.
+    let distance =
+        |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
+    for (name, other) in [
+        ("head.weight", "member1.head.weight"),
+        ("member1.head.weight", "head.weight"),
+    ] {
+        let (tuned, own, others) = (
+            values(&after[name]),
+            values(&all[name]),
+            values(&all[other]),
+        );
+        assert_ne!(tuned, own, "{name} was not tuned");
+        assert!(
+            distance(&tuned, &own) < distance(&tuned, &others),
+            "{name} was tuned from {other}"
+        );
+    }
+    Classifier::load(&tuned_dir).unwrap();
+    // Nothing of the working copies is left beside the tuned model.
+    let mut names: Vec<String> = std::fs::read_dir(&tuned_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["emovox.json", "emovox.safetensors"]);
+}
+
+#[test]
+fn train_also_learns_from_the_labelled_regions_of_sessions() {
+    let (_tmp, data) = ravdess_folder("sessions");
+    let session_dir = labelled_session(&data);
     let out = data.with_extension("out");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_emovox"))
         .args(["train", "--data"])

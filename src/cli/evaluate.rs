@@ -35,8 +35,9 @@ pub struct Args {
     #[arg(long)]
     weights: Option<PathBuf>,
     /// More models (folders, or `built-in`) whose probabilities are averaged with the
-    /// first's, so an ensemble is scored as one model: a way to measure one before
-    /// building it.
+    /// first's, each model weighing the same (an ensemble folder counts once), so an
+    /// ensemble of models trained apart is scored as one model: a way to try one before
+    /// training it with `train --members`.
     #[arg(long, num_args = 1.., value_name = "DIR")]
     average_with: Vec<PathBuf>,
     /// One JSON line instead of tables.

@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{bail, Context};
 use emovox::labels::Emotion;
 use emovox::model::card::{CorpusValidation, RoomValidation};
-use emovox::model::card::{ModelCard, Normalisation, Training, Validation};
-use emovox::model::classifier::ModelSource;
+use emovox::model::card::{
+    MemberTraining, ModelCard, Normalisation, Training, Validation, MAX_MEMBERS,
+};
+use emovox::model::classifier::{save_members, ModelSource};
 use emovox::model::dataset::{licences, scan_all, Split};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
@@ -20,7 +22,7 @@ use emovox::model::room::RoomRecipe;
 use emovox::model::train::exemplars::ExemplarError;
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
-    prepare_versions, train_with, Augmentation, Layers, Progress, TrainConfig, Versions,
+    prepare_versions, train_members, Augmentation, Layers, Progress, TrainConfig, Versions,
     AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
 use emovox::model::tune::{
@@ -122,6 +124,10 @@ pub struct Args {
     /// A window costs about 14 M multiply-adds at 64 against 44 M at 128 [default: 128].
     #[arg(long)]
     width: Option<usize>,
+    /// Networks trained (seeds --seed, --seed + 1, …, side by side, one core each) and
+    /// averaged as one model, 1 to 8 [default: 1].
+    #[arg(long)]
+    members: Option<usize>,
     /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the
     /// convolutional front end kept) or `head` (attention and head) [default: all].
     #[arg(long, value_enum)]
@@ -178,6 +184,13 @@ impl AugmentSet {
     }
 }
 
+impl Args {
+    /// Whether this run trains several networks side by side (each on a core of its own).
+    pub fn trains_members_side_by_side(&self) -> bool {
+        self.from.is_none() && self.members.is_some_and(|n| n > 1)
+    }
+}
+
 /// Set by Ctrl-C while tuning: tuning stops before its next step and writes nothing.
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
@@ -199,6 +212,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::ensure!(
             (8..=512).contains(&width),
             "--width must be from 8 to 512 (got {width})"
+        );
+    }
+    if let Some(members) = args.members {
+        anyhow::ensure!(
+            (1..=MAX_MEMBERS).contains(&members),
+            "--members must be from 1 to {MAX_MEMBERS} (got {members})"
         );
     }
     if let Some(l2) = args.l2_sp {
@@ -237,6 +256,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--balance-speakers", args.balance_speakers),
             ("--epoch-clips", args.epoch_clips.is_some()),
             ("--width", args.width.is_some()),
+            ("--members", args.members.is_some()),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
             ("--patience", args.patience.is_some()),
@@ -510,12 +530,24 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         prepare_started.elapsed().as_secs_f64()
     );
 
-    let steps = cfg.steps_per_epoch_with(train_set.len(), cfg.batch_size) * cfg.epochs;
+    let members = args.members.unwrap_or(1);
+    let steps = cfg.steps_per_epoch_with(train_set.len(), cfg.batch_size) * cfg.epochs * members;
     let bar = progress_bar(steps, "training");
-    let mut status = String::from("epoch 1");
-    let trained = train_with(&train_set, &val_set, &val_rooms, &[], &cfg, |p| match p {
-        Progress::Step { loss, .. } => {
-            bar.set_message(format!("{status} | loss {loss:.3}"));
+    let epochs = cfg.epochs;
+    let per_epoch = cfg
+        .steps_per_epoch_with(train_set.len(), cfg.batch_size)
+        .max(1);
+    let progress = |member: usize, p: Progress| match p {
+        Progress::Step { step, loss, .. } => {
+            let epoch = (step - 1) / per_epoch + 1;
+            bar.set_message(if members > 1 {
+                format!(
+                    "member {}, epoch {epoch}/{epochs} | loss {loss:.3}",
+                    member + 1
+                )
+            } else {
+                format!("epoch {epoch}/{epochs} | loss {loss:.3}")
+            });
             bar.inc(1);
         }
         Progress::Epoch {
@@ -525,15 +557,19 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             score,
             improved,
         } => {
-            status = format!("epoch {}/{}", epoch + 1, cfg.epochs);
+            let who = if members > 1 {
+                format!("member {}, ", member + 1)
+            } else {
+                String::new()
+            };
             let line = match (validation, score) {
                 (Some(m), Some(score)) => format!(
-                    "epoch {epoch:>2}: loss {mean_loss:.3}  val (centre windows) accuracy {:.3} macro-F1 {:.3}  score {score:.3}{}",
+                    "{who}epoch {epoch:>2}/{epochs}: loss {mean_loss:.3}  val (centre windows) accuracy {:.3} macro-F1 {:.3}  score {score:.3}{}",
                     m.accuracy,
                     m.macro_f1,
                     if improved { "  (best so far)" } else { "" }
                 ),
-                _ => format!("epoch {epoch:>2}: loss {mean_loss:.3}"),
+                _ => format!("{who}epoch {epoch:>2}/{epochs}: loss {mean_loss:.3}"),
             };
             // A hidden bar (stderr not a terminal) prints nothing, so say it plainly there.
             if bar.is_hidden() {
@@ -542,9 +578,11 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                 bar.println(line);
             }
         }
-    })?;
+    };
+    let trained = train_members(&train_set, &val_set, &val_rooms, &cfg, members, &progress)?;
     bar.finish_and_clear();
 
+    let first = &trained.members[0];
     let board = Scoreboard::from_outcomes(&trained.outcomes);
     let board_rooms = (!trained.outcomes_in_rooms.is_empty())
         .then(|| Scoreboard::from_outcomes(&trained.outcomes_in_rooms));
@@ -554,12 +592,13 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         labels: Emotion::names(),
         features: FeatureConfig::current(),
         normalisation: Normalisation {
-            mean: trained.normalisation.mean.clone(),
-            std: trained.normalisation.std.clone(),
+            mean: first.normalisation.mean.clone(),
+            std: first.normalisation.std.clone(),
         },
         window_frames: WINDOW_FRAMES,
         hop_frames: HOP_FRAMES,
         net: cfg.net.clone(),
+        members,
         training: Training {
             train_actors: train_actors.clone(),
             val_actors: val_actors.clone(),
@@ -571,7 +610,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                 .map(|d| d.display().to_string())
                 .collect(),
             fine_tuned_from: None,
-            epochs: trained.best_epoch,
+            epochs: first.best_epoch,
             seed: cfg.seed,
             augmentation: if cfg.augment {
                 augment_set
@@ -603,6 +642,20 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             weight_average: cfg.weight_average,
             fine_tune: None,
             holdout: None,
+            members: if members > 1 {
+                trained
+                    .members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| MemberTraining {
+                        seed: cfg.seed.wrapping_add(i as u64),
+                        epochs: m.best_epoch,
+                        seconds: m.seconds,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             seconds: trained.seconds,
             date: report::today(),
             commit: report::commit(),
@@ -631,17 +684,19 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         }),
     };
     let weights = ModelCard::weights_path(&out);
-    trained
-        .varmap
-        .save(&weights)
-        .with_context(|| format!("writing {}", weights.display()))?;
+    let varmaps: Vec<_> = trained.members.iter().map(|m| &m.varmap).collect();
+    save_members(&varmaps, &weights).with_context(|| format!("writing {}", weights.display()))?;
     card.save(&out)
         .with_context(|| format!("writing {}", ModelCard::json_path(&out).display()))?;
+    let kept: Vec<String> = trained
+        .members
+        .iter()
+        .map(|m| format!("epoch {} of {}", m.best_epoch, m.losses.len()))
+        .collect();
     eprintln!(
-        "emovox train: {:.0} s, kept epoch {} of {}; wrote {} and {}",
+        "emovox train: {:.0} s, kept {}; wrote {} and {}",
         trained.seconds,
-        trained.best_epoch,
-        trained.losses.len(),
+        kept.join(", "),
         weights.display(),
         ModelCard::json_path(&out).display()
     );

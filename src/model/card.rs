@@ -70,7 +70,10 @@ pub struct Training {
     /// The model these weights were fine-tuned from (its name and folder), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fine_tuned_from: Option<String>,
+    /// The epoch whose weights were kept (an ensemble: its first member's; each member's
+    /// is in `members`).
     pub epochs: usize,
+    /// The seed (an ensemble: its first member's; member `i` took `seed + i`).
     pub seed: u64,
     pub augmentation: Vec<String>,
     /// BatchNorm statistics recomputed over the whole training set (false: the running
@@ -115,9 +118,25 @@ pub struct Training {
     /// back (absent when nothing was held back, and in older cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<Holdout>,
+    /// Each member network of an ensemble, in weights order (absent for one network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberTraining>,
+    /// Wall-clock seconds of training (members trained side by side count once; members
+    /// tuned one after another add up).
     pub seconds: f64,
     pub date: String,
     pub commit: String,
+}
+
+/// How one member of an ensemble was trained: the members share the data, the prepared
+/// versions and the recipe, and differ in the seed of their initial weights, batches and
+/// dropout.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemberTraining {
+    pub seed: u64,
+    /// The epoch whose weights were kept.
+    pub epochs: usize,
+    pub seconds: f64,
 }
 
 /// The fine-tuning recipe a tuned model was made with.
@@ -225,8 +244,34 @@ pub struct ModelCard {
     pub window_frames: usize,
     pub hop_frames: usize,
     pub net: NetConfig,
+    /// Networks of this shape whose probabilities are averaged (an ensemble trained with
+    /// `train --members`); member `i`'s weights carry [`member_prefix`]`(i)` in the one
+    /// weights file. 1 in older cards.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub members: usize,
     pub training: Training,
     pub validation: Option<Validation>,
+}
+
+/// Most networks a model may average: each costs a window's inference again.
+pub const MAX_MEMBERS: usize = 8;
+
+/// The prefix of member `i`'s tensor names in the weights file: none for the first, so a
+/// single network's file is what it always was, `member{i}.` for the others.
+pub fn member_prefix(i: usize) -> String {
+    if i == 0 {
+        String::new()
+    } else {
+        format!("member{i}.")
+    }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// Why a model could not be loaded.
@@ -323,6 +368,12 @@ impl ModelCard {
             return shape(format!(
                 "window {} / hop {} frames, but this emovox analyses {WINDOW_FRAMES} / {HOP_FRAMES}",
                 self.window_frames, self.hop_frames
+            ));
+        }
+        if !(1..=MAX_MEMBERS).contains(&self.members) {
+            return shape(format!(
+                "{} member networks, but a model has 1 to {MAX_MEMBERS}",
+                self.members
             ));
         }
         if self.net.input_dim != INPUT_DIM || self.net.classes != Emotion::COUNT {

@@ -10,7 +10,7 @@ use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use half::f16;
 
-use super::card::{CardError, ModelCard};
+use super::card::{member_prefix, CardError, ModelCard};
 use super::infer::InferenceNet;
 use super::input::{
     fill_window, signal_frames, to_f16, window_starts, Normaliser, INPUT_DIM, WINDOW_FRAMES,
@@ -85,6 +85,14 @@ impl ModelSource {
         }
     }
 
+    /// The weights file, as errors name it (the built-in model's under a made-up folder).
+    pub fn weights_path(&self) -> PathBuf {
+        match self {
+            Self::Shipped => ModelCard::weights_path(Path::new(SHIPPED_NAME)),
+            Self::Folder(dir) => ModelCard::weights_path(dir),
+        }
+    }
+
     /// The model's card, and its weights file's bytes.
     pub fn read(&self) -> Result<(ModelCard, std::borrow::Cow<'static, [u8]>), ModelError> {
         match self {
@@ -125,11 +133,10 @@ impl fmt::Display for ModelSource {
 }
 
 pub struct Classifier {
-    net: InferenceNet,
+    /// One network, or the members of an ensemble, whose probabilities are averaged.
+    nets: Vec<InferenceNet>,
     card: ModelCard,
     norm: Normaliser,
-    // Owns the weights the network's tensors point into.
-    _varmap: VarMap,
 }
 
 impl Classifier {
@@ -158,33 +165,51 @@ impl Classifier {
         Self::from_safetensors(card, &bytes, &ModelCard::weights_path(dir))
     }
 
-    /// The network `card` describes with the weights in `bytes` (a safetensors file; `path`
-    /// names it in errors). Every parameter must be there; other tensors are ignored.
-    fn from_safetensors(card: ModelCard, bytes: &[u8], path: &Path) -> Result<Self, ModelError> {
-        let varmap = VarMap::new();
-        let net = EmotionNet::new(
-            &card.net,
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-        )?;
-        set_weights(&varmap, bytes).map_err(|reason| ModelError::Weights {
+    /// The networks `card` describes with the weights in `bytes` (a safetensors file;
+    /// `path` names it in errors). Every parameter of every member must be there; other
+    /// tensors are ignored.
+    pub(crate) fn from_safetensors(
+        card: ModelCard,
+        bytes: &[u8],
+        path: &Path,
+    ) -> Result<Self, ModelError> {
+        let weights = |reason| ModelError::Weights {
             path: path.to_owned(),
             reason,
-        })?;
-        Self::from_parts(varmap, &net, card)
+        };
+        let tensors =
+            candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(weights)?;
+        let mut nets = Vec::with_capacity(card.members);
+        for i in 0..card.members {
+            let varmap = VarMap::new();
+            let net = EmotionNet::new(
+                &card.net,
+                VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+            )?;
+            set_weights(&varmap, &tensors, &member_prefix(i)).map_err(weights)?;
+            nets.push(net);
+        }
+        Self::from_nets(&nets.iter().collect::<Vec<_>>(), card)
     }
 
-    /// A classifier from a network trained in this process.
-    pub fn from_parts(
-        varmap: VarMap,
-        net: &EmotionNet,
-        card: ModelCard,
-    ) -> Result<Self, ModelError> {
+    /// A classifier from networks trained in this process (an ensemble's members in
+    /// order), which it copies: later changes to their weights do not reach it.
+    pub fn from_nets(nets: &[&EmotionNet], card: ModelCard) -> Result<Self, ModelError> {
+        if nets.len() != card.members {
+            return Err(ModelError::Run(candle_core::Error::Msg(format!(
+                "{} networks for a card of {} members",
+                nets.len(),
+                card.members
+            ))));
+        }
         let norm = Normaliser::from_mean_std(&card.normalisation.mean, &card.normalisation.std);
         Ok(Self {
-            net: InferenceNet::new(net)?,
+            nets: nets
+                .iter()
+                .map(|net| InferenceNet::new(net))
+                .collect::<candle_core::Result<_>>()?,
             card,
             norm,
-            _varmap: varmap,
         })
     }
 
@@ -198,12 +223,14 @@ impl Classifier {
         frames: &[f16],
         starts: &[usize],
     ) -> Result<Vec<Probabilities>, ModelError> {
-        Ok(window_probabilities(&self.net, &self.norm, frames, starts)?)
+        Ok(window_probabilities(
+            &self.nets, &self.norm, frames, starts,
+        )?)
     }
 
     /// Mean of the window probabilities over all frames of a clip.
     pub fn classify_frames(&self, frames: &[f16]) -> Result<Probabilities, ModelError> {
-        Ok(clip_probabilities(&self.net, &self.norm, frames)?)
+        Ok(clip_probabilities(&self.nets, &self.norm, frames)?)
     }
 
     /// Classifies a 16 kHz mono signal as a whole.
@@ -217,18 +244,67 @@ impl Classifier {
     }
 }
 
-/// Sets every variable of `varmap` to the tensor of its name in a safetensors file.
-fn set_weights(varmap: &VarMap, bytes: &[u8]) -> candle_core::Result<()> {
-    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+/// Sets every variable of `varmap` to the tensor named `prefix` + its name in `tensors`
+/// (a safetensors file's contents).
+fn set_weights(
+    varmap: &VarMap,
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+    prefix: &str,
+) -> candle_core::Result<()> {
     let vars = varmap.data().lock().unwrap_or_else(PoisonError::into_inner);
     for (name, var) in vars.iter() {
-        let Some(tensor) = tensors.get(name) else {
+        let name = format!("{prefix}{name}");
+        let Some(tensor) = tensors.get(&name) else {
             candle_core::bail!("tensor {name} is missing");
         };
         var.set(tensor)
             .map_err(|e| candle_core::Error::Msg(format!("tensor {name}: {e}")))?;
     }
     Ok(())
+}
+
+/// Writes every member's variables (in member order) to one safetensors file, each under
+/// [`member_prefix`] of its place: for one network, what `VarMap::save` writes.
+pub fn save_members(varmaps: &[&VarMap], path: &Path) -> candle_core::Result<()> {
+    candle_core::safetensors::save(&member_tensors(varmaps), path)
+}
+
+/// Every member's variables in one map, each under [`member_prefix`] of its place.
+fn member_tensors(varmaps: &[&VarMap]) -> std::collections::HashMap<String, candle_core::Tensor> {
+    let mut out = std::collections::HashMap::new();
+    for (i, varmap) in varmaps.iter().enumerate() {
+        let vars = varmap.data().lock().unwrap_or_else(PoisonError::into_inner);
+        for (name, var) in vars.iter() {
+            out.insert(
+                format!("{}{name}", member_prefix(i)),
+                var.as_tensor().clone(),
+            );
+        }
+    }
+    out
+}
+
+/// Member `i`'s tensors, under their own names, from a weights file's contents.
+pub fn member_weights(
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+    i: usize,
+) -> std::collections::HashMap<String, candle_core::Tensor> {
+    let prefix = member_prefix(i);
+    tensors
+        .iter()
+        .filter_map(|(name, t)| {
+            let own = name.strip_prefix(&prefix)?;
+            // The first member's names carry no prefix; the others' are not its.
+            (i > 0 || !is_member_name(own)).then(|| (own.to_owned(), t.clone()))
+        })
+        .collect()
+}
+
+/// Whether a tensor name belongs to a member after the first (`member{i}.…`).
+fn is_member_name(name: &str) -> bool {
+    name.strip_prefix("member")
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(digits, _)| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Windows the shared front end takes in one call (12 s of a file at 0.25 s hops): nearly
@@ -241,7 +317,37 @@ pub const WINDOW_GROUP: usize = 48;
 /// [`WINDOW_GROUP`] (`InferenceNet::clip_probabilities`: each window's own answer to float
 /// rounding, in about two thirds of the time); a window alone, or one padded past the end
 /// (a clip shorter than a window), runs by itself, as the live engine runs its windows.
+///
+/// With several networks (an ensemble's members), each window's probabilities are the
+/// mean of theirs.
 pub(crate) fn window_probabilities(
+    nets: &[InferenceNet],
+    norm: &Normaliser,
+    frames: &[f16],
+    starts: &[usize],
+) -> candle_core::Result<Vec<Probabilities>> {
+    let mut out = vec![[0.0f32; Emotion::COUNT]; starts.len()];
+    for net in nets {
+        for (sum, p) in out
+            .iter_mut()
+            .zip(net_window_probabilities(net, norm, frames, starts)?)
+        {
+            for (s, v) in sum.iter_mut().zip(p) {
+                *s += v;
+            }
+        }
+    }
+    let n = nets.len().max(1) as f32;
+    for row in &mut out {
+        for v in row.iter_mut() {
+            *v /= n;
+        }
+    }
+    Ok(out)
+}
+
+/// [`window_probabilities`] of one network.
+fn net_window_probabilities(
     net: &InferenceNet,
     norm: &Normaliser,
     frames: &[f16],
@@ -323,14 +429,14 @@ pub(crate) fn batch_probabilities(
     Ok(out)
 }
 
-/// A whole clip: the mean of its windows' probabilities.
+/// A whole clip: the mean of its windows' probabilities (of every network's).
 pub(crate) fn clip_probabilities(
-    net: &InferenceNet,
+    nets: &[InferenceNet],
     norm: &Normaliser,
     frames: &[f16],
 ) -> candle_core::Result<Probabilities> {
     let starts = window_starts(frames.len() / INPUT_DIM);
-    Ok(mean(&window_probabilities(net, norm, frames, &starts)?))
+    Ok(mean(&window_probabilities(nets, norm, frames, &starts)?))
 }
 
 /// Element-wise mean of probability rows: a clip's windows, or an ensemble's members.

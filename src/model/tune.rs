@@ -16,16 +16,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::card::{FineTune, Holdout, HoldoutScores, ModelCard, Training};
-use super::classifier::{ModelError, ModelSource};
+use super::card::{FineTune, Holdout, HoldoutScores, MemberTraining, ModelCard, Training};
+use super::classifier::{member_weights, save_members, Classifier, ModelError, ModelSource};
 use super::dataset::{licences, Clip, Intensity};
 use super::input::Normaliser;
 use super::metrics::Scoreboard;
+use super::net::EmotionNet;
 use super::train::exemplars::{self, ExemplarCard, ExemplarError, ModelId};
 use super::train::holdout::{split_by_time, Span};
 use super::train::{
-    outcomes, prepare_versions_cancellable, start_outcomes, train_cancellable, Augmentation,
-    Layers, PreparedClip, Progress, StartFrom, TrainConfig, Versions, LIGHT_AUGMENTATIONS,
+    classifier_outcomes, ensemble_outcomes, prepare_versions_cancellable, train_cancellable,
+    Augmentation, Layers, PreparedClip, Progress, StartFrom, TrainConfig, Versions,
+    LIGHT_AUGMENTATIONS,
 };
 use crate::audio::DecodeError;
 use crate::labels::Emotion;
@@ -273,6 +275,10 @@ pub fn tune(
     let cancelled = || cancel.load(Ordering::Relaxed);
 
     let (start_card, start_bytes) = request.start.read()?;
+    // Every member's weights are checked now, before any work: the starting model as it
+    // was read, which also scores the "before" at the end.
+    let start_weights = request.start.weights_path();
+    let starting = Classifier::from_safetensors(start_card.clone(), &start_bytes, &start_weights)?;
     let start_id = ModelId {
         name: start_card.name.clone(),
         weights: exemplars::weights_id(&start_bytes),
@@ -355,18 +361,24 @@ pub fn tune(
     };
 
     let work = WorkDir::beside(&request.out)?;
-    // The trainer loads the starting weights from a file: the built-in ones are written
-    // into the working folder for it (and removed before the folder is moved in place).
-    let (start_path, start_copy) = match &request.start {
-        ModelSource::Folder(dir) => (ModelCard::weights_path(dir), None),
-        ModelSource::Shipped => {
-            let path = work.path.join("start.safetensors");
-            std::fs::write(&path, &start_bytes).map_err(io(&path))?;
-            (path.clone(), Some(path))
-        }
-    };
-    let start = StartFrom {
-        weights: start_path,
+    // The trainer loads starting weights from a file under their own names: each member's
+    // are written into the working folder for it (and removed before the folder is moved
+    // in place).
+    let members = start_card.members;
+    let tensors = candle_core::safetensors::load_buffer(&start_bytes, &candle_core::Device::Cpu)
+        .map_err(|reason| ModelError::Weights {
+            path: start_weights.clone(),
+            reason,
+        })?;
+    let mut start_copies = Vec::with_capacity(members);
+    for i in 0..members {
+        let path = work.path.join(format!("start{i}.safetensors"));
+        candle_core::safetensors::save(&member_weights(&tensors, i), &path)
+            .map_err(|e| io(&path)(std::io::Error::other(e)))?;
+        start_copies.push(path);
+    }
+    let start_of = |i: usize| StartFrom {
+        weights: start_copies[i].clone(),
         mean: start_card.normalisation.mean.clone(),
         std: start_card.normalisation.std.clone(),
     };
@@ -376,7 +388,7 @@ pub fn tune(
         augment: !recipe.augmentations.is_empty(),
         learning_rate: recipe.learning_rate,
         net: start_card.net.clone(),
-        start: Some(start.clone()),
+        start: Some(start_of(0)),
         layers: recipe.layers,
         freeze_batch_norm: recipe.freeze_batch_norm,
         l2_sp: recipe.l2_sp,
@@ -409,41 +421,56 @@ pub fn tune(
     let train_set = prepare(&train_clips, versions)?;
     let held_set = prepare(&held_clips, Versions::Original)?;
 
+    // An ensemble's members are tuned one after another on the same clips, each from its
+    // own weights; progress counts them as one run.
     let own = cfg.batch_size - cfg.rehearsed_per_batch(rehearsal.len());
     let per_epoch = cfg.steps_per_epoch_with(train_set.len(), own).max(1);
-    let steps = per_epoch * cfg.epochs;
-    let epochs = cfg.epochs;
-    let trained = train_cancellable(&train_set, &[], &[], rehearsal, &cfg, cancel, |p| match p {
-        Progress::Step { step, loss, .. } => progress(TuneProgress::Step {
-            step,
-            steps,
-            epoch: ((step - 1) / per_epoch + 1).min(epochs),
-            epochs,
-            loss,
-        }),
-        Progress::Epoch {
-            epoch, mean_loss, ..
-        } => progress(TuneProgress::Epoch {
-            epoch,
-            epochs,
-            mean_loss,
-        }),
-    });
-    let trained = match trained {
-        Ok(t) => t,
-        Err(_) if cancelled() => return Err(TuneError::Cancelled),
-        Err(e) => return Err(e.into()),
-    };
+    let steps = per_epoch * cfg.epochs * members;
+    let epochs = cfg.epochs * members;
+    let mut tuned = Vec::with_capacity(members);
+    for i in 0..members {
+        let cfg = TrainConfig {
+            seed: cfg.seed.wrapping_add(i as u64),
+            start: Some(start_of(i)),
+            ..cfg.clone()
+        };
+        let (step0, epoch0) = (i * per_epoch * cfg.epochs, i * cfg.epochs);
+        let trained =
+            train_cancellable(&train_set, &[], &[], rehearsal, &cfg, cancel, |p| match p {
+                Progress::Step { step, loss, .. } => progress(TuneProgress::Step {
+                    step: step0 + step,
+                    steps,
+                    epoch: epoch0 + ((step - 1) / per_epoch + 1).min(cfg.epochs),
+                    epochs,
+                    loss,
+                }),
+                Progress::Epoch {
+                    epoch, mean_loss, ..
+                } => progress(TuneProgress::Epoch {
+                    epoch: epoch0 + epoch,
+                    epochs,
+                    mean_loss,
+                }),
+            });
+        tuned.push(match trained {
+            Ok(t) => t,
+            Err(_) if cancelled() => return Err(TuneError::Cancelled),
+            Err(e) => return Err(e.into()),
+        });
+    }
     progress(TuneProgress::Finishing);
+    let trained = &tuned[0];
+    let tuned_seconds: f64 = tuned.iter().map(|t| t.seconds).sum();
 
     // The honest before/after: the starting and the tuned model on the held-back time.
     let holdout = if held_set.is_empty() {
         None
     } else {
-        let before = Scoreboard::from_outcomes(&start_outcomes(&cfg.net, &start, &held_set)?);
+        let before = Scoreboard::from_outcomes(&classifier_outcomes(&starting, &held_set)?);
         let norm =
             Normaliser::from_mean_std(&trained.normalisation.mean, &trained.normalisation.std);
-        let after = Scoreboard::from_outcomes(&outcomes(&trained.net, &norm, &held_set)?);
+        let nets: Vec<&EmotionNet> = tuned.iter().map(|t| &t.net).collect();
+        let after = Scoreboard::from_outcomes(&ensemble_outcomes(&nets, &norm, &held_set)?);
         let scores = |b: &Scoreboard| HoldoutScores {
             accuracy: b.overall.accuracy,
             uar: b.uar,
@@ -503,7 +530,20 @@ pub fn tune(
                 holdout_share: request.holdout,
             }),
             holdout: holdout.clone(),
-            seconds: trained.seconds,
+            members: if members > 1 {
+                tuned
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| MemberTraining {
+                        seed: cfg.seed.wrapping_add(i as u64),
+                        epochs: t.best_epoch,
+                        seconds: t.seconds,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            seconds: tuned_seconds,
             date: crate::clock::today(),
             commit: crate::BUILD_COMMIT.to_owned(),
             ..Training::default()
@@ -514,7 +554,8 @@ pub fn tune(
 
     // Everything into the working folder, then into place.
     let weights = ModelCard::weights_path(&work.path);
-    trained.varmap.save(&weights)?;
+    let varmaps: Vec<_> = tuned.iter().map(|t| &t.varmap).collect();
+    save_members(&varmaps, &weights)?;
     card.save(&work.path)
         .map_err(io(&ModelCard::json_path(&work.path)))?;
     let mut exemplars_copied = 0;
@@ -529,8 +570,8 @@ pub fn tune(
         exemplars::save(&work.path, clips, &copy)?;
         exemplars_copied = clips.len();
     }
-    if let Some(path) = start_copy {
-        std::fs::remove_file(&path).map_err(io(&path))?;
+    for path in &start_copies {
+        std::fs::remove_file(path).map_err(io(path))?;
     }
     if cancelled() {
         return Err(TuneError::Cancelled);

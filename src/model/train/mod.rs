@@ -1,19 +1,24 @@
 //! Training: decode and featurise the clips once (with augmented copies, [`prepare`]), then
 //! minibatch AdamW on random 3 s crops, validating on held-out speakers after every epoch
 //! ([`validate`]) and keeping the best weights (early stopping); [`averaging`] readies the
-//! weights that are scored and shipped.
+//! weights that are scored and shipped; [`members`] trains an ensemble's networks side by
+//! side.
 
 mod averaging;
 pub mod exemplars;
 pub mod holdout;
+pub mod members;
 pub mod prepare;
 pub mod validate;
 
+pub use members::{train_members, Ensemble};
 pub use prepare::{
     prepare, prepare_versions, prepare_versions_cancellable, Augmentation, PreparedClip, Versions,
     AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
-pub use validate::{centre_score, evaluate, evaluate_centre, outcomes, start_outcomes};
+pub use validate::{
+    centre_score, classifier_outcomes, ensemble_outcomes, evaluate, evaluate_centre, outcomes,
+};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;

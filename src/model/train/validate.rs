@@ -3,13 +3,13 @@
 use half::f16;
 
 use super::prepare::PreparedClip;
-use crate::model::classifier::{argmax, batch_probabilities, clip_probabilities};
+use crate::model::classifier::{
+    argmax, batch_probabilities, clip_probabilities, Classifier, ModelError,
+};
 use crate::model::infer::InferenceNet;
 use crate::model::input::{Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::metrics::{Metrics, Outcome, Scoreboard};
-use crate::model::net::{EmotionNet, NetConfig};
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
+use crate::model::net::EmotionNet;
 
 /// Scores whole clips (their original version) the way `evaluate` does.
 pub fn evaluate(
@@ -27,7 +27,19 @@ pub fn outcomes(
     norm: &Normaliser,
     clips: &[PreparedClip],
 ) -> candle_core::Result<Vec<Outcome>> {
-    let net = InferenceNet::new(net)?;
+    ensemble_outcomes(&[net], norm, clips)
+}
+
+/// [`outcomes`] of networks whose probabilities are averaged (an ensemble's members).
+pub fn ensemble_outcomes(
+    nets: &[&EmotionNet],
+    norm: &Normaliser,
+    clips: &[PreparedClip],
+) -> candle_core::Result<Vec<Outcome>> {
+    let nets: Vec<InferenceNet> = nets
+        .iter()
+        .map(|n| InferenceNet::new(n))
+        .collect::<candle_core::Result<_>>()?;
     let mut out = Vec::with_capacity(clips.len());
     for clip in clips {
         let Some(frames) = clip.versions.first() else {
@@ -36,27 +48,30 @@ pub fn outcomes(
         out.push(Outcome {
             corpus: clip.corpus.clone(),
             truth: clip.emotion.index(),
-            predicted: argmax(&clip_probabilities(&net, norm, frames)?),
+            predicted: argmax(&clip_probabilities(&nets, norm, frames)?),
         });
     }
     Ok(out)
 }
 
-/// Each clip's outcome under the weights fine-tuning starts from (the "before" of a
-/// before/after), scored as [`outcomes`] scores the tuned ones.
-pub fn start_outcomes(
-    config: &NetConfig,
-    start: &super::StartFrom,
+/// Each clip's outcome under a loaded model (one network or an ensemble), scored as
+/// [`outcomes`] scores a network in training.
+pub fn classifier_outcomes(
+    model: &Classifier,
     clips: &[PreparedClip],
-) -> candle_core::Result<Vec<Outcome>> {
-    let mut varmap = VarMap::new();
-    let net = EmotionNet::new(
-        config,
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-    )?;
-    varmap.load(&start.weights)?;
-    let norm = Normaliser::from_mean_std(&start.mean, &start.std);
-    outcomes(&net, &norm, clips)
+) -> Result<Vec<Outcome>, ModelError> {
+    let mut out = Vec::with_capacity(clips.len());
+    for clip in clips {
+        let Some(frames) = clip.versions.first() else {
+            continue;
+        };
+        out.push(Outcome {
+            corpus: clip.corpus.clone(),
+            truth: clip.emotion.index(),
+            predicted: argmax(&model.classify_frames(frames)?),
+        });
+    }
+    Ok(out)
 }
 
 /// Scores clips on one window each, the one at their centre, in batches.
