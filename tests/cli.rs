@@ -315,7 +315,7 @@ fn train_refuses_members_outside_1_to_8_before_reading_anything() {
         "--members must be from 1 to 8",
         out,
     );
-    // Tuning keeps the starting model's members.
+    // Tuning keeps the starting model's members and inputs.
     let o = emovox(&[
         "train",
         "--from",
@@ -324,12 +324,13 @@ fn train_refuses_members_outside_1_to_8_before_reading_anything() {
         "/nonexistent-session",
         "--members",
         "2",
+        "--centre-mfcc",
         "--out",
         out,
     ]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("--members is for training from scratch"),
+        stderr(&o).contains("--members, --centre-mfcc are for training from scratch"),
         "{}",
         stderr(&o)
     );

@@ -30,6 +30,7 @@ fn every_parameter_gradient_matches_finite_differences() {
         lstm_hidden: 3,
         classes: 8,
         dropout: 0.0,
+        centred_inputs: 0,
     };
     let net = EmotionNet::new(
         &cfg,
@@ -271,6 +272,7 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
         lstm_hidden: 24,
         classes: 8,
         dropout: 0.3,
+        centred_inputs: 0,
     };
     let fast = random_inference_net(&cfg, &mut rng);
     // Windows of 300 frames every 25 (odd: both pooling parities), the last flush with
@@ -305,10 +307,36 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
     }
     // A window past the clip's end is an error, not a panic.
     assert!(fast.clip_probabilities(&x, n, 300, &[200]).is_err());
+    // Windows centred on their own means share nothing, and still get their own answers.
+    let centred = random_inference_net(
+        &NetConfig {
+            centred_inputs: 4,
+            ..cfg
+        },
+        &mut rng,
+    );
+    let starts = [0usize, 25, 137];
+    let got = centred.clip_probabilities(&x, n, 300, &starts).unwrap();
+    for (&s, g) in starts.iter().zip(&got) {
+        let d = 9;
+        let alone = centred
+            .probabilities(&x[s * d..(s + 300) * d], 1, 300)
+            .unwrap();
+        assert_eq!(&alone[0], g, "start {s}");
+    }
 }
 
 #[test]
 fn the_inference_pass_equals_the_networks_own_forward() {
+    inference_equals_forward(0);
+}
+
+#[test]
+fn the_inference_pass_centres_each_window_as_the_network_does() {
+    inference_equals_forward(3);
+}
+
+fn inference_equals_forward(centred_inputs: usize) {
     use emovox::model::infer::InferenceNet;
     let mut rng = Rng::new(9);
     let varmap = VarMap::new();
@@ -320,6 +348,7 @@ fn the_inference_pass_equals_the_networks_own_forward() {
         lstm_hidden: 20,
         classes: 8,
         dropout: 0.3,
+        centred_inputs,
     };
     let net = EmotionNet::new(
         &cfg,

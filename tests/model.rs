@@ -180,6 +180,16 @@ fn a_cards_member_count_defaults_to_one_is_written_only_for_ensembles_and_is_bou
             assert!(err.contains("1 to 8"), "{err}");
         }
     }
+    // More centred inputs than the network has: refused.
+    let mut wrong = card.clone();
+    wrong.net.centred_inputs = wrong.net.input_dim + 1;
+    let err = ModelCard::parse(
+        &serde_json::to_string(&wrong).unwrap(),
+        &ModelCard::json_path(&out),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("centred inputs"), "{err}");
     // A card of two members over the weights of one: refused, naming the missing tensor.
     ModelCard { members: 2, ..card }.save(&out).unwrap();
     let err = Classifier::load(&out).err().expect("loads").to_string();
@@ -566,9 +576,11 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
             "--val-actors",
             "none",
             "--no-augment",
-            // A narrow network: quicker here, and its shape must reach the card.
+            // A narrow network: quicker here, and its shape must reach the card, as
+            // must the MFCCs' centring.
             "--width",
             "16",
+            "--centre-mfcc",
             "--out",
         ])
         .arg(&out)
@@ -591,6 +603,7 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
         (16, 16),
         "--width sets both"
     );
+    assert_eq!(card.net.centred_inputs, emovox::dsp::N_MFCC);
     let narrow = Classifier::load(&out).unwrap();
     let p = narrow
         .classify_frames(&prepared(&data, false)[0].versions[0])

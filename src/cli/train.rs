@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
+use emovox::dsp::N_MFCC;
 use emovox::labels::Emotion;
 use emovox::model::card::{CorpusValidation, RoomValidation};
 use emovox::model::card::{
@@ -128,6 +129,11 @@ pub struct Args {
     /// averaged as one model, 1 to 8 [default: 1].
     #[arg(long)]
     members: Option<usize>,
+    /// Take each 3 s window's own mean away from its MFCCs before the network reads them
+    /// (cepstral mean normalisation per window: a fixed microphone or room colouring
+    /// cancels out).
+    #[arg(long)]
+    centre_mfcc: bool,
     /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the
     /// convolutional front end kept) or `head` (attention and head) [default: all].
     #[arg(long, value_enum)]
@@ -257,6 +263,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--epoch-clips", args.epoch_clips.is_some()),
             ("--width", args.width.is_some()),
             ("--members", args.members.is_some()),
+            ("--centre-mfcc", args.centre_mfcc),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
             ("--patience", args.patience.is_some()),
@@ -484,6 +491,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             NetConfig {
                 conv_channels: args.width.unwrap_or(net.conv_channels),
                 lstm_hidden: args.width.unwrap_or(net.lstm_hidden),
+                centred_inputs: if args.centre_mfcc { N_MFCC } else { 0 },
                 ..net
             }
         },

@@ -376,6 +376,12 @@ impl ModelCard {
                 self.members
             ));
         }
+        if self.net.centred_inputs > self.net.input_dim {
+            return shape(format!(
+                "{} centred inputs of {}",
+                self.net.centred_inputs, self.net.input_dim
+            ));
+        }
         if self.net.input_dim != INPUT_DIM || self.net.classes != Emotion::COUNT {
             return shape(format!(
                 "network input {} and classes {} do not fit",

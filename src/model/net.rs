@@ -24,6 +24,17 @@ pub struct NetConfig {
     pub lstm_hidden: usize,
     pub classes: usize,
     pub dropout: f32,
+    /// Leading inputs (the first 40 are the MFCCs) from which each window's own mean over
+    /// time is taken away before the first convolution: cepstral mean normalisation per
+    /// 3 s window, which removes a fixed colouring by the microphone and the room. The
+    /// window is the unit everywhere, so it is the same live and offline. 0: none (older
+    /// cards).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub centred_inputs: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for NetConfig {
@@ -34,6 +45,7 @@ impl Default for NetConfig {
             lstm_hidden: 128,
             classes: 8,
             dropout: 0.3,
+            centred_inputs: 0,
         }
     }
 }
@@ -203,6 +215,7 @@ impl EmotionNet {
     ) -> Result<Tensor> {
         let train = dropout.is_some();
         let stats = train && !frozen.batch_norm;
+        let x = &centre(x, self.config.centred_inputs)?;
         let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, stats)?.relu()?)?;
         let x = max_pool2(&batch_norm_time(&self.bn2, &self.conv2.forward(&x)?, stats)?.relu()?)?;
         let x = if frozen.front_end { x.detach() } else { x };
@@ -225,20 +238,41 @@ impl EmotionNet {
 }
 
 impl EmotionNet {
+    pub fn config(&self) -> &NetConfig {
+        &self.config
+    }
+
     /// The inputs of the first BatchNorm for a batch of windows, flattened to (B·T, C).
     pub(super) fn bn1_input(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.conv1.forward(x)?;
+        let y = self
+            .conv1
+            .forward(&centre(x, self.config.centred_inputs)?)?;
         let (b, t, c) = y.dims3()?;
         y.reshape((b * t, c))
     }
 
     /// The inputs of the second BatchNorm, with the first one in inference mode.
     pub(super) fn bn2_input(&self, x: &Tensor) -> Result<Tensor> {
+        let x = &centre(x, self.config.centred_inputs)?;
         let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, false)?.relu()?)?;
         let y = self.conv2.forward(&x)?;
         let (b, t, c) = y.dims3()?;
         y.reshape((b * t, c))
     }
+}
+
+/// Takes each window's mean over time away from its first `k` inputs of (B, T, C).
+fn centre(x: &Tensor, k: usize) -> Result<Tensor> {
+    if k == 0 {
+        return Ok(x.clone());
+    }
+    let d = x.dim(2)?;
+    let head = x.narrow(2, 0, k)?;
+    let head = head.broadcast_sub(&head.mean_keepdim(1)?)?;
+    if k >= d {
+        return Ok(head);
+    }
+    Tensor::cat(&[&head, &x.narrow(2, k, d - k)?], 2)
 }
 
 /// BatchNorm over channels of a time-major (B, T, C) tensor: every step of every item is

@@ -36,8 +36,9 @@ impl InferenceNet {
         if starts.iter().any(|&s| s + t > n) || x.len() != n * d {
             candle_core::bail!("clip_probabilities: a window runs past the clip's {n} frames")
         }
-        let Some(shared) = SharedRows::of(self, t) else {
-            // Windows too short to share anything: one at a time.
+        // Windows too short to share anything, or centred each on its own mean (no two
+        // windows see the same inputs): one at a time.
+        let Some(shared) = SharedRows::of(self, t).filter(|_| self.centred == 0) else {
             let mut windows = Vec::with_capacity(starts.len() * t * d);
             for &s in starts {
                 windows.extend_from_slice(&x[s * d..(s + t) * d]);

@@ -39,6 +39,8 @@ pub struct InferenceNet {
     head_w: Vec<f32>,
     head_b: Vec<f32>,
     classes: usize,
+    /// Leading inputs centred per window ([`super::net::NetConfig::centred_inputs`]).
+    centred: usize,
 }
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -81,12 +83,20 @@ impl InferenceNet {
             head_w,
             head_b,
             classes,
+            centred: net.config().centred_inputs,
         })
     }
 
     /// Softmax probabilities for `n` windows of `t` frames of `input_dim` values each
     /// (normalised), laid out window after window.
     pub fn probabilities(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<Vec<f32>>> {
+        let centred;
+        let x = if self.centred > 0 {
+            centred = centre_windows(x, n, t, self.conv1.input, self.centred);
+            &centred[..]
+        } else {
+            x
+        };
         let x = self.conv1.forward(x, n, t)?;
         let x = self.conv2.forward(&x, n, t / 2)?;
         self.recurrent_probabilities(&x, n, t / 4)
@@ -153,6 +163,31 @@ impl InferenceNet {
         }
         Ok(out)
     }
+}
+
+/// `n` windows of `t` rows of `d` inputs with each window's mean over time taken away from
+/// its first `k` inputs.
+fn centre_windows(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32> {
+    let mut out = x[..n * t * d].to_vec();
+    let k = k.min(d);
+    let mut mean = vec![0.0f32; k];
+    for window in out.chunks_exact_mut(t * d) {
+        mean.fill(0.0);
+        for row in window.chunks_exact(d) {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        for m in &mut mean {
+            *m /= t as f32;
+        }
+        for row in window.chunks_exact_mut(d) {
+            for (v, m) in row.iter_mut().zip(&mean) {
+                *v -= m;
+            }
+        }
+    }
+    out
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
