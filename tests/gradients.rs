@@ -7,7 +7,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use emovox::model::net::{EmotionNet, Lstm, NetConfig, TimeConv};
+use emovox::model::net::{initialise, EmotionNet, Lstm, NetConfig, TimeConv};
 use emovox::model::rng::Rng;
 
 fn random(shape: &[usize], rng: &mut Rng) -> Tensor {
@@ -391,4 +391,79 @@ fn inference_equals_forward(centred_inputs: usize) {
             assert_eq!(&alone[0], g, "batch {n}, window {i}");
         }
     }
+}
+
+#[test]
+fn a_constant_added_to_the_centred_inputs_changes_nothing_and_to_the_others_does() {
+    use emovox::model::infer::InferenceNet;
+    let mut rng = Rng::new(21);
+    let (d, k, t, n) = (7usize, 3usize, 40usize, 3usize);
+    let cfg = NetConfig {
+        input_dim: d,
+        conv_channels: 12,
+        lstm_hidden: 10,
+        classes: 8,
+        dropout: 0.3,
+        centred_inputs: k,
+    };
+    let varmap = VarMap::new();
+    let net = EmotionNet::new(
+        &cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    initialise(&varmap, &mut Rng::new(5)).unwrap();
+    let fast = InferenceNet::new(&net).unwrap();
+    let x: Vec<f32> = (0..n * t * d).map(|_| rng.normal() as f32).collect();
+    // Each window its own offset on input `column`, the same on every frame.
+    let shifted = |column: usize| -> Vec<f32> {
+        let mut y = x.clone();
+        for (w, window) in y.chunks_exact_mut(t * d).enumerate() {
+            for frame in window.chunks_exact_mut(d) {
+                frame[column] += 1.5 + w as f32;
+            }
+        }
+        y
+    };
+    let both = |values: &[f32]| {
+        let tensor = Tensor::from_slice(values, (n, t, d), &Device::Cpu).unwrap();
+        let candle = candle_nn::ops::softmax_last_dim(&net.forward(&tensor, None).unwrap())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        (candle, fast.probabilities(values, n, t).unwrap())
+    };
+    let close = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+        a.iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .all(|(x, y)| (x - y).abs() < 1e-4)
+    };
+    let (candle, fast_plain) = both(&x);
+    for column in 0..k {
+        let (c, f) = both(&shifted(column));
+        assert!(
+            close(&c, &candle) && close(&f, &fast_plain),
+            "input {column} is centred"
+        );
+    }
+    let (c, f) = both(&shifted(k));
+    assert!(
+        !close(&c, &candle) && !close(&f, &fast_plain),
+        "input {k} is not centred"
+    );
+    // A whole clip shifted: every window's answer stays.
+    let clip: Vec<f32> = x[..t * d]
+        .iter()
+        .chain(&x[t * d..2 * t * d])
+        .copied()
+        .collect();
+    let mut moved = clip.clone();
+    for frame in moved.chunks_exact_mut(d) {
+        frame[0] += 2.0;
+    }
+    let starts = [0usize, 5, 40];
+    let a = fast.clip_probabilities(&clip, 2 * t, t, &starts).unwrap();
+    let b = fast.clip_probabilities(&moved, 2 * t, t, &starts).unwrap();
+    assert!(close(&a, &b));
 }

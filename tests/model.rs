@@ -686,8 +686,36 @@ fn fine_tuning_starts_from_the_given_weights() {
 fn a_long_files_windows_in_shared_groups_give_each_windows_own_answer() {
     // 17 s of frames: 57 windows every 0.25 s, more than one group of the shared front
     // end; given in reverse order, plus one window padded past the end (run alone), so
-    // every answer must come back to its own slot.
-    let model = Classifier::shipped().unwrap();
+    // every answer must come back to its own slot. The shipped shape without centring
+    // (centred windows share nothing), two members, random weights.
+    let card = common::shipped().card().clone();
+    let card = ModelCard {
+        net: NetConfig {
+            centred_inputs: 0,
+            ..card.net
+        },
+        members: 2,
+        ..card
+    };
+    let nets: Vec<(candle_nn::VarMap, emovox::model::net::EmotionNet)> = (0..2u64)
+        .map(|seed| {
+            let varmap = candle_nn::VarMap::new();
+            let net = emovox::model::net::EmotionNet::new(
+                &card.net,
+                candle_nn::VarBuilder::from_varmap(
+                    &varmap,
+                    candle_core::DType::F32,
+                    &candle_core::Device::Cpu,
+                ),
+            )
+            .unwrap();
+            emovox::model::net::initialise(&varmap, &mut emovox::model::rng::Rng::new(seed))
+                .unwrap();
+            (varmap, net)
+        })
+        .collect();
+    let refs: Vec<&emovox::model::net::EmotionNet> = nets.iter().map(|(_, n)| n).collect();
+    let model = Classifier::from_nets(&refs, card).unwrap();
     let n = 1_700;
     let frames: Vec<half::f16> = (0..n * INPUT_DIM)
         .map(|i| half::f16::from_f32(((i as f32) * 0.013).sin() * 3.0 + (i % 7) as f32))

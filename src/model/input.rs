@@ -14,8 +14,8 @@ pub const HOP_FRAMES: usize = 25;
 
 /// Speech that starts this far into a window (1 s) is classified on its own: the window
 /// from just before the speech, repeated until it is full. The first second after someone
-/// starts talking is otherwise read from a window of mostly quiet room, and the shipped
-/// model calls such windows "fearful" (79 % of onset windows of clips that were not;
+/// starts talking is otherwise read from a window of mostly quiet room, and the model shipped
+/// when this was measured (RAVDESS-only, early 2026-11-29) called such windows "fearful" (79 % of onset windows of clips that were not;
 /// 7 % when looped, with onset accuracy 21 % → 31 % and settled windows unchanged,
 /// `cargo bench --bench onsets`).
 pub const LATE_SPEECH_FRAMES: usize = 100;
