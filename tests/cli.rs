@@ -38,6 +38,24 @@ fn refuses_each(command: &[&str], flag: &str, bad_values: &[&str], message: &str
     }
 }
 
+/// `train --from … --sessions …` with `flags` (ones only training from scratch takes) is
+/// refused with `message` before anything is read, and nothing is written to `out`.
+fn refused_when_tuning(flags: &[&str], message: &str, out: &str) {
+    let mut args = vec![
+        "train",
+        "--from",
+        "/nonexistent-model",
+        "--sessions",
+        "/nonexistent-session",
+    ];
+    args.extend(flags);
+    args.extend(["--out", out]);
+    let o = emovox(&args);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains(message), "{}", stderr(&o));
+    assert!(!std::path::Path::new(out).exists());
+}
+
 fn tmp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("emovox-cli-")
@@ -283,24 +301,11 @@ fn train_refuses_a_width_outside_8_to_512_before_reading_anything() {
         out,
     );
     // Tuning keeps the starting model's shape, so a width there is a mistake to name.
-    let o = emovox(&[
-        "train",
-        "--from",
-        "/nonexistent-model",
-        "--sessions",
-        "/nonexistent-session",
-        "--width",
-        "64",
-        "--out",
+    refused_when_tuning(
+        &["--width", "64"],
+        "--width is for training from scratch",
         out,
-    ]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("--width is for training from scratch"),
-        "{}",
-        stderr(&o)
     );
-    assert!(!std::path::Path::new(out).exists());
 }
 
 #[test]
@@ -316,25 +321,11 @@ fn train_refuses_members_outside_1_to_8_before_reading_anything() {
         out,
     );
     // Tuning keeps the starting model's members and inputs.
-    let o = emovox(&[
-        "train",
-        "--from",
-        "/nonexistent-model",
-        "--sessions",
-        "/nonexistent-session",
-        "--members",
-        "2",
-        "--centre-mfcc",
-        "--out",
+    refused_when_tuning(
+        &["--members", "2", "--centre-mfcc"],
+        "--members, --centre-mfcc are for training from scratch",
         out,
-    ]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("--members, --centre-mfcc are for training from scratch"),
-        "{}",
-        stderr(&o)
     );
-    assert!(!std::path::Path::new(out).exists());
 }
 
 #[test]

@@ -11,9 +11,7 @@ use anyhow::{bail, Context};
 use emovox::dsp::N_MFCC;
 use emovox::labels::Emotion;
 use emovox::model::card::{CorpusValidation, RoomValidation};
-use emovox::model::card::{
-    MemberTraining, ModelCard, Normalisation, Training, Validation, MAX_MEMBERS,
-};
+use emovox::model::card::{ModelCard, Normalisation, Training, Validation, MAX_MEMBERS};
 use emovox::model::classifier::{save_members, ModelSource};
 use emovox::model::dataset::{licences, scan_all, Split};
 use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
@@ -23,8 +21,8 @@ use emovox::model::room::RoomRecipe;
 use emovox::model::train::exemplars::ExemplarError;
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
-    prepare_versions, train_members, Augmentation, Layers, Progress, TrainConfig, Versions,
-    AUGMENTATIONS, LIGHT_AUGMENTATIONS,
+    member_records, prepare_versions, train_members, Augmentation, Layers, Progress, TrainConfig,
+    Versions, AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
 use emovox::model::tune::{
     self, session_clips, speakers, who, TuneDefaults, TuneError, TuneProgress, TuneRecipe,
@@ -650,20 +648,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             weight_average: cfg.weight_average,
             fine_tune: None,
             holdout: None,
-            members: if members > 1 {
-                trained
-                    .members
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| MemberTraining {
-                        seed: cfg.seed.wrapping_add(i as u64),
-                        epochs: m.best_epoch,
-                        seconds: m.seconds,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            members: member_records(cfg.seed, &trained.members),
             seconds: trained.seconds,
             date: report::today(),
             commit: report::commit(),

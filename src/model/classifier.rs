@@ -168,17 +168,20 @@ impl Classifier {
     /// The networks `card` describes with the weights in `bytes` (a safetensors file;
     /// `path` names it in errors). Every parameter of every member must be there; other
     /// tensors are ignored.
-    pub(crate) fn from_safetensors(
+    fn from_safetensors(card: ModelCard, bytes: &[u8], path: &Path) -> Result<Self, ModelError> {
+        Self::from_tensors(card, &read_tensors(bytes, path)?, path)
+    }
+
+    /// [`Classifier::from_safetensors`] from the file's tensors, already read.
+    pub(crate) fn from_tensors(
         card: ModelCard,
-        bytes: &[u8],
+        tensors: &std::collections::HashMap<String, candle_core::Tensor>,
         path: &Path,
     ) -> Result<Self, ModelError> {
         let weights = |reason| ModelError::Weights {
             path: path.to_owned(),
             reason,
         };
-        let tensors =
-            candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(weights)?;
         let mut nets = Vec::with_capacity(card.members);
         for i in 0..card.members {
             let varmap = VarMap::new();
@@ -186,7 +189,7 @@ impl Classifier {
                 &card.net,
                 VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
             )?;
-            set_weights(&varmap, &tensors, &member_prefix(i)).map_err(weights)?;
+            set_weights(&varmap, tensors, &member_prefix(i)).map_err(weights)?;
             nets.push(net);
         }
         Self::from_nets(&nets.iter().collect::<Vec<_>>(), card)
@@ -242,6 +245,19 @@ impl Classifier {
         let frames = to_f16(&signal_frames(extractor, signal));
         self.classify_frames(&frames)
     }
+}
+
+/// The tensors of a safetensors file's bytes (`path` names it in errors).
+pub(crate) fn read_tensors(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<std::collections::HashMap<String, candle_core::Tensor>, ModelError> {
+    candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|reason| {
+        ModelError::Weights {
+            path: path.to_owned(),
+            reason,
+        }
+    })
 }
 
 /// Sets every variable of `varmap` to the tensor named `prefix` + its name in `tensors`

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::card::{FineTune, Holdout, HoldoutScores, MemberTraining, ModelCard, Training};
-use super::classifier::{member_weights, save_members, Classifier, ModelError, ModelSource};
+use super::card::{FineTune, Holdout, HoldoutScores, ModelCard, Training};
+use super::classifier::{
+    member_weights, read_tensors, save_members, Classifier, ModelError, ModelSource,
+};
 use super::dataset::{licences, Clip, Intensity};
 use super::input::Normaliser;
 use super::metrics::Scoreboard;
@@ -25,9 +27,9 @@ use super::net::EmotionNet;
 use super::train::exemplars::{self, ExemplarCard, ExemplarError, ModelId};
 use super::train::holdout::{split_by_time, Span};
 use super::train::{
-    classifier_outcomes, ensemble_outcomes, prepare_versions_cancellable, train_cancellable,
-    Augmentation, Layers, PreparedClip, Progress, StartFrom, TrainConfig, Versions,
-    LIGHT_AUGMENTATIONS,
+    classifier_outcomes, ensemble_outcomes, member_records, prepare_versions_cancellable,
+    train_cancellable, Augmentation, Layers, PreparedClip, Progress, StartFrom, TrainConfig,
+    Versions, LIGHT_AUGMENTATIONS,
 };
 use crate::audio::DecodeError;
 use crate::labels::Emotion;
@@ -278,7 +280,8 @@ pub fn tune(
     // Every member's weights are checked now, before any work: the starting model as it
     // was read, which also scores the "before" at the end.
     let start_weights = request.start.weights_path();
-    let starting = Classifier::from_safetensors(start_card.clone(), &start_bytes, &start_weights)?;
+    let tensors = read_tensors(&start_bytes, &start_weights)?;
+    let starting = Classifier::from_tensors(start_card.clone(), &tensors, &start_weights)?;
     let start_id = ModelId {
         name: start_card.name.clone(),
         weights: exemplars::weights_id(&start_bytes),
@@ -365,11 +368,6 @@ pub fn tune(
     // are written into the working folder for it (and removed before the folder is moved
     // in place).
     let members = start_card.members;
-    let tensors = candle_core::safetensors::load_buffer(&start_bytes, &candle_core::Device::Cpu)
-        .map_err(|reason| ModelError::Weights {
-            path: start_weights.clone(),
-            reason,
-        })?;
     let mut start_copies = Vec::with_capacity(members);
     for i in 0..members {
         let path = work.path.join(format!("start{i}.safetensors"));
@@ -530,19 +528,7 @@ pub fn tune(
                 holdout_share: request.holdout,
             }),
             holdout: holdout.clone(),
-            members: if members > 1 {
-                tuned
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| MemberTraining {
-                        seed: cfg.seed.wrapping_add(i as u64),
-                        epochs: t.best_epoch,
-                        seconds: t.seconds,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            members: member_records(cfg.seed, &tuned),
             seconds: tuned_seconds,
             date: crate::clock::today(),
             commit: crate::BUILD_COMMIT.to_owned(),

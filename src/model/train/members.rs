@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::prepare::PreparedClip;
 use super::validate::ensemble_outcomes;
 use super::{train_with, Progress, TrainConfig, Trained};
+use crate::model::card::MemberTraining;
 use crate::model::input::Normaliser;
 use crate::model::metrics::{Metrics, Outcome};
 
@@ -29,6 +30,23 @@ pub struct Ensemble {
     pub outcomes_in_rooms: Vec<Outcome>,
     /// Wall-clock seconds of the training and the ensemble's validation.
     pub seconds: f64,
+}
+
+/// What the card records of each member (nothing for a single network): member `i` took
+/// seed `seed + i`.
+pub fn member_records(seed: u64, members: &[Trained]) -> Vec<MemberTraining> {
+    if members.len() < 2 {
+        return Vec::new();
+    }
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MemberTraining {
+            seed: seed.wrapping_add(i as u64),
+            epochs: m.best_epoch,
+            seconds: m.seconds,
+        })
+        .collect()
 }
 
 /// Trains `count` members (seeds `cfg.seed`, `cfg.seed + 1`, …) on the same clips, as many

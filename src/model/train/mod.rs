@@ -11,7 +11,7 @@ pub mod members;
 pub mod prepare;
 pub mod validate;
 
-pub use members::{train_members, Ensemble};
+pub use members::{member_records, train_members, Ensemble};
 pub use prepare::{
     prepare, prepare_versions, prepare_versions_cancellable, Augmentation, PreparedClip, Versions,
     AUGMENTATIONS, LIGHT_AUGMENTATIONS,

@@ -4,7 +4,7 @@ use half::f16;
 
 use super::prepare::PreparedClip;
 use crate::model::classifier::{
-    argmax, batch_probabilities, clip_probabilities, Classifier, ModelError,
+    argmax, batch_probabilities, clip_probabilities, Classifier, ModelError, Probabilities,
 };
 use crate::model::infer::InferenceNet;
 use crate::model::input::{Normaliser, INPUT_DIM, WINDOW_FRAMES};
@@ -40,18 +40,7 @@ pub fn ensemble_outcomes(
         .iter()
         .map(|n| InferenceNet::new(n))
         .collect::<candle_core::Result<_>>()?;
-    let mut out = Vec::with_capacity(clips.len());
-    for clip in clips {
-        let Some(frames) = clip.versions.first() else {
-            continue;
-        };
-        out.push(Outcome {
-            corpus: clip.corpus.clone(),
-            truth: clip.emotion.index(),
-            predicted: argmax(&clip_probabilities(&nets, norm, frames)?),
-        });
-    }
-    Ok(out)
+    clip_outcomes(clips, |frames| clip_probabilities(&nets, norm, frames))
 }
 
 /// Each clip's outcome under a loaded model (one network or an ensemble), scored as
@@ -60,6 +49,14 @@ pub fn classifier_outcomes(
     model: &Classifier,
     clips: &[PreparedClip],
 ) -> Result<Vec<Outcome>, ModelError> {
+    clip_outcomes(clips, |frames| model.classify_frames(frames))
+}
+
+/// Each clip's outcome from `predict`'s probabilities for its original version.
+fn clip_outcomes<E>(
+    clips: &[PreparedClip],
+    mut predict: impl FnMut(&[f16]) -> Result<Probabilities, E>,
+) -> Result<Vec<Outcome>, E> {
     let mut out = Vec::with_capacity(clips.len());
     for clip in clips {
         let Some(frames) = clip.versions.first() else {
@@ -68,7 +65,7 @@ pub fn classifier_outcomes(
         out.push(Outcome {
             corpus: clip.corpus.clone(),
             truth: clip.emotion.index(),
-            predicted: argmax(&model.classify_frames(frames)?),
+            predicted: argmax(&predict(frames)?),
         });
     }
     Ok(out)
