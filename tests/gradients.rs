@@ -307,7 +307,9 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
     }
     // A window past the clip's end is an error, not a panic.
     assert!(fast.clip_probabilities(&x, n, 300, &[200]).is_err());
-    // Windows centred on their own means share nothing, and still get their own answers.
+    // Windows centred on their own means share conv1's product (less each window's mean
+    // through the taps) and still get their own answers: every 25 frames, and a sparse
+    // unordered set with both parities.
     let centred = random_inference_net(
         &NetConfig {
             centred_inputs: 4,
@@ -315,14 +317,33 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
         },
         &mut rng,
     );
-    let starts = [0usize, 25, 137];
-    let got = centred.clip_probabilities(&x, n, 300, &starts).unwrap();
-    for (&s, g) in starts.iter().zip(&got) {
-        let d = 9;
-        let alone = centred
-            .probabilities(&x[s * d..(s + 300) * d], 1, 300)
-            .unwrap();
-        assert_eq!(&alone[0], g, "start {s}");
+    // Centred inputs with an offset that drifts over the clip, so that every window's
+    // mean is its own and far from zero.
+    let d = cfg.input_dim;
+    let x: Vec<f32> = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match i % d {
+            column if column < 4 => v + 2.0 + (i / d) as f32 / 100.0,
+            _ => *v,
+        })
+        .collect();
+    let every: Vec<usize> = (0..=n - 300).step_by(25).chain([n - 300]).collect();
+    for starts in [every, vec![75, 0, 137, 12]] {
+        let got = centred.clip_probabilities(&x, n, 300, &starts).unwrap();
+        assert_eq!(got.len(), starts.len());
+        for (&s, g) in starts.iter().zip(&got) {
+            let alone = centred
+                .probabilities(&x[s * d..(s + 300) * d], 1, 300)
+                .unwrap();
+            for (a, b) in alone[0].iter().zip(g) {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "centred, start {s}: {:?} vs {g:?}",
+                    alone[0]
+                );
+            }
+        }
     }
 }
 

@@ -332,7 +332,7 @@ pub const WINDOW_GROUP: usize = 48;
 /// Windows inside the frames go through the shared conv front end in groups of
 /// [`WINDOW_GROUP`] (`InferenceNet::clip_probabilities`: each window's own answer to float
 /// rounding, in about two thirds of the time; windows centred on their own means share
-/// nothing and run one by one there); a window alone, or one padded past the end
+/// conv1 only); a window alone, or one padded past the end
 /// (a clip shorter than a window), runs by itself, as the live engine runs its windows.
 ///
 /// With several networks (an ensemble's members), each window's probabilities are the

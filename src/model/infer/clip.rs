@@ -13,6 +13,9 @@
 //!   (1,2), (3,4)… So conv2 runs over two pooled sequences of the clip, one per parity,
 //!   each over just the span its windows cover.
 //!
+//! Windows centred on their own means (`centred_front_end`) share conv1's product only,
+//! each corrected by its own mean; their conv2 runs per window.
+//!
 //! The answers equal [`InferenceNet::probabilities`] on each window alone up to float
 //! rounding (`tests/gradients.rs` holds them to 1e-5).
 
@@ -36,17 +39,96 @@ impl InferenceNet {
         if starts.iter().any(|&s| s + t > n) || x.len() != n * d {
             candle_core::bail!("clip_probabilities: a window runs past the clip's {n} frames")
         }
-        // Windows too short to share anything, or centred each on its own mean (no two
-        // windows see the same inputs): one at a time.
-        let Some(shared) = SharedRows::of(self, t).filter(|_| self.centred == 0) else {
+        // Windows too short to share anything: one at a time.
+        let Some(shared) = SharedRows::of(self, t) else {
             let mut windows = Vec::with_capacity(starts.len() * t * d);
             for &s in starts {
                 windows.extend_from_slice(&x[s * d..(s + t) * d]);
             }
             return self.probabilities(&windows, starts.len(), t);
         };
-        let pooled = self.front_end(x, n, t, starts, &shared)?;
+        let pooled = if self.centred > 0 {
+            self.centred_front_end(x, n, t, starts)?
+        } else {
+            self.front_end(x, n, t, starts, &shared)?
+        };
         self.recurrent_probabilities(&pooled, starts.len(), t / 4)
+    }
+
+    /// The front end for windows centred each on its own mean. conv1 is linear before its
+    /// BatchNorm, so a window's rows that read no padding are the clip's shared product
+    /// less one vector per window (its mean through the taps, folded into the BatchNorm
+    /// shift); only the rows at each window's edges, which read padding the mean was not
+    /// taken from, are computed from the window's centred copy. conv2's inputs differ per
+    /// window, so conv2 runs per window.
+    fn centred_front_end(
+        &self,
+        x: &[f32],
+        n: usize,
+        t: usize,
+        starts: &[usize],
+    ) -> Result<Vec<f32>> {
+        let (d, c1) = (self.conv1.input, self.conv1.output);
+        let k = self.centred.min(d);
+        let r1 = self.conv1.reach();
+        let (Some(&lo), Some(&last)) = (starts.iter().min(), starts.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let spanned: Vec<Row> = (lo..last + t)
+            .map(|centre| Row {
+                centre,
+                reads: 0..n,
+            })
+            .collect();
+        let shared = self.conv1.products(x, &spanned)?;
+
+        let count = starts.len();
+        let mut windows = Vec::with_capacity(count * t * d);
+        for &s in starts {
+            windows.extend_from_slice(&x[s * d..(s + t) * d]);
+        }
+        let means = super::window_means(&windows, count, t, d, k);
+        let centred = super::centre_windows(&windows, count, t, d, k);
+        let edge_rows: Vec<Row> = (0..count)
+            .flat_map(|w| {
+                (0..r1).chain(t - r1..t).map(move |i| Row {
+                    centre: w * t + i,
+                    reads: w * t..(w + 1) * t,
+                })
+            })
+            .collect();
+        let edges = self.conv1.activations(&centred, &edge_rows)?;
+
+        let t1 = t / 2;
+        let mut pooled = vec![0.0f32; count * t1 * c1];
+        let (mut a, mut b) = (vec![0.0f32; c1], vec![0.0f32; c1]);
+        for (w, out) in pooled.chunks_exact_mut(t1 * c1).enumerate() {
+            let shift = self.conv1.shift_less(&means[w * k..(w + 1) * k]);
+            let row = |i: usize, dst: &mut [f32]| {
+                let edge = if i < r1 {
+                    Some(i)
+                } else {
+                    (i >= t - r1).then(|| r1 + i - (t - r1))
+                };
+                match edge {
+                    Some(e) => {
+                        let e = w * 2 * r1 + e;
+                        dst.copy_from_slice(&edges[e * c1..(e + 1) * c1]);
+                    }
+                    None => {
+                        let at = starts[w] + i - lo;
+                        dst.copy_from_slice(&shared[at * c1..(at + 1) * c1]);
+                        self.conv1.activate(dst, &shift);
+                    }
+                }
+            };
+            for (p, dst) in out.chunks_exact_mut(c1).enumerate() {
+                row(2 * p, &mut a);
+                row(2 * p + 1, &mut b);
+                max_into(&a, &b, dst);
+            }
+        }
+        self.conv2.forward(&pooled, count, t1)
     }
 
     /// Both conv blocks with pooling for every window: (windows, t / 4, channels).

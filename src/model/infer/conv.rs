@@ -25,6 +25,9 @@ pub(super) struct Row {
 pub(super) struct ConvBlock {
     /// (kernel · in, out) row-major: the unfolded input's columns are [tap][channel].
     w: Vec<f32>,
+    /// (in, out) row-major: `w` summed over the taps, what a constant input row adds to
+    /// an output row that reads no padding.
+    tap_sums: Vec<f32>,
     scale: Vec<f32>,
     shift: Vec<f32>,
     kernel: usize,
@@ -65,8 +68,15 @@ impl ConvBlock {
         let shift = (0..output)
             .map(|c| (bias[c] - mean[c]) * scale[c] + beta[c])
             .collect();
+        let mut tap_sums = vec![0.0f32; input * output];
+        for tap in w.chunks_exact(input * output) {
+            for (sum, v) in tap_sums.iter_mut().zip(tap) {
+                *sum += v;
+            }
+        }
         Ok(Self {
             w,
+            tap_sums,
             scale,
             shift,
             kernel,
@@ -84,6 +94,42 @@ impl ConvBlock {
     /// The block's output (conv, BatchNorm, ReLU; no pooling) for `rows` of `x` (rows of
     /// `input` values), one output row of `output` values per entry.
     pub fn activations(&self, x: &[f32], rows: &[Row]) -> Result<Vec<f32>> {
+        let mut y = self.products(x, rows)?;
+        for row in y.chunks_exact_mut(self.output) {
+            self.activate(row, &self.shift);
+        }
+        Ok(y)
+    }
+
+    /// BatchNorm and ReLU in place on one row of [`ConvBlock::products`], with `shift`
+    /// in place of the block's own (see [`ConvBlock::shift_less`]).
+    pub fn activate(&self, row: &mut [f32], shift: &[f32]) {
+        for ((v, scale), shift) in row.iter_mut().zip(&self.scale).zip(shift) {
+            *v = (*v * scale + shift).max(0.0);
+        }
+    }
+
+    /// The BatchNorm shift for input rows that had `mean` (the leading inputs' values)
+    /// taken away: the conv is linear, so on a row that reads no padding the product of
+    /// the shifted input is the product of the original less `mean · tap_sums`, and
+    /// BatchNorm turns that into a shift of `− scale · mean · tap_sums`.
+    pub fn shift_less(&self, mean: &[f32]) -> Vec<f32> {
+        let mut less = vec![0.0f32; self.output];
+        for (m, sums) in mean.iter().zip(self.tap_sums.chunks_exact(self.output)) {
+            for (l, s) in less.iter_mut().zip(sums) {
+                *l += m * s;
+            }
+        }
+        less.iter()
+            .zip(&self.scale)
+            .zip(&self.shift)
+            .map(|((l, scale), shift)| shift - scale * l)
+            .collect()
+    }
+
+    /// The conv alone (no bias, BatchNorm or ReLU) for `rows` of `x`: one row of `output`
+    /// values per entry, for [`ConvBlock::activate`].
+    pub fn products(&self, x: &[f32], rows: &[Row]) -> Result<Vec<f32>> {
         let (k, c) = (self.kernel, self.input);
         let reach = self.reach();
         // A row whose taps all lie inside what it may read is a run of `x` as it is;
@@ -118,11 +164,6 @@ impl ConvBlock {
         };
         let mut y = vec![0.0f32; rows.len() * self.output];
         fastmath::vectors_times_matrix(rows.len(), unfolded, &self.w, self.output, &mut y);
-        for row in y.chunks_exact_mut(self.output) {
-            for ((v, scale), shift) in row.iter_mut().zip(&self.scale).zip(&self.shift) {
-                *v = (*v * scale + shift).max(0.0);
-            }
-        }
         Ok(y)
     }
 

@@ -10,7 +10,7 @@
 //! → ReLU → max-pool 2 → the same for conv2 (`conv.rs`) → one product projects the
 //! sequence for both LSTM directions → the recurrences (`recurrence::recur_strided`,
 //! windows side by side) → attention pool → head → softmax. A clip's overlapping windows
-//! share one conv front end (`clip.rs`).
+//! share one conv front end (`clip.rs`; conv1 alone when the windows are centred).
 
 use candle_core::{DType, Result, Tensor};
 
@@ -167,27 +167,39 @@ impl InferenceNet {
 
 /// `n` windows of `t` rows of `d` inputs with each window's mean over time taken away from
 /// its first `k` inputs.
-fn centre_windows(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32> {
+pub(super) fn centre_windows(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32> {
     let mut out = x[..n * t * d].to_vec();
     let k = k.min(d);
-    let mut mean = vec![0.0f32; k];
-    for window in out.chunks_exact_mut(t * d) {
-        mean.fill(0.0);
-        for row in window.chunks_exact(d) {
-            for (m, v) in mean.iter_mut().zip(row) {
-                *m += v;
-            }
-        }
-        for m in &mut mean {
-            *m /= t as f32;
-        }
+    let means = window_means(&out, n, t, d, k);
+    for (window, mean) in out
+        .chunks_exact_mut(t * d)
+        .zip(means.chunks_exact(k.max(1)))
+    {
         for row in window.chunks_exact_mut(d) {
-            for (v, m) in row.iter_mut().zip(&mean) {
+            for (v, m) in row.iter_mut().zip(mean) {
                 *v -= m;
             }
         }
     }
     out
+}
+
+/// Each of `n` windows' mean over its `t` rows of its first `k` of `d` inputs: `n` rows
+/// of `k` (at least one column, so that `chunks_exact` can read them when `k` is 0).
+pub(super) fn window_means(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32> {
+    let width = k.max(1);
+    let mut means = vec![0.0f32; n * width];
+    for (window, mean) in x.chunks_exact(t * d).zip(means.chunks_exact_mut(width)) {
+        for row in window.chunks_exact(d) {
+            for (m, v) in mean.iter_mut().zip(&row[..k]) {
+                *m += v;
+            }
+        }
+        for m in mean.iter_mut() {
+            *m /= t as f32;
+        }
+    }
+    means
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
