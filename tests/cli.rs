@@ -326,6 +326,27 @@ fn train_refuses_members_outside_1_to_8_before_reading_anything() {
         "--members, --centre-mfcc are for training from scratch",
         out,
     );
+    refused_when_tuning(
+        &["--centre-all"],
+        "--centre-all is for training from scratch",
+        out,
+    );
+    // Centring all the inputs includes the MFCCs: asking for both is a mistake to name.
+    let both = emovox(&[
+        "train",
+        "--data",
+        "/nonexistent-data",
+        "--centre-mfcc",
+        "--centre-all",
+        "--out",
+        out,
+    ]);
+    assert!(!both.status.success());
+    let said = stderr(&both);
+    assert!(
+        said.contains("--centre-all") && said.contains("cannot be used with"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ use emovox::model::metrics::Scoreboard;
 use emovox::model::net::NetConfig;
 use emovox::model::room::RoomRecipe;
 use emovox::model::train::exemplars::ExemplarError;
+use emovox::model::train::masks::InputMasks;
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
     member_records, prepare_versions, train_members, Augmentation, Layers, Progress, TrainConfig,
@@ -132,6 +133,14 @@ pub struct Args {
     /// cancels out).
     #[arg(long)]
     centre_mfcc: bool,
+    /// Centre every input per window as --centre-mfcc does the MFCCs: the chroma, spectral
+    /// contrast and tonnetz too (a speaker's usual pitch classes cancel out as well).
+    #[arg(long, conflicts_with = "centre_mfcc")]
+    centre_all: bool,
+    /// Mask each training window's inputs as SpecAugment does: two stretches of up to
+    /// 0.3 s and two bands of up to 8 of the 65 inputs set to the training mean.
+    #[arg(long)]
+    input_masks: bool,
     /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the
     /// convolutional front end kept) or `head` (attention and head) [default: all].
     #[arg(long, value_enum)]
@@ -262,6 +271,8 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--width", args.width.is_some()),
             ("--members", args.members.is_some()),
             ("--centre-mfcc", args.centre_mfcc),
+            ("--centre-all", args.centre_all),
+            ("--input-masks", args.input_masks),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
             ("--patience", args.patience.is_some()),
@@ -484,12 +495,19 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         balance_speakers: args.balance_speakers,
         epoch_clips: args.epoch_clips,
         room_share,
+        input_masks: args.input_masks.then(InputMasks::default),
         net: {
             let net = TrainConfig::default_net();
             NetConfig {
                 conv_channels: args.width.unwrap_or(net.conv_channels),
                 lstm_hidden: args.width.unwrap_or(net.lstm_hidden),
-                centred_inputs: if args.centre_mfcc { N_MFCC } else { 0 },
+                centred_inputs: if args.centre_all {
+                    net.input_dim
+                } else if args.centre_mfcc {
+                    N_MFCC
+                } else {
+                    0
+                },
                 ..net
             }
         },
@@ -623,6 +641,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                     .augmentations()
                     .iter()
                     .map(ToString::to_string)
+                    .chain(cfg.input_masks.map(|m| m.describe()))
                     .collect()
             } else {
                 Vec::new()

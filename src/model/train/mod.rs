@@ -7,6 +7,7 @@
 mod averaging;
 pub mod exemplars;
 pub mod holdout;
+pub mod masks;
 pub mod members;
 pub mod prepare;
 pub mod validate;
@@ -63,6 +64,8 @@ pub struct TrainConfig {
     pub epoch_clips: Option<usize>,
     /// Share of draws that take one of a clip's room versions, when it has any.
     pub room_share: f64,
+    /// Masks over each training window's frames and inputs; `None`: none.
+    pub input_masks: Option<masks::InputMasks>,
     pub net: NetConfig,
     /// Fine-tuning: start from these weights instead of random ones.
     pub start: Option<StartFrom>,
@@ -172,6 +175,7 @@ impl Default for TrainConfig {
             balance_speakers: false,
             epoch_clips: None,
             room_share: 0.5,
+            input_masks: None,
             net: NetConfig::default(),
             start: None,
             layers: Layers::All,
@@ -506,6 +510,9 @@ pub(crate) fn make_batch(
             0
         };
         fill_window(frames, start, norm, slot);
+        if let Some(masks) = cfg.input_masks.filter(|_| cfg.augment) {
+            masks.apply(slot, rng);
+        }
         targets[k * Emotion::COUNT + clip.emotion.index()] += (1.0 - smooth) as f32;
     }
     let x = Tensor::from_slice(

@@ -1,0 +1,95 @@
+//! Masks over a training window's inputs, after SpecAugment (Park et al., 2019): a few
+//! stretches of frames and a few bands of inputs set to the training mean (0 once
+//! normalised), so that the network cannot lean on any one moment or any few coefficients,
+//! which is what a corpus it never heard (another language, another microphone) takes away.
+
+use super::super::input::{INPUT_DIM, WINDOW_FRAMES};
+use super::super::rng::Rng;
+
+/// How many masks of each kind a window gets, and the widest each may be (each mask's
+/// width is drawn from 0 to that, its place uniformly).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InputMasks {
+    pub time_masks: usize,
+    /// Frames (10 ms each).
+    pub time_width: usize,
+    pub input_masks: usize,
+    /// Consecutive inputs of the 65 (MFCC, then chroma, contrast, tonnetz).
+    pub input_width: usize,
+}
+
+impl Default for InputMasks {
+    /// Two stretches of up to 0.3 s, two bands of up to 8 inputs: about a tenth of a
+    /// window's frames and a sixth of its inputs on average.
+    fn default() -> Self {
+        Self {
+            time_masks: 2,
+            time_width: 30,
+            input_masks: 2,
+            input_width: 8,
+        }
+    }
+}
+
+impl InputMasks {
+    /// Masks one normalised window (`WINDOW_FRAMES` rows of `INPUT_DIM`) in place.
+    pub fn apply(&self, window: &mut [f32], rng: &mut Rng) {
+        debug_assert_eq!(window.len(), WINDOW_FRAMES * INPUT_DIM);
+        for _ in 0..self.time_masks {
+            let width = rng.below(self.time_width.min(WINDOW_FRAMES) + 1);
+            let start = rng.below(WINDOW_FRAMES - width + 1);
+            window[start * INPUT_DIM..(start + width) * INPUT_DIM].fill(0.0);
+        }
+        for _ in 0..self.input_masks {
+            let width = rng.below(self.input_width.min(INPUT_DIM) + 1);
+            let start = rng.below(INPUT_DIM - width + 1);
+            for row in window.chunks_exact_mut(INPUT_DIM) {
+                row[start..start + width].fill(0.0);
+            }
+        }
+    }
+
+    /// How the model card names it.
+    pub fn describe(&self) -> String {
+        format!(
+            "input masks: {} × up to {} frames, {} × up to {} inputs",
+            self.time_masks, self.time_width, self.input_masks, self.input_width
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn masks_zero_whole_frames_and_whole_input_columns_within_their_widths() {
+        let masks = InputMasks::default();
+        let mut rng = Rng::new(5);
+        let mut any_masked = false;
+        for _ in 0..200 {
+            let mut w = vec![1.0f32; WINDOW_FRAMES * INPUT_DIM];
+            masks.apply(&mut w, &mut rng);
+            // Every zero lies in a frame that is zero throughout or a column that is.
+            let frame_zero: Vec<bool> = w
+                .chunks_exact(INPUT_DIM)
+                .map(|row| row.iter().all(|&v| v == 0.0))
+                .collect();
+            let column_zero: Vec<bool> = (0..INPUT_DIM)
+                .map(|c| w.chunks_exact(INPUT_DIM).all(|row| row[c] == 0.0))
+                .collect();
+            for (f, row) in w.chunks_exact(INPUT_DIM).enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    assert!(v == 1.0 || frame_zero[f] || column_zero[c]);
+                }
+            }
+            let frames = frame_zero.iter().filter(|&&z| z).count();
+            let columns = column_zero.iter().filter(|&&z| z).count();
+            assert!(frames <= 2 * 30 && columns <= 2 * 8, "{frames} {columns}");
+            any_masked |= frames > 0 && columns > 0;
+        }
+        assert!(any_masked);
+    }
+}
