@@ -53,38 +53,51 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let varmap = VarMap::new();
-    // The shipped shape without centring: centred windows share nothing, and this times
-    // the sharing.
-    let net = EmotionNet::new(
-        &emovox::model::net::NetConfig {
-            centred_inputs: 0,
-            ..model.card().net.clone()
-        },
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-    )
-    .expect("network builds");
-    initialise(&varmap, &mut Rng::new(1)).expect("initialises");
-    let fast = InferenceNet::new(&net).expect("inference weights");
-    let n = 400;
-    let mut rng = Rng::new(2);
-    let x: Vec<f32> = (0..n * INPUT_DIM).map(|_| rng.normal() as f32).collect();
-    let starts = window_starts(n);
-    c.bench_function("a 4.0 s clip's 5 windows, shared front end", |b| {
-        b.iter(|| {
-            fast.clip_probabilities(black_box(&x), n, WINDOW_FRAMES, &starts)
-                .expect("forward")
-        })
-    });
-    c.bench_function("a 4.0 s clip's 5 windows, one by one", |b| {
-        b.iter(|| {
-            for &s in &starts {
-                let window = &black_box(&x)[s * INPUT_DIM..(s + WINDOW_FRAMES) * INPUT_DIM];
-                fast.probabilities(window, 1, WINDOW_FRAMES)
-                    .expect("forward");
-            }
-        })
-    });
+    // The shipped shape with its inputs as they are (both conv layers shared) and centred
+    // as shipped (conv1 shared), random weights, each against its windows one by one.
+    for centred in [0, model.card().net.centred_inputs] {
+        let varmap = VarMap::new();
+        let net = EmotionNet::new(
+            &emovox::model::net::NetConfig {
+                centred_inputs: centred,
+                ..model.card().net.clone()
+            },
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        )
+        .expect("network builds");
+        initialise(&varmap, &mut Rng::new(1)).expect("initialises");
+        let fast = InferenceNet::new(&net).expect("inference weights");
+        let n = 400;
+        let mut rng = Rng::new(2);
+        let x: Vec<f32> = (0..n * INPUT_DIM).map(|_| rng.normal() as f32).collect();
+        let starts = window_starts(n);
+        let inputs = if centred > 0 {
+            "centred"
+        } else {
+            "as they are"
+        };
+        c.bench_function(
+            &format!("a 4.0 s clip's 5 windows, inputs {inputs}, shared front end"),
+            |b| {
+                b.iter(|| {
+                    fast.clip_probabilities(black_box(&x), n, WINDOW_FRAMES, &starts)
+                        .expect("forward")
+                })
+            },
+        );
+        c.bench_function(
+            &format!("a 4.0 s clip's 5 windows, inputs {inputs}, one by one"),
+            |b| {
+                b.iter(|| {
+                    for &s in &starts {
+                        let window = &black_box(&x)[s * INPUT_DIM..(s + WINDOW_FRAMES) * INPUT_DIM];
+                        fast.probabilities(window, 1, WINDOW_FRAMES)
+                            .expect("forward");
+                    }
+                })
+            },
+        );
+    }
 }
 
 criterion_group! {

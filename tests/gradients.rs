@@ -318,24 +318,35 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
         &mut rng,
     );
     // Centred inputs with an offset that drifts over the clip, so that every window's
-    // mean is its own and far from zero.
+    // mean is its own and far from zero; the others with a fixed offset, which a
+    // correction reaching past the centred inputs would wrongly take away.
     let d = cfg.input_dim;
     let x: Vec<f32> = x
         .iter()
         .enumerate()
         .map(|(i, v)| match i % d {
             column if column < 4 => v + 2.0 + (i / d) as f32 / 100.0,
-            _ => *v,
+            _ => v + 3.0,
         })
         .collect();
     let every: Vec<usize> = (0..=n - 300).step_by(25).chain([n - 300]).collect();
-    for starts in [every, vec![75, 0, 137, 12]] {
-        let got = centred.clip_probabilities(&x, n, 300, &starts).unwrap();
+    // Every input centred, as `train --centre-all` makes them.
+    let all = random_inference_net(
+        &NetConfig {
+            centred_inputs: cfg.input_dim,
+            ..cfg
+        },
+        &mut rng,
+    );
+    for (net, starts) in [
+        (&centred, every.clone()),
+        (&centred, vec![75, 0, 137, 12]),
+        (&all, every),
+    ] {
+        let got = net.clip_probabilities(&x, n, 300, &starts).unwrap();
         assert_eq!(got.len(), starts.len());
         for (&s, g) in starts.iter().zip(&got) {
-            let alone = centred
-                .probabilities(&x[s * d..(s + 300) * d], 1, 300)
-                .unwrap();
+            let alone = net.probabilities(&x[s * d..(s + 300) * d], 1, 300).unwrap();
             for (a, b) in alone[0].iter().zip(g) {
                 assert!(
                     (a - b).abs() < 1e-5,

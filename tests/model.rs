@@ -686,17 +686,23 @@ fn fine_tuning_starts_from_the_given_weights() {
 fn a_long_files_windows_in_shared_groups_give_each_windows_own_answer() {
     // 17 s of frames: 57 windows every 0.25 s, more than one group of the shared front
     // end; given in reverse order, plus one window padded past the end (run alone), so
-    // every answer must come back to its own slot. The shipped shape without centring
-    // (centred windows share nothing), two members, random weights.
-    let card = common::shipped().card().clone();
-    let card = ModelCard {
-        net: NetConfig {
-            centred_inputs: 0,
-            ..card.net
-        },
-        members: 2,
-        ..card
-    };
+    // every answer must come back to its own slot. The shipped shape with its inputs as
+    // they are (both conv layers shared) and centred as shipped (conv1 shared), two
+    // members, random weights.
+    let shipped = common::shipped().card().clone();
+    for centred in [0, shipped.net.centred_inputs] {
+        long_file_in_groups(ModelCard {
+            net: NetConfig {
+                centred_inputs: centred,
+                ..shipped.net.clone()
+            },
+            members: 2,
+            ..shipped.clone()
+        });
+    }
+}
+
+fn long_file_in_groups(card: ModelCard) {
     let nets: Vec<(candle_nn::VarMap, emovox::model::net::EmotionNet)> = (0..2u64)
         .map(|seed| {
             let varmap = candle_nn::VarMap::new();

@@ -138,8 +138,9 @@ pub struct Args {
     #[arg(long, conflicts_with = "centre_mfcc")]
     centre_all: bool,
     /// Mask each training window's inputs as SpecAugment does: two stretches of up to
-    /// 0.3 s and two bands of up to 8 of the 65 inputs set to the training mean.
-    #[arg(long)]
+    /// 0.3 s and two bands of up to 8 of the 65 inputs set to the training mean (before
+    /// any centring per window).
+    #[arg(long, conflicts_with = "no_augment")]
     input_masks: bool,
     /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the
     /// convolutional front end kept) or `head` (attention and head) [default: all].

@@ -92,11 +92,16 @@ fn precise_batch_norm(
     let mut order: Vec<usize> = (0..clips.len()).collect();
     rng.shuffle(&mut order);
     let batch = cfg.batch_size.max(1);
+    // The statistics the network will run with: windows as inference reads them.
+    let unmasked = TrainConfig {
+        input_masks: None,
+        ..cfg.clone()
+    };
     let inputs = order
         .chunks(batch)
         .map(|items| {
             let picked: Vec<&PreparedClip> = items.iter().map(|&i| &clips[i]).collect();
-            Ok(make_batch(&picked, norm, cfg, rng, buffer)?.0)
+            Ok(make_batch(&picked, norm, &unmasked, rng, buffer)?.0)
         })
         .collect::<candle_core::Result<Vec<Tensor>>>()?;
     for layer in ["bn1", "bn2"] {

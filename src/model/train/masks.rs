@@ -2,6 +2,8 @@
 //! stretches of frames and a few bands of inputs set to the training mean (0 once
 //! normalised), so that the network cannot lean on any one moment or any few coefficients,
 //! which is what a corpus it never heard (another language, another microphone) takes away.
+//! Masks come before the network's centring per window (`NetConfig::centred_inputs`): on
+//! centred inputs a masked stretch reads as minus the window's mean, not as nothing.
 
 use super::super::input::{INPUT_DIM, WINDOW_FRAMES};
 use super::super::rng::Rng;
