@@ -83,21 +83,33 @@ impl InferenceNet {
         let shared = self.conv1.products(x, &spanned)?;
 
         let count = starts.len();
-        let mut windows = Vec::with_capacity(count * t * d);
-        for &s in starts {
-            windows.extend_from_slice(&x[s * d..(s + t) * d]);
+        let means = super::window_means(x, starts, t, d, k);
+        // Each window's first and last 2·r1 frames, centred: all that its edge rows read.
+        let span = 2 * r1;
+        let mut ends = Vec::with_capacity(count * 2 * span * d);
+        for (&s, mean) in starts.iter().zip(means.chunks_exact(k.max(1))) {
+            for frame in (s..s + span).chain(s + t - span..s + t) {
+                let row = &x[frame * d..(frame + 1) * d];
+                let (centred, rest) = row.split_at(k);
+                ends.extend(centred.iter().zip(mean).map(|(v, m)| v - m));
+                ends.extend_from_slice(rest);
+            }
         }
-        let means = super::window_means(&windows, count, t, d, k);
-        let centred = super::centre_windows(&windows, count, t, d, k);
         let edge_rows: Vec<Row> = (0..count)
             .flat_map(|w| {
-                (0..r1).chain(t - r1..t).map(move |i| Row {
-                    centre: w * t + i,
-                    reads: w * t..(w + 1) * t,
-                })
+                let (head, tail) = (2 * w * span, (2 * w + 1) * span);
+                let head_rows = (0..r1).map(move |i| Row {
+                    centre: head + i,
+                    reads: head..head + span,
+                });
+                let tail_rows = (t - r1..t).map(move |i| Row {
+                    centre: tail + i - (t - span),
+                    reads: tail..tail + span,
+                });
+                head_rows.chain(tail_rows)
             })
             .collect();
-        let edges = self.conv1.activations(&centred, &edge_rows)?;
+        let edges = self.conv1.activations(&ends, &edge_rows)?;
 
         let t1 = t / 2;
         let mut pooled = vec![0.0f32; count * t1 * c1];

@@ -167,10 +167,11 @@ impl InferenceNet {
 
 /// `n` windows of `t` rows of `d` inputs with each window's mean over time taken away from
 /// its first `k` inputs.
-pub(super) fn centre_windows(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32> {
+fn centre_windows(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32> {
     let mut out = x[..n * t * d].to_vec();
     let k = k.min(d);
-    let means = window_means(&out, n, t, d, k);
+    let starts: Vec<usize> = (0..n).map(|w| w * t).collect();
+    let means = window_means(&out, &starts, t, d, k);
     for (window, mean) in out
         .chunks_exact_mut(t * d)
         .zip(means.chunks_exact(k.max(1)))
@@ -184,13 +185,14 @@ pub(super) fn centre_windows(x: &[f32], n: usize, t: usize, d: usize, k: usize) 
     out
 }
 
-/// Each of `n` windows' mean over its `t` rows of its first `k` of `d` inputs: `n` rows
-/// of `k` (at least one column, so that `chunks_exact` can read them when `k` is 0).
-pub(super) fn window_means(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32> {
+/// The mean of the first `k` of `d` inputs over the `t` rows of `x` from each of `starts`:
+/// a row of `k` per start (at least one column, so that `chunks_exact` can read them when
+/// `k` is 0), summed in row order so that every caller gets the same bits.
+fn window_means(x: &[f32], starts: &[usize], t: usize, d: usize, k: usize) -> Vec<f32> {
     let width = k.max(1);
-    let mut means = vec![0.0f32; n * width];
-    for (window, mean) in x.chunks_exact(t * d).zip(means.chunks_exact_mut(width)) {
-        for row in window.chunks_exact(d) {
+    let mut means = vec![0.0f32; starts.len() * width];
+    for (&s, mean) in starts.iter().zip(means.chunks_exact_mut(width)) {
+        for row in x[s * d..(s + t) * d].chunks_exact(d) {
             for (m, v) in mean.iter_mut().zip(&row[..k]) {
                 *m += v;
             }
