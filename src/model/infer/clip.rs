@@ -74,13 +74,7 @@ impl InferenceNet {
         let (Some(&lo), Some(&last)) = (starts.iter().min(), starts.iter().max()) else {
             return Ok(Vec::new());
         };
-        let spanned: Vec<Row> = (lo..last + t)
-            .map(|centre| Row {
-                centre,
-                reads: 0..n,
-            })
-            .collect();
-        let shared = self.conv1.products(x, &spanned)?;
+        let shared = self.conv1.products(x, &clip_rows(lo..last + t, n))?;
 
         let count = starts.len();
         let means = super::window_means(x, starts, t, d, k);
@@ -89,10 +83,9 @@ impl InferenceNet {
         let mut ends = Vec::with_capacity(count * 2 * span * d);
         for (&s, mean) in starts.iter().zip(means.chunks_exact(k.max(1))) {
             for frame in (s..s + span).chain(s + t - span..s + t) {
-                let row = &x[frame * d..(frame + 1) * d];
-                let (centred, rest) = row.split_at(k);
-                ends.extend(centred.iter().zip(mean).map(|(v, m)| v - m));
-                ends.extend_from_slice(rest);
+                let at = ends.len();
+                ends.extend_from_slice(&x[frame * d..(frame + 1) * d]);
+                super::centre_row(&mut ends[at..], mean);
             }
         }
         let edge_rows: Vec<Row> = (0..count)
@@ -116,22 +109,12 @@ impl InferenceNet {
         let (mut a, mut b) = (vec![0.0f32; c1], vec![0.0f32; c1]);
         for (w, out) in pooled.chunks_exact_mut(t1 * c1).enumerate() {
             let shift = self.conv1.shift_less(&means[w * k..(w + 1) * k]);
-            let row = |i: usize, dst: &mut [f32]| {
-                let edge = if i < r1 {
-                    Some(i)
-                } else {
-                    (i >= t - r1).then(|| r1 + i - (t - r1))
-                };
-                match edge {
-                    Some(e) => {
-                        let e = w * 2 * r1 + e;
-                        dst.copy_from_slice(&edges[e * c1..(e + 1) * c1]);
-                    }
-                    None => {
-                        let at = starts[w] + i - lo;
-                        dst.copy_from_slice(&shared[at * c1..(at + 1) * c1]);
-                        self.conv1.activate(dst, &shift);
-                    }
+            let row = |i: usize, dst: &mut [f32]| match edge_row(w, i, t, r1) {
+                Some(e) => dst.copy_from_slice(&edges[e * c1..(e + 1) * c1]),
+                None => {
+                    let at = starts[w] + i - lo;
+                    dst.copy_from_slice(&shared[at * c1..(at + 1) * c1]);
+                    self.conv1.activate(dst, &shift);
                 }
             };
             for (p, dst) in out.chunks_exact_mut(c1).enumerate() {
@@ -161,13 +144,7 @@ impl InferenceNet {
         let hi = last + t;
 
         // conv1 once over the span the windows cover, then each window's edge rows.
-        let spanned: Vec<Row> = (lo..hi)
-            .map(|centre| Row {
-                centre,
-                reads: 0..n,
-            })
-            .collect();
-        let a1 = self.conv1.activations(x, &spanned)?;
+        let a1 = self.conv1.activations(x, &clip_rows(lo..hi, n))?;
         let edge_rows: Vec<Row> = starts
             .iter()
             .flat_map(|&s| {
@@ -179,14 +156,7 @@ impl InferenceNet {
             .collect();
         let e1 = self.conv1.activations(x, &edge_rows)?;
         let conv1_row = |w: usize, i: usize| -> &[f32] {
-            let at = if i < r1 {
-                Some(w * 2 * r1 + i)
-            } else if i >= t - r1 {
-                Some(w * 2 * r1 + r1 + i - (t - r1))
-            } else {
-                None
-            };
-            match at {
+            match edge_row(w, i, t, r1) {
                 Some(e) => &e1[e * c1..(e + 1) * c1],
                 None => {
                     let a = starts[w] + i - lo;
@@ -277,6 +247,28 @@ impl InferenceNet {
             }
         }
         Ok(p2)
+    }
+}
+
+/// conv rows centred on each frame of `centres`, each reading the whole clip of `n` frames
+/// (zero padding only at the clip's own ends).
+fn clip_rows(centres: std::ops::Range<usize>, n: usize) -> Vec<Row> {
+    centres
+        .map(|centre| Row {
+            centre,
+            reads: 0..n,
+        })
+        .collect()
+}
+
+/// Where window `w`'s conv1 row `i` (of `t`) sits among the edge rows computed per window
+/// (each window's first `r1` rows then its last `r1`), or `None` for a row the clip shares.
+fn edge_row(w: usize, i: usize, t: usize, r1: usize) -> Option<usize> {
+    let base = w * 2 * r1;
+    if i < r1 {
+        Some(base + i)
+    } else {
+        (i >= t - r1).then(|| base + r1 + i - (t - r1))
     }
 }
 

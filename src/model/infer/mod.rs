@@ -177,12 +177,18 @@ fn centre_windows(x: &[f32], n: usize, t: usize, d: usize, k: usize) -> Vec<f32>
         .zip(means.chunks_exact(k.max(1)))
     {
         for row in window.chunks_exact_mut(d) {
-            for (v, m) in row.iter_mut().zip(mean) {
-                *v -= m;
-            }
+            centre_row(row, mean);
         }
     }
     out
+}
+
+/// `row`'s first `mean.len()` inputs less `mean`: one frame of a centred window, the same
+/// bits wherever a window is centred.
+fn centre_row(row: &mut [f32], mean: &[f32]) {
+    for (v, m) in row.iter_mut().zip(mean) {
+        *v -= m;
+    }
 }
 
 /// The mean of the first `k` of `d` inputs over the `t` rows of `x` from each of `starts`:
