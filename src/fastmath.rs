@@ -4,6 +4,8 @@
 //! the voice detector). libm's `expf` and `tanhf` are a call per element; in an
 //! LSTM step they were a third of the time.
 
+pub mod bf16;
+
 /// `a · b + c`, fused where the CPU has FMA (one instruction, one rounding); otherwise a
 /// multiply and an add, because without the instruction `f32::mul_add` is a library call
 /// per element (a build for plain x86-64 ran the model about 9 times slower so).

@@ -7,6 +7,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
+use emovox::model::infer::{InferenceNet, Precision};
 use emovox::model::net::{initialise, EmotionNet, Lstm, NetConfig, TimeConv};
 use emovox::model::rng::Rng;
 
@@ -242,7 +243,7 @@ fn the_lstm_inference_loop_equals_its_differentiable_form() {
 
 /// A network with every parameter random (BatchNorm statistics included, variances
 /// positive), laid out for inference.
-fn random_inference_net(cfg: &NetConfig, rng: &mut Rng) -> emovox::model::infer::InferenceNet {
+fn random_inference_net(cfg: &NetConfig, rng: &mut Rng, precision: Precision) -> InferenceNet {
     let varmap = VarMap::new();
     let net = EmotionNet::new(
         cfg,
@@ -251,7 +252,11 @@ fn random_inference_net(cfg: &NetConfig, rng: &mut Rng) -> emovox::model::infer:
     .unwrap();
     {
         let data = varmap.data().lock().unwrap();
-        for (name, var) in data.iter() {
+        // In name order, so that every run draws the same network.
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &data[name];
             let shape = var.dims().to_vec();
             let mut t = (random(&shape, rng) * 0.5).unwrap();
             if name.ends_with("running_var") {
@@ -260,11 +265,18 @@ fn random_inference_net(cfg: &NetConfig, rng: &mut Rng) -> emovox::model::infer:
             var.set(&t.to_dtype(DType::F32).unwrap()).unwrap();
         }
     }
-    emovox::model::infer::InferenceNet::new(&net).unwrap()
+    InferenceNet::with_precision(&net, precision).unwrap()
 }
 
 #[test]
 fn a_clips_shared_front_end_gives_each_windows_own_answer() {
+    shared_front_end_case(Precision::F32);
+    // bf16 where the build has it (else f32 again): conv1's shared product is f32 in
+    // both, so a window alone and among its neighbours still round alike.
+    shared_front_end_case(Precision::Bf16);
+}
+
+fn shared_front_end_case(precision: Precision) {
     let mut rng = Rng::new(11);
     let cfg = NetConfig {
         input_dim: 9,
@@ -274,7 +286,7 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
         dropout: 0.3,
         centred_inputs: 0,
     };
-    let fast = random_inference_net(&cfg, &mut rng);
+    let fast = random_inference_net(&cfg, &mut rng, precision);
     // Windows of 300 frames every 25 (odd: both pooling parities), the last flush with
     // the end of the clip, as file analysis reads them; then a sparse, unordered set with
     // a gap (windows left to the per-window path in between), and windows of 48 and 12
@@ -299,7 +311,7 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
             for (a, b) in alone[0].iter().zip(g) {
                 assert!(
                     (a - b).abs() < 1e-5,
-                    "t {t}, start {s}: {:?} vs {g:?}",
+                    "{precision:?}, t {t}, start {s}: {:?} vs {g:?}",
                     alone[0]
                 );
             }
@@ -316,6 +328,7 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
             ..cfg
         },
         &mut rng,
+        precision,
     );
     // Centred inputs with an offset that drifts over the clip, so that every window's
     // mean is its own and far from zero; the others with a fixed offset, which a
@@ -337,6 +350,7 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
             ..cfg
         },
         &mut rng,
+        precision,
     );
     for (net, starts) in [
         (&centred, every.clone()),
@@ -350,7 +364,7 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
             for (a, b) in alone[0].iter().zip(g) {
                 assert!(
                     (a - b).abs() < 1e-5,
-                    "centred, start {s}: {:?} vs {g:?}",
+                    "{precision:?}, centred, start {s}: {:?} vs {g:?}",
                     alone[0]
                 );
             }
@@ -360,16 +374,24 @@ fn a_clips_shared_front_end_gives_each_windows_own_answer() {
 
 #[test]
 fn the_inference_pass_equals_the_networks_own_forward() {
-    inference_equals_forward(0);
+    inference_equals_forward(0, Precision::F32);
+    inference_equals_forward(0, Precision::Bf16);
 }
 
 #[test]
 fn the_inference_pass_centres_each_window_as_the_network_does() {
-    inference_equals_forward(3);
+    inference_equals_forward(3, Precision::F32);
+    inference_equals_forward(3, Precision::Bf16);
 }
 
-fn inference_equals_forward(centred_inputs: usize) {
-    use emovox::model::infer::InferenceNet;
+/// The inference pass against candle's forward: within 1e-5 in f32; in bf16 (where the
+/// build has it) within 5e-3, about three times what its rounding was measured to move
+/// these random networks' probabilities (a wrong pair layout moves them by 0.1 and more).
+fn inference_equals_forward(centred_inputs: usize, precision: Precision) {
+    let tolerance = match precision {
+        Precision::F32 => 1e-5,
+        Precision::Bf16 => 5e-3,
+    };
     let mut rng = Rng::new(9);
     let varmap = VarMap::new();
     // Odd sizes: 4H = 80 spans a full and a partial block of gate outputs; 22 steps
@@ -390,7 +412,11 @@ fn inference_equals_forward(centred_inputs: usize) {
     {
         // Every parameter random, BatchNorm statistics included (variances positive).
         let data = varmap.data().lock().unwrap();
-        for (name, var) in data.iter() {
+        // In name order, so that every run draws the same network.
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &data[name];
             let shape = var.dims().to_vec();
             let mut t = (random(&shape, &mut rng) * 0.5).unwrap();
             if name.ends_with("running_var") {
@@ -399,7 +425,7 @@ fn inference_equals_forward(centred_inputs: usize) {
             var.set(&t.to_dtype(DType::F32).unwrap()).unwrap();
         }
     }
-    let fast = InferenceNet::new(&net).unwrap();
+    let fast = InferenceNet::with_precision(&net, precision).unwrap();
     for n in [1usize, 3, 5, 7] {
         let x = random(&[n, 22, 7], &mut rng).to_dtype(DType::F32).unwrap();
         let expected = candle_nn::ops::softmax_last_dim(&net.forward(&x, None).unwrap())
@@ -410,7 +436,10 @@ fn inference_equals_forward(centred_inputs: usize) {
         let got = fast.probabilities(&values, n, 22).unwrap();
         for (e, g) in expected.iter().zip(&got) {
             for (a, b) in e.iter().zip(g) {
-                assert!((a - b).abs() < 1e-5, "batch {n}: {e:?} vs {g:?}");
+                assert!(
+                    (a - b).abs() < tolerance,
+                    "{precision:?}, batch {n}: {e:?} vs {g:?}"
+                );
             }
         }
         // A window's answer does not depend on its batch (nor on which of the side-by-side
@@ -427,7 +456,6 @@ fn inference_equals_forward(centred_inputs: usize) {
 
 #[test]
 fn a_constant_added_to_the_centred_inputs_changes_nothing_and_to_the_others_does() {
-    use emovox::model::infer::InferenceNet;
     let mut rng = Rng::new(21);
     let (d, k, t, n) = (7usize, 3usize, 40usize, 3usize);
     let cfg = NetConfig {

@@ -16,6 +16,7 @@ use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Ten
 use rayon::prelude::*;
 
 use crate::fastmath;
+use crate::fastmath::bf16::{self, PairedMatrix};
 
 /// The element types the loops run on: f32 for training and inference, f64 for the
 /// finite-difference checks of `tests/gradients.rs`.
@@ -316,7 +317,6 @@ pub(super) fn recur_strided<T: Real>(
     stride: usize,
     offset: usize,
 ) -> Vec<T> {
-    let mut out = vec![T::ZERO; b * t * hidden];
     let layout = GateLayout {
         t,
         hidden,
@@ -324,19 +324,116 @@ pub(super) fn recur_strided<T: Real>(
         stride,
         offset,
     };
+    recur_all(gates, b, &layout, &ExactWeights(w_t))
+}
+
+/// [`recur_strided`] for f32 with the recurrent weights as bf16 pairs (`w` is the
+/// transposed (H, 4H) matrix, paired; [`crate::fastmath::bf16`]): each step's product in
+/// bf16 with f32 sums, the gates and states in f32 as before.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn recur_strided_paired(
+    gates: &[f32],
+    b: usize,
+    t: usize,
+    hidden: usize,
+    w: &PairedMatrix,
+    reverse: bool,
+    stride: usize,
+    offset: usize,
+) -> Vec<f32> {
+    assert!(
+        w.k() == hidden && w.cols() == 4 * hidden && hidden <= MAX_PAIRED_HIDDEN,
+        "paired recurrent weights (H, 4H), H ≤ {MAX_PAIRED_HIDDEN}"
+    );
+    let layout = GateLayout {
+        t,
+        hidden,
+        reverse,
+        stride,
+        offset,
+    };
+    recur_all(gates, b, &layout, &PairedWeights(w))
+}
+
+/// The widest LSTM [`recur_strided_paired`] takes: its states are paired on the stack.
+pub(super) const MAX_PAIRED_HIDDEN: usize = 512;
+
+/// Every sequence of `gates`, side by side in groups.
+fn recur_all<T: Real>(
+    gates: &[T],
+    b: usize,
+    layout: &GateLayout,
+    w: &impl StepProducts<T>,
+) -> Vec<T> {
+    let mut out = vec![T::ZERO; b * layout.t * layout.hidden];
     let mut item = 0;
     while item + SIDE_BY_SIDE <= b {
-        recur_items::<T, SIDE_BY_SIDE>(gates, item, &layout, w_t, &mut out);
+        recur_items::<T, SIDE_BY_SIDE>(gates, item, layout, w, &mut out);
         item += SIDE_BY_SIDE;
     }
     if SIDE_BY_SIDE > 2 && item + 2 <= b {
-        recur_items::<T, 2>(gates, item, &layout, w_t, &mut out);
+        recur_items::<T, 2>(gates, item, layout, w, &mut out);
         item += 2;
     }
     for item in item..b {
-        recur_items::<T, 1>(gates, item, &layout, w_t, &mut out);
+        recur_items::<T, 1>(gates, item, layout, w, &mut out);
     }
     out
+}
+
+/// One step's recurrent product for J sequences side by side: `z_j += Σ_k h_j[k] · wᵀ[k]`.
+trait StepProducts<T> {
+    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J]);
+}
+
+/// The weights as they are: [`add_row_products`].
+struct ExactWeights<'a, T>(&'a [T]);
+
+impl<T: Real> StepProducts<T> for ExactWeights<'_, T> {
+    #[inline(always)]
+    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J]) {
+        add_row_products(z, h, self.0);
+    }
+}
+
+/// The weights as bf16 pairs: each state paired once a step, then the products in
+/// blocks as [`add_row_products`] takes them (wide blocks for one sequence alone).
+struct PairedWeights<'a>(&'a PairedMatrix);
+
+impl StepProducts<f32> for PairedWeights<'_> {
+    #[inline(always)]
+    fn add<const J: usize>(&self, mut z: [&mut [f32]; J], h: [&[f32]; J]) {
+        let pairs_len = h[0].len().div_ceil(2);
+        let mut pairs = [[0u32; MAX_PAIRED_HIDDEN / 2]; J];
+        for (p, h) in pairs.iter_mut().zip(&h) {
+            bf16::pair_into(h, &mut p[..pairs_len]);
+        }
+        let x: [&[u32]; J] = std::array::from_fn(|j| &pairs[j][..pairs_len]);
+        let (w, g) = (self.0.pairs(), self.0.cols());
+        let mut j0 = 0;
+        if J == 1 {
+            while j0 + fastmath::WIDE_BLOCK <= g {
+                let sums = z.each_mut().map(|z| &mut z[j0..j0 + fastmath::WIDE_BLOCK]);
+                bf16::block_sums::<J, { fastmath::WIDE_BLOCK }>(sums, false, x, &w[j0..], g);
+                j0 += fastmath::WIDE_BLOCK;
+            }
+        }
+        while j0 + fastmath::BLOCK <= g {
+            let sums = z.each_mut().map(|z| &mut z[j0..j0 + fastmath::BLOCK]);
+            bf16::block_sums::<J, { fastmath::BLOCK }>(sums, false, x, &w[j0..], g);
+            j0 += fastmath::BLOCK;
+        }
+        if j0 < g {
+            // Fewer than a block's outputs left (a narrow network): one at a time.
+            for (z, x) in z.iter_mut().zip(&x) {
+                for (i, zi) in z[j0..g].iter_mut().enumerate() {
+                    for (k, &xk) in x.iter().enumerate() {
+                        *zi = bf16::add_pair(*zi, xk, w[k * g + j0 + i]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Sequences run side by side in [`recur_strided`]: four with AVX-512, whose 32
@@ -362,7 +459,7 @@ fn recur_items<T: Real, const J: usize>(
     gates: &[T],
     first: usize,
     layout: &GateLayout,
-    w_t: &[T],
+    w: &impl StepProducts<T>,
     out: &mut [T],
 ) {
     let GateLayout {
@@ -383,10 +480,9 @@ fn recur_items<T: Real, const J: usize>(
             let row = ((first + j) * t + index) * stride + offset;
             z.copy_from_slice(&gates[row..row + g4]);
         }
-        add_row_products(
+        w.add(
             z.each_mut().map(|z| z.as_mut_slice()),
             h.each_ref().map(|h| h.as_slice()),
-            w_t,
         );
         for (j, (z, (h, c))) in z.iter().zip(h.iter_mut().zip(c.iter_mut())).enumerate() {
             // Gates i, f, o through the sigmoid; the cell input g through tanh.

@@ -61,7 +61,7 @@ impl InferenceNet {
     /// shift); only the rows at each window's edges, which read padding the mean was not
     /// taken from, are computed from the window's centred copy. conv2's inputs differ per
     /// window, so conv2 runs per window.
-    fn centred_front_end(
+    pub(super) fn centred_front_end(
         &self,
         x: &[f32],
         n: usize,

@@ -10,6 +10,7 @@ use std::ops::Range;
 use candle_core::{DType, Result, Tensor};
 
 use crate::fastmath;
+use crate::fastmath::bf16::{self, PairedMatrix};
 
 use crate::model::net::TimeConv;
 
@@ -33,6 +34,8 @@ pub(super) struct ConvBlock {
     kernel: usize,
     pub input: usize,
     pub output: usize,
+    /// `w` as bf16 pairs when the products run in bf16 ([`ConvBlock::in_bf16`]).
+    paired: Option<PairedMatrix>,
 }
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -82,7 +85,18 @@ impl ConvBlock {
             kernel,
             input,
             output,
+            paired: None,
         })
+    }
+
+    /// The same block with its products in bf16 (f32 sums; [`crate::fastmath::bf16`]).
+    pub fn in_bf16(mut self) -> Self {
+        self.paired = Some(PairedMatrix::new(
+            &self.w,
+            self.kernel * self.input,
+            self.output,
+        ));
+        self
     }
 
     /// Taps on each side of the centre row: the rows at a window's edges within this
@@ -163,7 +177,12 @@ impl ConvBlock {
             e => &padded[e * k * c..(e + 1) * k * c],
         };
         let mut y = vec![0.0f32; rows.len() * self.output];
-        fastmath::vectors_times_matrix(rows.len(), unfolded, &self.w, self.output, &mut y);
+        match &self.paired {
+            Some(paired) => bf16::vectors_times_paired(rows.len(), unfolded, paired, &mut y),
+            None => {
+                fastmath::vectors_times_matrix(rows.len(), unfolded, &self.w, self.output, &mut y)
+            }
+        }
         Ok(y)
     }
 

@@ -11,12 +11,18 @@
 //! sequence for both LSTM directions → the recurrences (`recurrence::recur_strided`,
 //! windows side by side) → attention pool → head → softmax. A clip's overlapping windows
 //! share one conv front end (`clip.rs`; conv1 alone when the windows are centred).
+//!
+//! Where the CPU has AVX-512 BF16, conv2, the projection and the recurrent products take
+//! bf16 operands with f32 sums ([`Precision`]): predict over RAVDESS 2.9 → 2.4 s, with no
+//! file's label changed (README, "Speed"). Every path that answers a user (the app,
+//! `listen`, `predict`, `serve`, `evaluate`, training's validation) takes the same one.
 
 use candle_core::{DType, Result, Tensor};
 
 use crate::fastmath;
+use crate::fastmath::bf16::{self, PairedMatrix};
 
-use super::net::{recur_strided, transpose, EmotionNet};
+use super::net::{recur_strided, recur_strided_paired, transpose, EmotionNet, MAX_PAIRED_HIDDEN};
 use conv::ConvBlock;
 
 mod clip;
@@ -41,6 +47,41 @@ pub struct InferenceNet {
     classes: usize,
     /// Leading inputs centred per window ([`super::net::NetConfig::centred_inputs`]).
     centred: usize,
+    /// The input projection and recurrent weights as bf16 pairs, when in bf16.
+    paired: Option<PairedWeights>,
+}
+
+/// How an [`InferenceNet`] multiplies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout: the training pass's arithmetic (`tests/gradients.rs` holds the two
+    /// to 1e-5).
+    F32,
+    /// conv2, the LSTM's input projection and its recurrent products with bf16 operands
+    /// and f32 sums, where the CPU has the instruction ([`crate::fastmath::bf16`]): half
+    /// the time for those products, probabilities within about 1e-3 of f32. conv1 stays
+    /// f32: a clip's windows share its product, corrected per window for centring, which
+    /// needs its linearity to the last bits that f32 gives.
+    Bf16,
+}
+
+impl Precision {
+    /// What the app, `predict`, `serve`, `evaluate` and training's validation use, so
+    /// that they all give the same answers: bf16 where this build has it.
+    pub fn fastest() -> Self {
+        if crate::fastmath::bf16::AVAILABLE {
+            Precision::Bf16
+        } else {
+            Precision::F32
+        }
+    }
+}
+
+/// The bf16 copies of [`InferenceNet`]'s LSTM weights.
+struct PairedWeights {
+    w_ih: PairedMatrix,
+    w_hh_forward: PairedMatrix,
+    w_hh_backward: PairedMatrix,
 }
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -49,8 +90,14 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 
 impl InferenceNet {
     /// Lays out `net`'s current weights for inference (a copy: build it again after the
-    /// weights change).
+    /// weights change), in [`Precision::fastest`].
     pub fn new(net: &EmotionNet) -> Result<Self> {
+        Self::with_precision(net, Precision::fastest())
+    }
+
+    /// [`InferenceNet::new`] in the precision asked for (bf16 falls back to f32 where the
+    /// build lacks it).
+    pub fn with_precision(net: &EmotionNet, precision: Precision) -> Result<Self> {
         let (f, b) = (&net.forward_lstm, &net.backward_lstm);
         let w_ih = values(
             &Tensor::cat(&[&f.w_ih, &b.w_ih], 0)?
@@ -70,14 +117,32 @@ impl InferenceNet {
             Some(b) => values(b)?.first().copied().unwrap_or(0.0),
             None => 0.0,
         };
+        let hidden = f.hidden;
+        let w_hh_forward = transpose(&values(&f.w_hh)?, 4 * hidden, hidden);
+        let w_hh_backward = transpose(&values(&b.w_hh)?, 4 * hidden, hidden);
+        let conv2 = ConvBlock::new(&net.conv2, &net.bn2)?;
+        let bf16 = precision == Precision::Bf16
+            && crate::fastmath::bf16::AVAILABLE
+            && hidden <= MAX_PAIRED_HIDDEN;
+        let (conv2, paired) = if bf16 {
+            let paired = PairedWeights {
+                w_ih: PairedMatrix::new(&w_ih, conv2.output, 8 * hidden),
+                w_hh_forward: PairedMatrix::new(&w_hh_forward, hidden, 4 * hidden),
+                w_hh_backward: PairedMatrix::new(&w_hh_backward, hidden, 4 * hidden),
+            };
+            (conv2.in_bf16(), Some(paired))
+        } else {
+            (conv2, None)
+        };
         Ok(Self {
             conv1: ConvBlock::new(&net.conv1, &net.bn1)?,
-            conv2: ConvBlock::new(&net.conv2, &net.bn2)?,
+            conv2,
             w_ih,
             b_ih,
-            w_hh_forward: transpose(&values(&f.w_hh)?, 4 * f.hidden, f.hidden),
-            w_hh_backward: transpose(&values(&b.w_hh)?, 4 * b.hidden, b.hidden),
-            hidden: f.hidden,
+            w_hh_forward,
+            w_hh_backward,
+            hidden,
+            paired,
             attention_w: values(net.attention.weight())?,
             attention_b,
             head_w,
@@ -90,6 +155,14 @@ impl InferenceNet {
     /// Softmax probabilities for `n` windows of `t` frames of `input_dim` values each
     /// (normalised), laid out window after window.
     pub fn probabilities(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<Vec<f32>>> {
+        if self.centred > 0 && t >= 2 * self.conv1.reach() && x.len() == n * t * self.conv1.input {
+            // Centred windows take conv1 as a clip's shared front end does (the product of
+            // the raw frames less the window's mean through the taps), so that a window
+            // alone and the same window among its neighbours get the same bits, in bf16 too.
+            let starts: Vec<usize> = (0..n).map(|w| w * t).collect();
+            let pooled = self.centred_front_end(x, n * t, t, &starts)?;
+            return self.recurrent_probabilities(&pooled, n, t / 4);
+        }
         let centred;
         let x = if self.centred > 0 {
             centred = centre_windows(x, n, t, self.conv1.input, self.centred);
@@ -112,20 +185,26 @@ impl InferenceNet {
         if rows < n * t {
             candle_core::bail!("{rows} rows for {n} windows of {t}");
         }
-        fastmath::vectors_times_matrix(
-            n * t,
-            |r| &x[r * c..(r + 1) * c],
-            &self.w_ih,
-            8 * h,
-            &mut gates,
-        );
+        let row = |r: usize| &x[r * c..(r + 1) * c];
+        match &self.paired {
+            Some(p) => bf16::vectors_times_paired(n * t, row, &p.w_ih, &mut gates),
+            None => fastmath::vectors_times_matrix(n * t, row, &self.w_ih, 8 * h, &mut gates),
+        }
         for row in gates.chunks_exact_mut(8 * h) {
             for (g, b) in row.iter_mut().zip(&self.b_ih) {
                 *g += b;
             }
         }
-        let forward = recur_strided(&gates, n, t, h, &self.w_hh_forward, false, 8 * h, 0);
-        let backward = recur_strided(&gates, n, t, h, &self.w_hh_backward, true, 8 * h, 4 * h);
+        let (forward, backward) = match &self.paired {
+            Some(p) => (
+                recur_strided_paired(&gates, n, t, h, &p.w_hh_forward, false, 8 * h, 0),
+                recur_strided_paired(&gates, n, t, h, &p.w_hh_backward, true, 8 * h, 4 * h),
+            ),
+            None => (
+                recur_strided(&gates, n, t, h, &self.w_hh_forward, false, 8 * h, 0),
+                recur_strided(&gates, n, t, h, &self.w_hh_backward, true, 8 * h, 4 * h),
+            ),
+        };
         let mut out = Vec::with_capacity(n);
         let mut scores = vec![0.0f32; t];
         for item in 0..n {
