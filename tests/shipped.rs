@@ -20,8 +20,11 @@ use emovox::model::{Classifier, FeatureConfig, ModelCard};
 /// How many validation clips may change label against the card. The card's scores were
 /// computed on the machine that trained the model, by a binary built for its CPU
 /// (`target-cpu=native`); another CPU, or a portable build, takes other SIMD paths in the
-/// feature extractor and candle's kernels, which sum floats in another order. The
-/// probabilities then differ in the last bits, and a clip whose top two classes are nearly
+/// feature extractor and candle's kernels, which sum floats in another order, and a CPU
+/// without AVX-512 BF16 runs inference in f32 where this one runs part of it in bf16
+/// (`fastmath::bf16`). The probabilities then differ in the last bits (by up to about
+/// 4e-3 between bf16 and f32: no RAVDESS file's label and 4 of its 5,077 windows' top
+/// classes changed when that was measured), and a clip whose top two classes are nearly
 /// tied can flip: one flip moves accuracy by one clip, and macro-F1 or a corpus's UAR by
 /// about 0.004 in a set of 240 clips (up to 0.008 for a class of 16 clips), less in larger
 /// sets. So: two clips, or one in 200 of a larger set. A broken model moves them by far more.

@@ -17,10 +17,13 @@ pub const AVAILABLE: bool = cfg!(all(
     target_feature = "avx512bf16"
 ));
 
-/// f32 → bf16, rounding to nearest even as the hardware conversion does (finite values;
-/// subnormals become zero, as the instruction flushes them).
+/// f32 → bf16, rounding to nearest even as the hardware conversion does (subnormals
+/// become zero, as the instruction flushes them; a NaN stays a quiet NaN).
 pub fn to_bf16(v: f32) -> u16 {
     let bits = v.to_bits();
+    if bits & 0x7fff_ffff > 0x7f80_0000 {
+        return (bits >> 16) as u16 | 0x40;
+    }
     if bits & 0x7f80_0000 == 0 {
         return ((bits >> 16) & 0x8000) as u16;
     }
@@ -172,7 +175,8 @@ pub fn block_sums<const J: usize, const W: usize>(
 }
 
 /// [`block_sums`] in plain loops: what builds without the instruction would run, and what
-/// the tests hold the kernel to.
+/// the tests hold the kernel to, bit for bit, except that the instruction treats
+/// subnormal operands and sums as zero and these loops do not.
 fn block_sums_portable<const J: usize, const W: usize>(
     sums: [&mut [f32; W]; J],
     from_zero: bool,
@@ -246,6 +250,9 @@ unsafe fn block_sums_kernel<const J: usize, const W: usize>(
 
 /// Vectors that share each loaded run of weights, as in [`super::vectors_times_matrix`].
 const GROUP: usize = 4;
+/// The longest vectors [`vectors_times_paired`] takes, in pairs: conv2 of the widest
+/// network (512 channels × 5 taps) is 1,280.
+pub const MAX_PAIRS: usize = 2048;
 
 /// `out[j · cols + i] = Σ_k x(j)[k] · w[k][i]` for `m` vectors of `w.k()` values, in bf16
 /// products and f32 sums: [`super::vectors_times_matrix`] for a [`PairedMatrix`]. Each
@@ -258,7 +265,14 @@ pub fn vectors_times_paired<'a>(
 ) {
     let cols = w.cols;
     assert!(out.len() >= m * cols, "room for every output");
-    let mut scratch: [Vec<u32>; GROUP] = std::array::from_fn(|_| Vec::new());
+    let pairs = w.k.div_ceil(2);
+    assert!(
+        pairs <= MAX_PAIRS,
+        "vectors of at most {} values",
+        2 * MAX_PAIRS
+    );
+    // On the stack, so that a call allocates nothing (the voice gate runs per chunk).
+    let mut scratch = [[0u32; MAX_PAIRS]; GROUP];
     let mut j = 0;
     while j < m {
         let count = if j + GROUP <= m {
@@ -271,12 +285,12 @@ pub fn vectors_times_paired<'a>(
         for (i, s) in scratch.iter_mut().enumerate().take(count) {
             let v = x(j + i);
             assert_eq!(v.len(), w.k, "vectors of the matrix's length");
-            pair_up(v, s);
+            pair_into(v, &mut s[..pairs]);
         }
         match count {
-            GROUP => group::<GROUP>(std::array::from_fn(|i| &scratch[i][..]), j, w, out),
-            2 => group::<2>(std::array::from_fn(|i| &scratch[i][..]), j, w, out),
-            _ => group::<1>([&scratch[0][..]], j, w, out),
+            GROUP => group::<GROUP>(std::array::from_fn(|i| &scratch[i][..pairs]), j, w, out),
+            2 => group::<2>(std::array::from_fn(|i| &scratch[i][..pairs]), j, w, out),
+            _ => group::<1>([&scratch[0][..pairs]], j, w, out),
         }
         j += count;
     }
@@ -342,6 +356,9 @@ mod tests {
         assert_eq!(to_bf16(1.0 + 3.0 / 256.0), 0x3f82);
         assert_eq!(to_bf16(-2.0), 0xc000);
         assert_eq!(to_bf16(1e-40), 0);
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        assert!(from_bf16(to_bf16(f32::from_bits(0x7fff_ffff))).is_nan());
+        assert_eq!(from_bf16(to_bf16(f32::INFINITY)), f32::INFINITY);
         let mut value = test_values(3);
         for _ in 0..1000 {
             let v = value() * 100.0;

@@ -342,8 +342,8 @@ pub(super) fn recur_strided_paired(
     offset: usize,
 ) -> Vec<f32> {
     assert!(
-        w.k() == hidden && w.cols() == 4 * hidden && hidden <= MAX_PAIRED_HIDDEN,
-        "paired recurrent weights (H, 4H), H ≤ {MAX_PAIRED_HIDDEN}"
+        w.k() == hidden && w.cols() == 4 * hidden,
+        "paired recurrent weights (H, 4H)"
     );
     let layout = GateLayout {
         t,
@@ -354,9 +354,6 @@ pub(super) fn recur_strided_paired(
     };
     recur_all(gates, b, &layout, &PairedWeights(w))
 }
-
-/// The widest LSTM [`recur_strided_paired`] takes: its states are paired on the stack.
-pub(super) const MAX_PAIRED_HIDDEN: usize = 512;
 
 /// Every sequence of `gates`, side by side in groups.
 fn recur_all<T: Real>(
@@ -382,8 +379,10 @@ fn recur_all<T: Real>(
 }
 
 /// One step's recurrent product for J sequences side by side: `z_j += Σ_k h_j[k] · wᵀ[k]`.
+/// `pairs` is the caller's buffer, kept from step to step, for a kind that converts the
+/// states first.
 trait StepProducts<T> {
-    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J]);
+    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J], pairs: &mut [Vec<u32>; J]);
 }
 
 /// The weights as they are: [`add_row_products`].
@@ -391,7 +390,7 @@ struct ExactWeights<'a, T>(&'a [T]);
 
 impl<T: Real> StepProducts<T> for ExactWeights<'_, T> {
     #[inline(always)]
-    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J]) {
+    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J], _: &mut [Vec<u32>; J]) {
         add_row_products(z, h, self.0);
     }
 }
@@ -402,13 +401,16 @@ struct PairedWeights<'a>(&'a PairedMatrix);
 
 impl StepProducts<f32> for PairedWeights<'_> {
     #[inline(always)]
-    fn add<const J: usize>(&self, mut z: [&mut [f32]; J], h: [&[f32]; J]) {
-        let pairs_len = h[0].len().div_ceil(2);
-        let mut pairs = [[0u32; MAX_PAIRED_HIDDEN / 2]; J];
+    fn add<const J: usize>(
+        &self,
+        mut z: [&mut [f32]; J],
+        h: [&[f32]; J],
+        pairs: &mut [Vec<u32>; J],
+    ) {
         for (p, h) in pairs.iter_mut().zip(&h) {
-            bf16::pair_into(h, &mut p[..pairs_len]);
+            bf16::pair_up(h, p);
         }
-        let x: [&[u32]; J] = std::array::from_fn(|j| &pairs[j][..pairs_len]);
+        let x: [&[u32]; J] = std::array::from_fn(|j| &pairs[j][..]);
         let (w, g) = (self.0.pairs(), self.0.cols());
         let mut j0 = 0;
         if J == 1 {
@@ -474,6 +476,7 @@ fn recur_items<T: Real, const J: usize>(
     let mut c: [Vec<T>; J] = std::array::from_fn(|_| vec![T::ZERO; hidden]);
     let mut z: [Vec<T>; J] = std::array::from_fn(|_| vec![T::ZERO; g4]);
     let mut act = vec![T::ZERO; g4];
+    let mut pairs: [Vec<u32>; J] = std::array::from_fn(|_| Vec::with_capacity(hidden.div_ceil(2)));
     for step in 0..t {
         let index = if reverse { t - 1 - step } else { step };
         for (j, z) in z.iter_mut().enumerate() {
@@ -483,6 +486,7 @@ fn recur_items<T: Real, const J: usize>(
         w.add(
             z.each_mut().map(|z| z.as_mut_slice()),
             h.each_ref().map(|h| h.as_slice()),
+            &mut pairs,
         );
         for (j, (z, (h, c))) in z.iter().zip(h.iter_mut().zip(c.iter_mut())).enumerate() {
             // Gates i, f, o through the sigmoid; the cell input g through tanh.

@@ -16,8 +16,10 @@
 //! Windows centred on their own means (`centred_front_end`) share conv1's product only,
 //! each corrected by its own mean; their conv2 runs per window.
 //!
-//! The answers equal [`InferenceNet::probabilities`] on each window alone up to float
-//! rounding (`tests/gradients.rs` holds them to 1e-5).
+//! The answers equal [`InferenceNet::probabilities`] on each window alone (`tests/
+//! gradients.rs` holds them to 1e-5; they are in fact the same bits, because a centred
+//! window alone runs through `centred_front_end` too, and every product sums in the same
+//! order whatever else is computed beside it).
 
 use candle_core::Result;
 
@@ -60,7 +62,9 @@ impl InferenceNet {
     /// less one vector per window (its mean through the taps, folded into the BatchNorm
     /// shift); only the rows at each window's edges, which read padding the mean was not
     /// taken from, are computed from the window's centred copy. conv2's inputs differ per
-    /// window, so conv2 runs per window.
+    /// window, so conv2 runs per window. [`InferenceNet::probabilities`] passes windows
+    /// laid end to end as a "clip" here too: the shared rows that straddle two of them are
+    /// computed and never read.
     pub(super) fn centred_front_end(
         &self,
         x: &[f32],

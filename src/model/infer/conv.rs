@@ -89,6 +89,11 @@ impl ConvBlock {
         })
     }
 
+    /// Values in one unfolded input row: kernel × input channels.
+    pub fn unfolded_len(&self) -> usize {
+        self.kernel * self.input
+    }
+
     /// The same block with its products in bf16 (f32 sums; [`crate::fastmath::bf16`]).
     pub fn in_bf16(mut self) -> Self {
         self.paired = Some(PairedMatrix::new(

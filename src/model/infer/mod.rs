@@ -3,8 +3,9 @@
 //! training (`tests/gradients.rs` holds them together), but without candle's per-op
 //! copies: on a CPU those copies, not the arithmetic, were most of a window's time, and
 //! they grew faster than the batch. The products are `fastmath::vectors_times_matrix`
-//! (AVX-512 sums held in registers, rows read in place), not candle's: its general
-//! matrix product packed both operands for every call and ran AVX2 kernels.
+//! (AVX-512 sums held in registers, rows read in place) or its bf16 twin
+//! `fastmath::bf16::vectors_times_paired`, not candle's: its general matrix product
+//! packed both operands for every call and ran AVX2 kernels.
 //!
 //! Per window: unfold → conv1 (one product) → BatchNorm (folded into a scale and shift)
 //! → ReLU → max-pool 2 → the same for conv2 (`conv.rs`) → one product projects the
@@ -22,7 +23,7 @@ use candle_core::{DType, Result, Tensor};
 use crate::fastmath;
 use crate::fastmath::bf16::{self, PairedMatrix};
 
-use super::net::{recur_strided, recur_strided_paired, transpose, EmotionNet, MAX_PAIRED_HIDDEN};
+use super::net::{recur_strided, recur_strided_paired, transpose, EmotionNet};
 use conv::ConvBlock;
 
 mod clip;
@@ -36,6 +37,7 @@ pub struct InferenceNet {
     /// Both directions' b_ih + b_hh, (8H).
     b_ih: Vec<f32>,
     /// Recurrent weights per direction, transposed once to (H, 4H) for `recur_strided`.
+    /// (`w_ih` and these go unused when `paired` holds their bf16 copies.)
     w_hh_forward: Vec<f32>,
     w_hh_backward: Vec<f32>,
     hidden: usize,
@@ -96,7 +98,7 @@ impl InferenceNet {
     }
 
     /// [`InferenceNet::new`] in the precision asked for (bf16 falls back to f32 where the
-    /// build lacks it).
+    /// build lacks it, or for a network wider than the bf16 kernel's buffer).
     pub fn with_precision(net: &EmotionNet, precision: Precision) -> Result<Self> {
         let (f, b) = (&net.forward_lstm, &net.backward_lstm);
         let w_ih = values(
@@ -121,10 +123,13 @@ impl InferenceNet {
         let w_hh_forward = transpose(&values(&f.w_hh)?, 4 * hidden, hidden);
         let w_hh_backward = transpose(&values(&b.w_hh)?, 4 * hidden, hidden);
         let conv2 = ConvBlock::new(&net.conv2, &net.bn2)?;
-        let bf16 = precision == Precision::Bf16
-            && crate::fastmath::bf16::AVAILABLE
-            && hidden <= MAX_PAIRED_HIDDEN;
-        let (conv2, paired) = if bf16 {
+        // conv2's unfolded rows and the projection's inputs must fit the kernel's buffer
+        // (any width `train` allows does).
+        let in_bf16 = precision == Precision::Bf16
+            && bf16::AVAILABLE
+            && conv2.unfolded_len().div_ceil(2) <= bf16::MAX_PAIRS
+            && conv2.output.div_ceil(2) <= bf16::MAX_PAIRS;
+        let (conv2, paired) = if in_bf16 {
             let paired = PairedWeights {
                 w_ih: PairedMatrix::new(&w_ih, conv2.output, 8 * hidden),
                 w_hh_forward: PairedMatrix::new(&w_hh_forward, hidden, 4 * hidden),
@@ -155,7 +160,12 @@ impl InferenceNet {
     /// Softmax probabilities for `n` windows of `t` frames of `input_dim` values each
     /// (normalised), laid out window after window.
     pub fn probabilities(&self, x: &[f32], n: usize, t: usize) -> Result<Vec<Vec<f32>>> {
-        if self.centred > 0 && t >= 2 * self.conv1.reach() && x.len() == n * t * self.conv1.input {
+        let d = self.conv1.input;
+        if x.len() < n * t * d {
+            candle_core::bail!("{} values for {n} windows of {t} frames of {d}", x.len());
+        }
+        let x = &x[..n * t * d];
+        if self.centred > 0 && t >= 2 * self.conv1.reach() {
             // Centred windows take conv1 as a clip's shared front end does (the product of
             // the raw frames less the window's mean through the taps), so that a window
             // alone and the same window among its neighbours get the same bits, in bf16 too.
