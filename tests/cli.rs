@@ -350,32 +350,34 @@ fn train_refuses_members_outside_1_to_8_before_reading_anything() {
 }
 
 #[test]
-fn train_refuses_input_masks_when_tuning_or_without_augmentation() {
+fn train_refuses_input_masks_or_mixup_when_tuning_or_without_augmentation() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
-    refused_when_tuning(
-        &["--input-masks"],
-        "--input-masks is for training from scratch",
-        out,
-    );
-    // Masks are an augmentation: asking for them with augmentation off is a mistake to name.
-    let both = emovox(&[
-        "train",
-        "--data",
-        "/nonexistent-data",
-        "--input-masks",
-        "--no-augment",
-        "--out",
-        out,
-    ]);
-    assert!(!both.status.success());
-    let said = stderr(&both);
-    assert!(
-        said.contains("--input-masks") && said.contains("cannot be used with"),
-        "{said}"
-    );
-    assert!(!std::path::Path::new(out).exists());
+    for flag in ["--input-masks", "--mixup"] {
+        refused_when_tuning(
+            &[flag],
+            &format!("{flag} is for training from scratch"),
+            out,
+        );
+        // Both are augmentations: asking for one with augmentation off is a mistake to name.
+        let both = emovox(&[
+            "train",
+            "--data",
+            "/nonexistent-data",
+            flag,
+            "--no-augment",
+            "--out",
+            out,
+        ]);
+        assert!(!both.status.success());
+        let said = stderr(&both);
+        assert!(
+            said.contains(flag) && said.contains("cannot be used with"),
+            "{said}"
+        );
+        assert!(!std::path::Path::new(out).exists());
+    }
 }
 
 #[test]

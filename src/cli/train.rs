@@ -20,6 +20,7 @@ use emovox::model::net::NetConfig;
 use emovox::model::room::RoomRecipe;
 use emovox::model::train::exemplars::ExemplarError;
 use emovox::model::train::masks::InputMasks;
+use emovox::model::train::mixup::Mixup;
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::{
     member_records, prepare_versions, train_members, Augmentation, Layers, Progress, TrainConfig,
@@ -142,6 +143,10 @@ pub struct Args {
     /// any centring per window).
     #[arg(long, conflicts_with = "no_augment")]
     input_masks: bool,
+    /// Blend half of each batch's windows with another window of the batch, inputs and
+    /// targets alike (mixup, λ from Beta(0.4, 0.4) folded to ≥ 0.5).
+    #[arg(long, conflicts_with = "no_augment")]
+    mixup: bool,
     /// Fine-tuning: the layers that learn, `all`, `upper` (LSTM, attention and head; the
     /// convolutional front end kept) or `head` (attention and head) [default: all].
     #[arg(long, value_enum)]
@@ -274,6 +279,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--centre-mfcc", args.centre_mfcc),
             ("--centre-all", args.centre_all),
             ("--input-masks", args.input_masks),
+            ("--mixup", args.mixup),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
             ("--patience", args.patience.is_some()),
@@ -497,6 +503,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         epoch_clips: args.epoch_clips,
         room_share,
         input_masks: args.input_masks.then(InputMasks::default),
+        mixup: args.mixup.then(Mixup::default),
         net: {
             let net = TrainConfig::default_net();
             NetConfig {
@@ -643,6 +650,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                     .iter()
                     .map(ToString::to_string)
                     .chain(cfg.input_masks.map(|m| m.describe()))
+                    .chain(cfg.mixup.map(|m| m.describe()))
                     .collect()
             } else {
                 Vec::new()

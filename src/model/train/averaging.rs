@@ -95,6 +95,7 @@ fn precise_batch_norm(
     // The statistics the network will run with: windows as inference reads them.
     let unmasked = TrainConfig {
         input_masks: None,
+        mixup: None,
         ..cfg.clone()
     };
     let inputs = order

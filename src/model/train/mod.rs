@@ -9,6 +9,7 @@ pub mod exemplars;
 pub mod holdout;
 pub mod masks;
 pub mod members;
+pub mod mixup;
 pub mod prepare;
 pub mod validate;
 
@@ -66,6 +67,8 @@ pub struct TrainConfig {
     pub room_share: f64,
     /// Masks over each training window's frames and inputs; `None`: none.
     pub input_masks: Option<masks::InputMasks>,
+    /// Windows blended with others of their batch; `None`: none.
+    pub mixup: Option<mixup::Mixup>,
     pub net: NetConfig,
     /// Fine-tuning: start from these weights instead of random ones.
     pub start: Option<StartFrom>,
@@ -176,6 +179,7 @@ impl Default for TrainConfig {
             epoch_clips: None,
             room_share: 0.5,
             input_masks: None,
+            mixup: None,
             net: NetConfig::default(),
             start: None,
             layers: Layers::All,
@@ -514,6 +518,10 @@ pub(crate) fn make_batch(
             masks.apply(slot, rng);
         }
         targets[k * Emotion::COUNT + clip.emotion.index()] += (1.0 - smooth) as f32;
+    }
+    if let Some(mixup) = cfg.mixup.filter(|_| cfg.augment) {
+        let windows = &mut buffer[..items.len() * size];
+        mixup.apply(windows, &mut targets, size, Emotion::COUNT, rng);
     }
     let x = Tensor::from_slice(
         &buffer[..items.len() * size],
