@@ -3,6 +3,9 @@
 //! tree. `EMOVOX_COMMIT` is the short hash, with "-dirty" when the files the binary is
 //! built from differ from that commit, or "unknown" without git or a repository (a source
 //! archive).
+//!
+//! Also names, once, whether the target CPU has AVX-512 BF16: `cfg(bf16_kernel)` is the
+//! condition for `src/fastmath/bf16.rs`'s instructions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +25,19 @@ fn main() {
     let commit = commit().unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=EMOVOX_COMMIT={commit}");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(bf16_kernel)");
+    if has_bf16_kernel() {
+        println!("cargo::rustc-cfg=bf16_kernel");
+    }
+}
+
+/// Whether the target is x86-64 with AVX-512F and AVX-512 BF16 (with `target-cpu=native`,
+/// whether this machine has them).
+fn has_bf16_kernel() -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let features = var("CARGO_CFG_TARGET_FEATURE");
+    let has = |f: &str| features.split(',').any(|x| x == f);
+    var("CARGO_CFG_TARGET_ARCH") == "x86_64" && has("avx512f") && has("avx512bf16")
 }
 
 fn git(args: &[&str]) -> Option<String> {

@@ -203,12 +203,99 @@ const GROUP: usize = if cfg!(target_feature = "avx512f") {
     2
 };
 
+/// A kind of operand the products take: plain f32, or bf16 pairs ([`bf16::Pair`]). Its
+/// kernel computes whole blocks of outputs; `add` one term as the kernel adds it, for
+/// the few outputs past the last whole block.
+pub trait Operand: Copy {
+    /// [`block_sums`] for this kind.
+    fn block_sums<const J: usize, const W: usize>(
+        sums: [&mut [f32]; J],
+        from_zero: bool,
+        x: [&[Self]; J],
+        w: &[Self],
+        stride: usize,
+    );
+    /// `acc + x · w`.
+    fn add(acc: f32, x: Self, w: Self) -> f32;
+}
+
+impl Operand for f32 {
+    #[inline(always)]
+    fn block_sums<const J: usize, const W: usize>(
+        sums: [&mut [f32]; J],
+        from_zero: bool,
+        x: [&[f32]; J],
+        w: &[f32],
+        stride: usize,
+    ) {
+        block_sums::<J, W>(sums, from_zero, x, w, stride);
+    }
+    #[inline(always)]
+    fn add(acc: f32, x: f32, w: f32) -> f32 {
+        mul_add(w, x, acc)
+    }
+}
+
+/// `sums[j][i] (+)= Σ_k x[j][k] · w[k · stride + i]` for every output i of `sums[j]` (all
+/// of one length), from zero when `from_zero`: blocks of [`BLOCK`] outputs ([`WIDE_BLOCK`]
+/// for a vector alone) held in registers across the whole sum over k, then the few
+/// outputs left one term at a time. Each output's sum runs in order of k, so it gets the
+/// same bits whatever J is and whichever block it falls in.
+#[inline(always)]
+pub fn row_products<T: Operand, const J: usize>(
+    mut sums: [&mut [f32]; J],
+    from_zero: bool,
+    x: [&[T]; J],
+    w: &[T],
+    stride: usize,
+) {
+    let cols = sums.first().map_or(0, |s| s.len());
+    assert!(sums.iter().all(|s| s.len() == cols), "sums of one length");
+    let mut i0 = 0;
+    if J == 1 {
+        while i0 + WIDE_BLOCK <= cols {
+            let block = sums.each_mut().map(|s| &mut s[i0..i0 + WIDE_BLOCK]);
+            T::block_sums::<J, WIDE_BLOCK>(block, from_zero, x, &w[i0..], stride);
+            i0 += WIDE_BLOCK;
+        }
+    }
+    while i0 + BLOCK <= cols {
+        let block = sums.each_mut().map(|s| &mut s[i0..i0 + BLOCK]);
+        T::block_sums::<J, BLOCK>(block, from_zero, x, &w[i0..], stride);
+        i0 += BLOCK;
+    }
+    if i0 < cols {
+        for (sums, x) in sums.iter_mut().zip(&x) {
+            let sums = &mut sums[i0..];
+            if from_zero {
+                sums.fill(0.0);
+            }
+            for (k, &xk) in x.iter().enumerate() {
+                let row = &w[k * stride + i0..][..sums.len()];
+                for (a, &wk) in sums.iter_mut().zip(row) {
+                    *a = T::add(*a, xk, wk);
+                }
+            }
+        }
+    }
+}
+
+/// Rows `j0..j0 + J` of `out`, a row-major matrix of `cols` columns.
+#[inline(always)]
+pub(crate) fn out_rows<const J: usize>(out: &mut [f32], j0: usize, cols: usize) -> [&mut [f32]; J] {
+    let mut rows = out[j0 * cols..(j0 + J) * cols].chunks_exact_mut(cols);
+    std::array::from_fn(|_| match rows.next() {
+        Some(row) => row,
+        None => unreachable!("J rows of out"),
+    })
+}
+
 /// `out[j · cols + i] = Σ_k x(j)[k] · w[k · cols + i]` for `m` vectors `x(j)` of one
 /// length K and a K × `cols` row-major matrix `w`: vectors in groups sharing each loaded
-/// weight, 64 outputs at a time (256 for a vector alone). Every sum runs in order of k,
-/// so a vector's outputs have the same bits whatever else is computed beside it. `x` is
-/// a function so that callers pass rows in place (a convolution's unfolded rows are
-/// slices of its input) without collecting them.
+/// weight ([`row_products`]). Every sum runs in order of k, so a vector's outputs have
+/// the same bits whatever else is computed beside it. `x` is a function so that callers
+/// pass rows in place (a convolution's unfolded rows are slices of its input) without
+/// collecting them.
 pub fn vectors_times_matrix<'a>(
     m: usize,
     x: impl Fn(usize) -> &'a [f32],
@@ -218,69 +305,24 @@ pub fn vectors_times_matrix<'a>(
 ) {
     assert!(out.len() >= m * cols, "room for every output");
     let k = if m == 0 { 0 } else { x(0).len() };
-    let mut j = 0;
     let x = |j: usize| {
         let v = x(j);
         assert_eq!(v.len(), k, "vectors of one length");
         v
     };
+    let mut j = 0;
     while j + GROUP <= m {
-        group::<GROUP>(std::array::from_fn(|i| x(j + i)), j, w, cols, out);
+        let rows = out_rows::<GROUP>(out, j, cols);
+        row_products(rows, true, std::array::from_fn(|i| x(j + i)), w, cols);
         j += GROUP;
     }
     if GROUP > 2 && j + 2 <= m {
-        group::<2>(std::array::from_fn(|i| x(j + i)), j, w, cols, out);
+        let rows = out_rows::<2>(out, j, cols);
+        row_products(rows, true, std::array::from_fn(|i| x(j + i)), w, cols);
         j += 2;
     }
     for j in j..m {
-        group::<1>([x(j)], j, w, cols, out);
-    }
-}
-
-/// Every output of vectors `j0..j0 + J`.
-#[inline(always)]
-fn group<const J: usize>(x: [&[f32]; J], j0: usize, w: &[f32], cols: usize, out: &mut [f32]) {
-    let mut i0 = 0;
-    if J == 1 {
-        while i0 + WIDE_BLOCK <= cols {
-            block::<J, WIDE_BLOCK>(x, j0, i0, w, cols, out);
-            i0 += WIDE_BLOCK;
-        }
-    }
-    while i0 < cols {
-        block::<J, BLOCK>(x, j0, i0, w, cols, out);
-        i0 += BLOCK;
-    }
-}
-
-/// Outputs `i0..i0 + W` (fewer at the end) of vectors `j0..j0 + J`.
-#[inline(always)]
-fn block<const J: usize, const W: usize>(
-    x: [&[f32]; J],
-    j0: usize,
-    i0: usize,
-    w: &[f32],
-    cols: usize,
-    out: &mut [f32],
-) {
-    let width = W.min(cols - i0);
-    let mut rows = out[j0 * cols..(j0 + J) * cols].chunks_exact_mut(cols);
-    let sums: [&mut [f32]; J] = std::array::from_fn(|_| match rows.next() {
-        Some(row) => &mut row[i0..i0 + width],
-        None => unreachable!("J rows of out"),
-    });
-    if width == W {
-        block_sums::<J, W>(sums, true, x, &w[i0..], cols);
-    } else {
-        for (sums, x) in sums.into_iter().zip(&x) {
-            sums.fill(0.0);
-            for (k, &v) in x.iter().enumerate() {
-                let row = &w[k * cols + i0..][..width];
-                for (a, &wl) in sums.iter_mut().zip(row) {
-                    *a = mul_add(wl, v, *a);
-                }
-            }
-        }
+        row_products(out_rows::<1>(out, j, cols), true, [x(j)], w, cols);
     }
 }
 

@@ -8,14 +8,14 @@
 //! half the time. Every sum still runs in order of k whatever else is computed beside it,
 //! so a clip's windows read together get the same bits as each one alone.
 
+use std::array::from_fn;
+
+use super::{out_rows, row_products};
+
 /// Whether this build can run the products ([`block_sums`] has a kernel for this CPU):
 /// builds target the CPU they run on (`.cargo/config.toml`), so this is known at compile
-/// time. Without it, inference keeps f32 everywhere.
-pub const AVAILABLE: bool = cfg!(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bf16"
-));
+/// time (`build.rs` sets `cfg(bf16_kernel)`). Without it, inference keeps f32 everywhere.
+pub const AVAILABLE: bool = cfg!(bf16_kernel);
 
 /// f32 → bf16, rounding to nearest even as the hardware conversion does (subnormals
 /// become zero, as the instruction flushes them; a NaN stays a quiet NaN).
@@ -36,59 +36,102 @@ pub fn from_bf16(v: u16) -> f32 {
     f32::from_bits(u32::from(v) << 16)
 }
 
-/// `x` as bf16 pairs into `out` (cleared first): pair k holds x[2k] in its low half and
-/// x[2k + 1] in its high half, the last one padded with zero when `x.len()` is odd.
-pub fn pair_up(x: &[f32], out: &mut Vec<u32>) {
+/// Two bf16 values in one 32-bit word, as the instruction reads them: the first (the
+/// even row or index) in the low half, the second in the high half.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Pair(pub u32);
+
+impl Pair {
+    pub fn new(lo: f32, hi: f32) -> Self {
+        Self(u32::from(to_bf16(lo)) | u32::from(to_bf16(hi)) << 16)
+    }
+
+    /// The first value (0) or the second (1), as bf16 bits.
+    pub fn half(self, which: usize) -> u16 {
+        (self.0 >> (16 * which)) as u16
+    }
+}
+
+impl super::Operand for Pair {
+    #[inline(always)]
+    fn block_sums<const J: usize, const W: usize>(
+        sums: [&mut [f32]; J],
+        from_zero: bool,
+        x: [&[Pair]; J],
+        w: &[Pair],
+        stride: usize,
+    ) {
+        block_sums::<J, W>(sums, from_zero, x, w, stride);
+    }
+    /// The high halves' product first, then the low halves' (each product of two bf16
+    /// is exact in f32), as the instruction adds them.
+    #[inline(always)]
+    fn add(acc: f32, x: Pair, w: Pair) -> f32 {
+        let hi = from_bf16(x.half(1)) * from_bf16(w.half(1));
+        let lo = from_bf16(x.half(0)) * from_bf16(w.half(0));
+        (acc + hi) + lo
+    }
+}
+
+/// `x` as bf16 pairs into `out` (cleared first): pair k holds x[2k] and x[2k + 1], the
+/// last one padded with zero when `x.len()` is odd.
+pub fn pair_up(x: &[f32], out: &mut Vec<Pair>) {
     out.clear();
-    out.resize(x.len().div_ceil(2), 0);
+    out.resize(x.len().div_ceil(2), Pair(0));
     pair_into(x, out);
 }
 
 /// [`pair_up`] into a slice of exactly `x.len() / 2` rounded up pairs (a caller's
 /// buffer on the stack, say).
-pub fn pair_into(x: &[f32], out: &mut [u32]) {
+pub fn pair_into(x: &[f32], out: &mut [Pair]) {
     assert_eq!(
         out.len(),
         x.len().div_ceil(2),
         "a pair for every two values"
     );
-    let mut done = 0;
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bf16"
-    ))]
-    // SAFETY: the CPU has AVX-512 BF16 (compile-time feature); each step reads x[i..i + 32]
-    // and writes out[i / 2..i / 2 + 16], both inside the slices (i + 32 ≤ x.len(), and
-    // out holds x.len() / 2 rounded up).
-    unsafe {
-        use std::arch::x86_64::{
-            __m512bh, __m512i, _mm512_cvtne2ps_pbh, _mm512_loadu_ps, _mm512_storeu_si512,
-        };
-        while done + 32 <= x.len() {
-            let lo = _mm512_loadu_ps(x.as_ptr().add(done));
-            let hi = _mm512_loadu_ps(x.as_ptr().add(done + 16));
-            // Words 0..16 from the second operand: x[done..done + 16] first, in order.
-            let packed = _mm512_cvtne2ps_pbh(hi, lo);
-            _mm512_storeu_si512(
-                out.as_mut_ptr().add(done / 2).cast(),
-                std::mem::transmute::<__m512bh, __m512i>(packed),
-            );
-            done += 32;
-        }
-    }
+    #[cfg(bf16_kernel)]
+    // SAFETY: the CPU has AVX-512 BF16 (compile-time feature); the slices' lengths agree
+    // (checked above).
+    let done = unsafe { pair_into_kernel(x, out) };
+    #[cfg(not(bf16_kernel))]
+    let done = 0;
     for (pair, two) in out[done / 2..].iter_mut().zip(x[done..].chunks(2)) {
-        let lo = u32::from(to_bf16(two[0]));
-        let hi = two.get(1).map_or(0, |&v| u32::from(to_bf16(v)));
-        *pair = lo | hi << 16;
+        *pair = Pair::new(two[0], two.get(1).copied().unwrap_or(0.0));
     }
 }
 
-/// A K × cols row-major f32 matrix as bf16 pairs of rows: element (k2, i) holds
-/// w[2·k2][i] in its low half and w[2·k2 + 1][i] in its high half (zero past row K).
+/// The first values of [`pair_into`], 32 at a time; returns how many it paired (even).
+///
+/// # Safety
+/// The CPU has AVX-512 BF16, and `out.len() == x.len().div_ceil(2)`.
+#[cfg(bf16_kernel)]
+unsafe fn pair_into_kernel(x: &[f32], out: &mut [Pair]) -> usize {
+    use std::arch::x86_64::{
+        __m512bh, __m512i, _mm512_cvtne2ps_pbh, _mm512_loadu_ps, _mm512_storeu_si512,
+    };
+    let mut done = 0;
+    // Each step reads x[done..done + 32] and writes out[done / 2..done / 2 + 16], both
+    // inside the slices (done + 32 ≤ x.len(), and out holds x.len() / 2 rounded up).
+    while done + 32 <= x.len() {
+        let lo = _mm512_loadu_ps(x.as_ptr().add(done));
+        let hi = _mm512_loadu_ps(x.as_ptr().add(done + 16));
+        // Words 0..16 from the second operand: x[done..done + 16] first, in order.
+        let packed = _mm512_cvtne2ps_pbh(hi, lo);
+        _mm512_storeu_si512(
+            out.as_mut_ptr().add(done / 2).cast(),
+            std::mem::transmute::<__m512bh, __m512i>(packed),
+        );
+        done += 32;
+    }
+    done
+}
+
+/// A K × cols row-major f32 matrix as bf16 pairs of rows: element (k2, i) pairs
+/// w[2·k2][i] with w[2·k2 + 1][i] (zero past row K).
 #[derive(Clone, Debug)]
 pub struct PairedMatrix {
-    pairs: Vec<u32>,
+    pairs: Vec<Pair>,
     k: usize,
     cols: usize,
 }
@@ -96,12 +139,12 @@ pub struct PairedMatrix {
 impl PairedMatrix {
     pub fn new(w: &[f32], k: usize, cols: usize) -> Self {
         assert!(w.len() >= k * cols, "a K × cols matrix");
-        let mut pairs = vec![0u32; k.div_ceil(2) * cols];
+        let mut pairs = vec![Pair(0); k.div_ceil(2) * cols];
         for (row, values) in w.chunks_exact(cols).take(k).enumerate() {
             let shift = 16 * (row % 2);
             let dst = &mut pairs[(row / 2) * cols..][..cols];
             for (d, &v) in dst.iter_mut().zip(values) {
-                *d |= u32::from(to_bf16(v)) << shift;
+                d.0 |= u32::from(to_bf16(v)) << shift;
             }
         }
         Self { pairs, k, cols }
@@ -117,18 +160,9 @@ impl PairedMatrix {
     }
 
     /// The pairs, (K / 2 rounded up, cols) row-major.
-    pub fn pairs(&self) -> &[u32] {
+    pub fn pairs(&self) -> &[Pair] {
         &self.pairs
     }
-}
-
-/// One pair's contribution to one sum, as the instruction adds it: the high halves'
-/// product first, then the low halves' (each product of two bf16 is exact in f32).
-#[inline(always)]
-pub fn add_pair(acc: f32, x: u32, w: u32) -> f32 {
-    let hi = from_bf16((x >> 16) as u16) * from_bf16((w >> 16) as u16);
-    let lo = from_bf16(x as u16) * from_bf16(w as u16);
-    (acc + hi) + lo
 }
 
 /// `sums[j][i] (+)= Σ_k2 pair x[j][k2] · pair w[k2 · stride + i]` for the `W` outputs of
@@ -138,8 +172,8 @@ pub fn add_pair(acc: f32, x: u32, w: u32) -> f32 {
 pub fn block_sums<const J: usize, const W: usize>(
     sums: [&mut [f32]; J],
     from_zero: bool,
-    x: [&[u32]; J],
-    w: &[u32],
+    x: [&[Pair]; J],
+    w: &[Pair],
     stride: usize,
 ) {
     assert!(
@@ -158,11 +192,7 @@ pub fn block_sums<const J: usize, const W: usize>(
                 .is_some_and(|need| w.len() >= need),
         "weights for every input pair"
     );
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bf16"
-    ))]
+    #[cfg(bf16_kernel)]
     // SAFETY: the CPU has AVX-512 BF16 (compile-time feature); every load reads
     // `w[k·stride..k·stride + W]` for k < n, checked against `w.len()` above, and `x[j][k]`
     // for k < n = x[j].len(); `sums[j]` holds exactly W values.
@@ -180,34 +210,31 @@ pub fn block_sums<const J: usize, const W: usize>(
 fn block_sums_portable<const J: usize, const W: usize>(
     sums: [&mut [f32; W]; J],
     from_zero: bool,
-    x: [&[u32]; J],
-    w: &[u32],
+    x: [&[Pair]; J],
+    w: &[Pair],
     stride: usize,
     n: usize,
 ) {
+    use super::Operand;
     for (sums, x) in sums.into_iter().zip(x) {
         if from_zero {
             sums.fill(0.0);
         }
         for (k, &xk) in x.iter().enumerate().take(n) {
             for (s, &wk) in sums.iter_mut().zip(&w[k * stride..][..W]) {
-                *s = add_pair(*s, xk, wk);
+                *s = Pair::add(*s, xk, wk);
             }
         }
     }
 }
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bf16"
-))]
+#[cfg(bf16_kernel)]
 #[inline(always)]
 unsafe fn block_sums_kernel<const J: usize, const W: usize>(
     sums: [&mut [f32; W]; J],
     from_zero: bool,
-    x: [&[u32]; J],
-    w: &[u32],
+    x: [&[Pair]; J],
+    w: &[Pair],
     stride: usize,
     n: usize,
 ) {
@@ -233,8 +260,9 @@ unsafe fn block_sums_kernel<const J: usize, const W: usize>(
             *wr = _mm512_loadu_si512(row.add(r * LANES).cast());
         }
         for j in 0..J {
-            let v =
-                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(*xs[j].add(k) as i32));
+            let v = std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(
+                (*xs[j].add(k)).0 as i32,
+            ));
             for r in 0..regs {
                 let wb = std::mem::transmute::<__m512i, __m512bh>(wr[r]);
                 a[j][r] = _mm512_dpbf16_ps(a[j][r], wb, v);
@@ -272,7 +300,7 @@ pub fn vectors_times_paired<'a>(
         2 * MAX_PAIRS
     );
     // On the stack, so that a call allocates nothing (the voice gate runs per chunk).
-    let mut scratch = [[0u32; MAX_PAIRS]; GROUP];
+    let mut scratch = [[Pair(0); MAX_PAIRS]; GROUP];
     let mut j = 0;
     while j < m {
         let count = if j + GROUP <= m {
@@ -287,59 +315,14 @@ pub fn vectors_times_paired<'a>(
             assert_eq!(v.len(), w.k, "vectors of the matrix's length");
             pair_into(v, &mut s[..pairs]);
         }
+        let x = |i: usize| &scratch[i][..pairs];
+        let w = w.pairs();
         match count {
-            GROUP => group::<GROUP>(std::array::from_fn(|i| &scratch[i][..pairs]), j, w, out),
-            2 => group::<2>(std::array::from_fn(|i| &scratch[i][..pairs]), j, w, out),
-            _ => group::<1>([&scratch[0][..pairs]], j, w, out),
+            GROUP => row_products(out_rows::<GROUP>(out, j, cols), true, from_fn(x), w, cols),
+            2 => row_products(out_rows::<2>(out, j, cols), true, from_fn(x), w, cols),
+            _ => row_products(out_rows::<1>(out, j, cols), true, [x(0)], w, cols),
         }
         j += count;
-    }
-}
-
-/// Every output of vectors `j0..j0 + J`, already paired.
-#[inline(always)]
-fn group<const J: usize>(x: [&[u32]; J], j0: usize, w: &PairedMatrix, out: &mut [f32]) {
-    let cols = w.cols;
-    let mut i0 = 0;
-    if J == 1 {
-        while i0 + super::WIDE_BLOCK <= cols {
-            block::<J, { super::WIDE_BLOCK }>(x, j0, i0, w, out);
-            i0 += super::WIDE_BLOCK;
-        }
-    }
-    while i0 < cols {
-        block::<J, { super::BLOCK }>(x, j0, i0, w, out);
-        i0 += super::BLOCK;
-    }
-}
-
-/// Outputs `i0..i0 + W` (fewer at the end) of vectors `j0..j0 + J`.
-#[inline(always)]
-fn block<const J: usize, const W: usize>(
-    x: [&[u32]; J],
-    j0: usize,
-    i0: usize,
-    w: &PairedMatrix,
-    out: &mut [f32],
-) {
-    let cols = w.cols;
-    let width = W.min(cols - i0);
-    let mut rows = out[j0 * cols..(j0 + J) * cols].chunks_exact_mut(cols);
-    let sums: [&mut [f32]; J] = std::array::from_fn(|_| match rows.next() {
-        Some(row) => &mut row[i0..i0 + width],
-        None => unreachable!("J rows of out"),
-    });
-    if width == W {
-        block_sums::<J, W>(sums, true, x, &w.pairs[i0..], cols);
-    } else {
-        for (sums, x) in sums.into_iter().zip(&x) {
-            sums.fill(0.0);
-            for (k, &xk) in x.iter().enumerate() {
-                for (s, &wk) in sums.iter_mut().zip(&w.pairs[k * cols + i0..][..width]) {
-                    *s = add_pair(*s, xk, wk);
-                }
-            }
-        }
     }
 }
 
@@ -370,10 +353,9 @@ mod tests {
         pair_up(&x, &mut pairs);
         assert_eq!(pairs.len(), 39);
         for (k, &v) in x.iter().enumerate() {
-            let half = (pairs[k / 2] >> (16 * (k % 2))) as u16;
-            assert_eq!(half, to_bf16(v), "value {k}");
+            assert_eq!(pairs[k / 2].half(k % 2), to_bf16(v), "value {k}");
         }
-        assert_eq!(pairs[38] >> 16, 0, "the odd tail is padded with zero");
+        assert_eq!(pairs[38].half(1), 0, "the odd tail is padded with zero");
     }
 
     #[test]
@@ -425,18 +407,16 @@ mod tests {
     fn the_portable_sums_equal_the_kernels() {
         fn check<const J: usize, const W: usize>(value: &mut impl FnMut() -> f32) {
             let (n, stride) = (37, W + 16);
-            let pair = |value: &mut dyn FnMut() -> f32| {
-                u32::from(to_bf16(value())) | u32::from(to_bf16(value())) << 16
-            };
-            let w: Vec<u32> = (0..(n - 1) * stride + W).map(|_| pair(value)).collect();
-            let x: Vec<Vec<u32>> = (0..J)
+            let pair = |value: &mut dyn FnMut() -> f32| Pair::new(value(), value());
+            let w: Vec<Pair> = (0..(n - 1) * stride + W).map(|_| pair(value)).collect();
+            let x: Vec<Vec<Pair>> = (0..J)
                 .map(|_| (0..n).map(|_| pair(value)).collect())
                 .collect();
             let start: Vec<[f32; W]> = (0..J).map(|_| std::array::from_fn(|_| value())).collect();
             for from_zero in [true, false] {
                 let mut kernel = start.clone();
                 let mut portable = start.clone();
-                let xs: [&[u32]; J] = std::array::from_fn(|j| x[j].as_slice());
+                let xs: [&[Pair]; J] = std::array::from_fn(|j| x[j].as_slice());
                 let mut it = kernel.iter_mut();
                 let sums: [&mut [f32]; J] = std::array::from_fn(|_| match it.next() {
                     Some(s) => s.as_mut_slice(),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::recurrence::{lstm_recurrence, recur};
 use super::rng::Rng;
 // The inference pass (`infer/`) runs the same loops.
-pub(super) use super::recurrence::{recur_strided, recur_strided_paired, transpose};
+pub(super) use super::recurrence::{recur_strided, recur_strided_paired, transpose, GateLayout};
 
 /// Sizes of the network; recorded in the model card so loading builds the same shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Ten
 use rayon::prelude::*;
 
 use crate::fastmath;
-use crate::fastmath::bf16::{self, PairedMatrix};
+use crate::fastmath::bf16::{self, Pair, PairedMatrix};
 
 /// The element types the loops run on: f32 for training and inference, f64 for the
 /// finite-difference checks of `tests/gradients.rs`.
@@ -24,17 +24,9 @@ pub(super) trait Real: WithDType {
     const ZERO: Self;
     const ONE: Self;
     fn exp(self) -> Self;
-    fn mul_add(self, a: Self, b: Self) -> Self;
-    /// Adds one block of W outputs of [`add_row_products`] (outputs `j0..j0 + W` of
-    /// each `z`, weights from `w`'s start, rows `stride` apart) with a kernel of its own;
-    /// false where the type has none and the plain loop should do it.
-    fn block_sums<const J: usize, const W: usize>(
-        z: &mut [&mut [Self]; J],
-        h: &[&[Self]; J],
-        w: &[Self],
-        j0: usize,
-        stride: usize,
-    ) -> bool;
+    /// `z_j += Σ_k h_j[k] · w_t[k]` for each sequence j, where `w_t` holds H rows of
+    /// `z_j.len()`; each output's sum in order of k, whatever J is.
+    fn add_row_products<const J: usize>(z: [&mut [Self]; J], h: [&[Self]; J], w_t: &[Self]);
 }
 
 impl Real for f32 {
@@ -44,21 +36,12 @@ impl Real for f32 {
     fn exp(self) -> Self {
         fastmath::exp(self)
     }
+    /// In blocks of outputs kept in registers across the whole sum over k
+    /// ([`fastmath::row_products`]: 64 outputs per sequence, 256 for one alone).
     #[inline(always)]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        fastmath::mul_add(self, a, b)
-    }
-    #[inline(always)]
-    fn block_sums<const J: usize, const W: usize>(
-        z: &mut [&mut [f32]; J],
-        h: &[&[f32]; J],
-        w: &[f32],
-        j0: usize,
-        stride: usize,
-    ) -> bool {
-        let sums = z.each_mut().map(|z| &mut z[j0..j0 + W]);
-        fastmath::block_sums::<J, W>(sums, false, *h, w, stride);
-        true
+    fn add_row_products<const J: usize>(z: [&mut [f32]; J], h: [&[f32]; J], w_t: &[f32]) {
+        let g = z[0].len();
+        fastmath::row_products(z, false, h, w_t, g);
     }
 }
 
@@ -69,22 +52,21 @@ impl Real for f64 {
     fn exp(self) -> Self {
         f64::exp(self)
     }
-    #[inline(always)]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        if cfg!(target_feature = "fma") {
-            f64::mul_add(self, a, b)
-        } else {
-            self * a + b
+    /// In plain loops (the gradient checks' type: exact, not fast).
+    fn add_row_products<const J: usize>(z: [&mut [f64]; J], h: [&[f64]; J], w_t: &[f64]) {
+        for (z, h) in z.into_iter().zip(h) {
+            let g = z.len();
+            for (k, &hk) in h.iter().enumerate() {
+                for (a, &wk) in z.iter_mut().zip(&w_t[k * g..][..g]) {
+                    // Fused where the CPU has FMA, as f32's kernel is.
+                    *a = if cfg!(target_feature = "fma") {
+                        wk.mul_add(hk, *a)
+                    } else {
+                        wk * hk + *a
+                    };
+                }
+            }
         }
-    }
-    fn block_sums<const J: usize, const W: usize>(
-        _: &mut [&mut [f64]; J],
-        _: &[&[f64]; J],
-        _: &[f64],
-        _: usize,
-        _: usize,
-    ) -> bool {
-        false
     }
 }
 
@@ -121,7 +103,7 @@ impl Recurrence {
         projected
             .par_chunks(t * 4 * hidden)
             .flat_map_iter(|item| {
-                recur_strided(item, 1, t, hidden, &w_t, self.reverse, 4 * hidden, 0)
+                recur_strided(item, 1, GateLayout::alone(t, hidden, self.reverse), &w_t)
             })
             .collect()
     }
@@ -276,7 +258,7 @@ fn backpropagate<T: Real>(z: &mut [T], grad: &[T], w_hh: &[T], hidden: usize, re
         if step > 0 {
             // dh_{t−1} = W_hhᵀ · dz_t: W_hh's 4H rows weighted by dz_t.
             dh_next.fill(T::ZERO);
-            add_row_products([&mut dh_next[..]], [&z[at * g4..][..g4]], w_hh);
+            T::add_row_products([&mut dh_next[..]], [&z[at * g4..][..g4]], w_hh);
         }
     }
 }
@@ -297,61 +279,38 @@ pub(super) fn recur<T: Real>(
     reverse: bool,
 ) -> Vec<T> {
     let w_t = transpose(w_hh, 4 * hidden, hidden);
-    recur_strided(gates, b, t, hidden, &w_t, reverse, 4 * hidden, 0)
+    recur_strided(gates, b, GateLayout::alone(t, hidden, reverse), &w_t)
 }
 
-/// [`recur`] over gate rows `stride` apart, this direction's 4H starting at `offset`
-/// (so both directions can share one projection), with the recurrent weights already
-/// transposed to (H, 4H) (see [`transpose`]), so a caller that keeps them does not redo it
-/// for every window. Sequences run side by side (four with AVX-512, else two): each
-/// loaded run of weights serves all of them, which a step's matrix-vector product, bound
-/// by loading the weights, needs; every hidden state is computed exactly as alone.
-#[allow(clippy::too_many_arguments)]
+/// [`recur`] over gates laid out as `layout` says (so both directions can share one
+/// projection), with the recurrent weights already transposed to (H, 4H) (see
+/// [`transpose`]), so a caller that keeps them does not redo it for every window.
+/// Sequences run side by side (four with AVX-512, else two): each loaded run of weights
+/// serves all of them, which a step's matrix-vector product, bound by loading the
+/// weights, needs; every hidden state is computed exactly as alone.
 pub(super) fn recur_strided<T: Real>(
     gates: &[T],
     b: usize,
-    t: usize,
-    hidden: usize,
+    layout: GateLayout,
     w_t: &[T],
-    reverse: bool,
-    stride: usize,
-    offset: usize,
 ) -> Vec<T> {
-    let layout = GateLayout {
-        t,
-        hidden,
-        reverse,
-        stride,
-        offset,
-    };
     recur_all(gates, b, &layout, &ExactWeights(w_t))
 }
 
 /// [`recur_strided`] for f32 with the recurrent weights as bf16 pairs (`w` is the
 /// transposed (H, 4H) matrix, paired; [`crate::fastmath::bf16`]): each step's product in
 /// bf16 with f32 sums, the gates and states in f32 as before.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn recur_strided_paired(
     gates: &[f32],
     b: usize,
-    t: usize,
-    hidden: usize,
+    layout: GateLayout,
     w: &PairedMatrix,
-    reverse: bool,
-    stride: usize,
-    offset: usize,
 ) -> Vec<f32> {
+    let hidden = layout.hidden;
     assert!(
         w.k() == hidden && w.cols() == 4 * hidden,
         "paired recurrent weights (H, 4H)"
     );
-    let layout = GateLayout {
-        t,
-        hidden,
-        reverse,
-        stride,
-        offset,
-    };
     recur_all(gates, b, &layout, &PairedWeights(w))
 }
 
@@ -382,59 +341,31 @@ fn recur_all<T: Real>(
 /// `pairs` is the caller's buffer, kept from step to step, for a kind that converts the
 /// states first.
 trait StepProducts<T> {
-    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J], pairs: &mut [Vec<u32>; J]);
+    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J], pairs: &mut [Vec<Pair>; J]);
 }
 
-/// The weights as they are: [`add_row_products`].
+/// The weights as they are: [`Real::add_row_products`].
 struct ExactWeights<'a, T>(&'a [T]);
 
 impl<T: Real> StepProducts<T> for ExactWeights<'_, T> {
     #[inline(always)]
-    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J], _: &mut [Vec<u32>; J]) {
-        add_row_products(z, h, self.0);
+    fn add<const J: usize>(&self, z: [&mut [T]; J], h: [&[T]; J], _: &mut [Vec<Pair>; J]) {
+        T::add_row_products(z, h, self.0);
     }
 }
 
 /// The weights as bf16 pairs: each state paired once a step, then the products in
-/// blocks as [`add_row_products`] takes them (wide blocks for one sequence alone).
+/// blocks as for f32 ([`fastmath::row_products`]).
 struct PairedWeights<'a>(&'a PairedMatrix);
 
 impl StepProducts<f32> for PairedWeights<'_> {
     #[inline(always)]
-    fn add<const J: usize>(
-        &self,
-        mut z: [&mut [f32]; J],
-        h: [&[f32]; J],
-        pairs: &mut [Vec<u32>; J],
-    ) {
+    fn add<const J: usize>(&self, z: [&mut [f32]; J], h: [&[f32]; J], pairs: &mut [Vec<Pair>; J]) {
         for (p, h) in pairs.iter_mut().zip(&h) {
             bf16::pair_up(h, p);
         }
-        let x: [&[u32]; J] = std::array::from_fn(|j| &pairs[j][..]);
-        let (w, g) = (self.0.pairs(), self.0.cols());
-        let mut j0 = 0;
-        if J == 1 {
-            while j0 + fastmath::WIDE_BLOCK <= g {
-                let sums = z.each_mut().map(|z| &mut z[j0..j0 + fastmath::WIDE_BLOCK]);
-                bf16::block_sums::<J, { fastmath::WIDE_BLOCK }>(sums, false, x, &w[j0..], g);
-                j0 += fastmath::WIDE_BLOCK;
-            }
-        }
-        while j0 + fastmath::BLOCK <= g {
-            let sums = z.each_mut().map(|z| &mut z[j0..j0 + fastmath::BLOCK]);
-            bf16::block_sums::<J, { fastmath::BLOCK }>(sums, false, x, &w[j0..], g);
-            j0 += fastmath::BLOCK;
-        }
-        if j0 < g {
-            // Fewer than a block's outputs left (a narrow network): one at a time.
-            for (z, x) in z.iter_mut().zip(&x) {
-                for (i, zi) in z[j0..g].iter_mut().enumerate() {
-                    for (k, &xk) in x.iter().enumerate() {
-                        *zi = bf16::add_pair(*zi, xk, w[k * g + j0 + i]);
-                    }
-                }
-            }
-        }
+        let x: [&[Pair]; J] = std::array::from_fn(|j| &pairs[j][..]);
+        fastmath::row_products(z, false, x, self.0.pairs(), self.0.cols());
     }
 }
 
@@ -447,13 +378,40 @@ const SIDE_BY_SIDE: usize = if cfg!(target_feature = "avx512f") {
     2
 };
 
-/// Where a direction's gates and states lie.
-struct GateLayout {
+/// Where a direction's gates lie: T steps of H states, each step's 4H gates at `offset`
+/// in rows `stride` apart; `reverse` runs the steps backwards in time.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GateLayout {
     t: usize,
     hidden: usize,
     reverse: bool,
     stride: usize,
     offset: usize,
+}
+
+impl GateLayout {
+    /// One direction's gates alone: rows of 4H.
+    pub(super) fn alone(t: usize, hidden: usize, reverse: bool) -> Self {
+        Self {
+            t,
+            hidden,
+            reverse,
+            stride: 4 * hidden,
+            offset: 0,
+        }
+    }
+
+    /// Both directions' gates from one projection: rows of 8H, the forward direction's
+    /// first, the backward (`reverse`) direction's second.
+    pub(super) fn shared(t: usize, hidden: usize, reverse: bool) -> Self {
+        Self {
+            t,
+            hidden,
+            reverse,
+            stride: 8 * hidden,
+            offset: if reverse { 4 * hidden } else { 0 },
+        }
+    }
 }
 
 /// Sequences `first..first + J` of [`recur_strided`], into their rows of `out`.
@@ -476,7 +434,7 @@ fn recur_items<T: Real, const J: usize>(
     let mut c: [Vec<T>; J] = std::array::from_fn(|_| vec![T::ZERO; hidden]);
     let mut z: [Vec<T>; J] = std::array::from_fn(|_| vec![T::ZERO; g4]);
     let mut act = vec![T::ZERO; g4];
-    let mut pairs: [Vec<u32>; J] = std::array::from_fn(|_| Vec::with_capacity(hidden.div_ceil(2)));
+    let mut pairs: [Vec<Pair>; J] = std::array::from_fn(|_| Vec::with_capacity(hidden.div_ceil(2)));
     for step in 0..t {
         let index = if reverse { t - 1 - step } else { step };
         for (j, z) in z.iter_mut().enumerate() {
@@ -508,40 +466,6 @@ fn recur_items<T: Real, const J: usize>(
             let dst = ((first + j) * t + index) * hidden;
             out[dst..dst + hidden].copy_from_slice(h);
         }
-    }
-}
-
-/// `z_j += Σ_k h_j[k] · w_t[k]` for each sequence j, where `w_t` holds H rows of
-/// `z_j.len()`, in blocks of outputs kept in registers across the whole sum over k
-/// ([`fastmath::block_sums`] for f32: 64 outputs per sequence, 256 for one alone). Each
-/// output's sum runs in order of k whatever J is.
-fn add_row_products<T: Real, const J: usize>(mut z: [&mut [T]; J], h: [&[T]; J], w_t: &[T]) {
-    let g = z[0].len();
-    let mut j0 = 0;
-    // One sequence alone: wide blocks, so that enough independent sums are in flight.
-    if J == 1 {
-        while j0 + fastmath::WIDE_BLOCK <= g
-            && T::block_sums::<J, { fastmath::WIDE_BLOCK }>(&mut z, &h, &w_t[j0..], j0, g)
-        {
-            j0 += fastmath::WIDE_BLOCK;
-        }
-    }
-    while j0 < g {
-        let width = fastmath::BLOCK.min(g - j0);
-        if width < fastmath::BLOCK
-            || !T::block_sums::<J, { fastmath::BLOCK }>(&mut z, &h, &w_t[j0..], j0, g)
-        {
-            for (z, h) in z.iter_mut().zip(&h) {
-                let zb = &mut z[j0..j0 + width];
-                for (k, &hk) in h.iter().enumerate() {
-                    let w = &w_t[k * g + j0..][..width];
-                    for (a, &wj) in zb.iter_mut().zip(w) {
-                        *a = wj.mul_add(hk, *a);
-                    }
-                }
-            }
-        }
-        j0 += width;
     }
 }
 

@@ -23,7 +23,7 @@ use candle_core::{DType, Result, Tensor};
 use crate::fastmath;
 use crate::fastmath::bf16::{self, PairedMatrix};
 
-use super::net::{recur_strided, recur_strided_paired, transpose, EmotionNet};
+use super::net::{recur_strided, recur_strided_paired, transpose, EmotionNet, GateLayout};
 use conv::ConvBlock;
 
 mod clip;
@@ -207,12 +207,22 @@ impl InferenceNet {
         }
         let (forward, backward) = match &self.paired {
             Some(p) => (
-                recur_strided_paired(&gates, n, t, h, &p.w_hh_forward, false, 8 * h, 0),
-                recur_strided_paired(&gates, n, t, h, &p.w_hh_backward, true, 8 * h, 4 * h),
+                recur_strided_paired(&gates, n, GateLayout::shared(t, h, false), &p.w_hh_forward),
+                recur_strided_paired(&gates, n, GateLayout::shared(t, h, true), &p.w_hh_backward),
             ),
             None => (
-                recur_strided(&gates, n, t, h, &self.w_hh_forward, false, 8 * h, 0),
-                recur_strided(&gates, n, t, h, &self.w_hh_backward, true, 8 * h, 4 * h),
+                recur_strided(
+                    &gates,
+                    n,
+                    GateLayout::shared(t, h, false),
+                    &self.w_hh_forward,
+                ),
+                recur_strided(
+                    &gates,
+                    n,
+                    GateLayout::shared(t, h, true),
+                    &self.w_hh_backward,
+                ),
             ),
         };
         let mut out = Vec::with_capacity(n);
