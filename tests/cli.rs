@@ -378,6 +378,29 @@ fn train_refuses_input_masks_or_mixup_when_tuning_or_without_augmentation() {
         );
         assert!(!std::path::Path::new(out).exists());
     }
+    // The masks take a strength; a named one is refused the same way, an unknown one
+    // is refused naming the strengths there are.
+    refused_when_tuning(
+        &["--input-masks", "light"],
+        "--input-masks is for training from scratch",
+        out,
+    );
+    let unknown = emovox(&[
+        "train",
+        "--data",
+        "/nonexistent-data",
+        "--input-masks",
+        "gentle",
+        "--out",
+        out,
+    ]);
+    assert!(!unknown.status.success());
+    let said = stderr(&unknown);
+    assert!(
+        said.contains("gentle") && said.contains("strong") && said.contains("light"),
+        "{said}"
+    );
+    assert!(!std::path::Path::new(out).exists());
 }
 
 #[test]

@@ -138,11 +138,18 @@ pub struct Args {
     /// contrast and tonnetz too (a speaker's usual pitch classes cancel out as well).
     #[arg(long, conflicts_with = "centre_mfcc")]
     centre_all: bool,
-    /// Mask each training window's inputs as SpecAugment does: two stretches of up to
-    /// 0.3 s and two bands of up to 8 of the 65 inputs set to the training mean (before
-    /// any centring per window).
-    #[arg(long, conflicts_with = "no_augment")]
-    input_masks: bool,
+    /// Mask each training window's inputs as SpecAugment does, some stretches of frames
+    /// and some bands of the 65 inputs set to the training mean (before any centring per
+    /// window): `strong` (the default) two stretches of up to 0.3 s and two bands of up
+    /// to 8 inputs; `light` one stretch of up to 0.15 s and one band of up to 4.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        default_missing_value = "strong",
+        conflicts_with = "no_augment"
+    )]
+    input_masks: Option<MasksArg>,
     /// Blend half of each batch's windows with another window of the batch, inputs and
     /// targets alike (mixup, λ from Beta(0.4, 0.4) folded to ≥ 0.5).
     #[arg(long, conflicts_with = "no_augment")]
@@ -169,6 +176,21 @@ pub struct Args {
     /// [default: 0.2].
     #[arg(long)]
     holdout: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum MasksArg {
+    Strong,
+    Light,
+}
+
+impl From<MasksArg> for InputMasks {
+    fn from(m: MasksArg) -> Self {
+        match m {
+            MasksArg::Strong => InputMasks::default(),
+            MasksArg::Light => InputMasks::light(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -278,7 +300,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--members", args.members.is_some()),
             ("--centre-mfcc", args.centre_mfcc),
             ("--centre-all", args.centre_all),
-            ("--input-masks", args.input_masks),
+            ("--input-masks", args.input_masks.is_some()),
             ("--mixup", args.mixup),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
@@ -502,7 +524,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         balance_speakers: args.balance_speakers,
         epoch_clips: args.epoch_clips,
         room_share,
-        input_masks: args.input_masks.then(InputMasks::default),
+        input_masks: args.input_masks.map(InputMasks::from),
         mixup: args.mixup.then(Mixup::default),
         net: {
             let net = TrainConfig::default_net();
