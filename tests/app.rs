@@ -487,6 +487,39 @@ fn a_corrupt_settings_file_is_ignored_with_a_message() {
 }
 
 #[test]
+fn settings_that_cannot_be_written_are_said_once_and_the_app_works_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the settings folder should be: the folder cannot be made.
+    let blocker = dir.path().join("config");
+    std::fs::write(&blocker, "a file, not a folder").unwrap();
+    let settings = blocker.join("settings.json");
+    let mut h = with_settings(&settings, vec![device(0, "alsa:default", "Built-in")]);
+    let said = |h: &Harness<'static, EmovoxApp>| {
+        h.state()
+            .state
+            .errors
+            .iter()
+            .filter(|e| e.contains("cannot remember the settings"))
+            .count()
+    };
+    h.state_mut().state.device = Some(0);
+    h.state_mut().save_settings();
+    assert_eq!(said(&h), 1, "{:?}", h.state().state.errors);
+    // Asked again with another change, and a second later: still one message.
+    h.state_mut().state.device = None;
+    h.state_mut().save_settings();
+    h.run_steps(2);
+    assert_eq!(said(&h), 1, "{:?}", h.state().state.errors);
+    assert_eq!(
+        std::fs::read_to_string(&blocker).unwrap(),
+        "a file, not a folder"
+    );
+    // Files still open and play through the model.
+    h.state_mut().open_file(common::wav(CLIP));
+    step_until(&mut h, finished);
+}
+
+#[test]
 fn without_a_microphone_the_app_says_so_and_files_still_work() {
     let mut h = harness(AppOptions::default());
     h.step();

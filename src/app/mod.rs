@@ -9,8 +9,11 @@ pub mod help;
 mod model_panel;
 mod panels;
 mod player;
+mod recording;
+mod remember;
 mod session_panel;
 pub mod settings;
+mod settings_writer;
 mod spectrogram;
 pub mod state;
 pub mod tuning;
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use crate::audio::capture::{input_devices, DeviceChoice, DeviceInfo};
-use crate::engine::{Command, Engine, EngineConfig, Source};
+use crate::engine::{Engine, EngineConfig, Source};
 use crate::labels::Emotion;
 use crate::model::classifier::ModelSource;
 use crate::model::personal::{self, PersonalModel};
@@ -117,9 +120,12 @@ pub struct EmovoxApp {
     /// The `AppState::view_serial` of the view last drawn.
     drawn_view: Option<u64>,
     /// What is remembered across runs (see `settings`): as last written, and the choices
-    /// made since.
+    /// made since. Written by `settings_writer`'s thread; `settings_sent` is the newest
+    /// asked of it and not yet known written.
     saved_settings: Settings,
-    settings_written: Instant,
+    settings_sent: Option<Settings>,
+    settings_writer: settings_writer::SettingsWriter,
+    settings_checked: Instant,
     settings_write_failed: bool,
     remembered_input: Option<SavedInput>,
     /// The input picked when last looked, to notice the user picking another.
@@ -183,7 +189,9 @@ impl EmovoxApp {
             time_axis_width: INITIAL_AXIS_WIDTH,
             drawn_view: None,
             saved_settings: saved.clone(),
-            settings_written: Instant::now(),
+            settings_sent: None,
+            settings_writer: settings_writer::SettingsWriter::new(),
+            settings_checked: Instant::now(),
             settings_write_failed: false,
             remembered_input: saved.input.clone(),
             picked_device: None,
@@ -339,129 +347,6 @@ impl EmovoxApp {
         }
     }
 
-    /// Sets where sessions are recorded and listed from, without checking it: the
-    /// default need not exist until the first recording.
-    fn set_sessions_root(&mut self, dir: PathBuf) {
-        self.sessions_root_text = dir.display().to_string();
-        self.sessions_root = dir;
-    }
-
-    /// A folder the user chose in the Sessions window: created if missing, refused with
-    /// the reason if it cannot be. Applies to the next recording (a running one stays
-    /// where it is) and lists the sessions already there.
-    pub fn use_sessions_folder(&mut self, dir: PathBuf) {
-        if dir.as_os_str().is_empty() {
-            self.sessions_root_problem = Some("Type a folder first.".into());
-            return;
-        }
-        match std::fs::create_dir_all(&dir) {
-            Ok(()) => {
-                self.remembered_sessions = Some(dir.clone());
-                self.set_sessions_root(dir);
-                self.sessions_root_problem = None;
-                self.sessions_list = session::list(&self.sessions_root);
-            }
-            Err(e) => {
-                self.sessions_root_problem =
-                    Some(format!("Cannot use {} for sessions: {e}", dir.display()));
-            }
-        }
-    }
-
-    /// Starts recording what is heard into a new session folder.
-    pub fn record(&mut self) {
-        let Some(engine) = &self.engine else {
-            return;
-        };
-        if !self.state.is_live() || self.state.recording.as_ref().is_some_and(|r| r.active) {
-            return;
-        }
-        let dir = match session::create_dir(&self.sessions_root) {
-            Ok(dir) => dir,
-            Err(e) => return self.state.error(format!("cannot start a session: {e}")),
-        };
-        engine.command(Command::StartRecording(dir.join(session::AUDIO_FILE)));
-        let device = match &self.state.view {
-            View::Live { source } => source.clone(),
-            _ => String::new(),
-        };
-        self.state.recording = Some(Recording {
-            dir,
-            session: Session {
-                device,
-                rate: crate::dsp::SAMPLE_RATE,
-                started: crate::clock::now_iso(),
-                model: self.state.model_name.clone(),
-                ..Session::default()
-            },
-            stream_t0: self.state.current().map_or(0.0, |p| p.t),
-            active: true,
-            dirty: true,
-        });
-    }
-
-    pub fn stop_recording(&mut self) {
-        if let Some(engine) = &self.engine {
-            engine.command(Command::StopRecording);
-        }
-    }
-
-    /// Reopens a session: its audio is analysed as a file, its labels can be edited.
-    pub fn open_session(&mut self, dir: PathBuf) {
-        match Session::load(&dir) {
-            Ok(session) => {
-                self.stop();
-                self.close_session();
-                self.analyse(dir.join(session::AUDIO_FILE));
-                self.state.recording = Some(Recording {
-                    dir,
-                    session,
-                    stream_t0: 0.0,
-                    active: false,
-                    dirty: false,
-                });
-            }
-            Err(e) => self.state.error(e.to_string()),
-        }
-    }
-
-    /// Saves and forgets the session on screen.
-    fn close_session(&mut self) {
-        if let Some(rec) = self.state.recording.take() {
-            if rec.dirty {
-                self.autosaver.save(&rec.dir, &rec.session);
-            }
-        }
-    }
-
-    /// Saves the session when it changed, at most every `AUTOSAVE`, and at once when its
-    /// recording has stopped.
-    fn autosave(&mut self) {
-        for e in self.autosaver.errors() {
-            self.state.error(e);
-        }
-        let Some(rec) = &mut self.state.recording else {
-            return;
-        };
-        if rec.dirty && (!rec.active || self.last_save.elapsed() >= AUTOSAVE) {
-            self.autosaver.save(&rec.dir, &rec.session);
-            rec.dirty = false;
-            self.last_save = Instant::now();
-        }
-    }
-
-    /// Waits until every save asked for so far is on disk (tests, exit).
-    pub fn flush_saves(&mut self) {
-        self.autosave();
-        if let Some(rec) = &mut self.state.recording {
-            if rec.dirty {
-                self.autosaver.save(&rec.dir, &rec.session);
-                rec.dirty = false;
-            }
-        }
-        self.autosaver.wait();
-    }
-
     /// Listens and analyses with the model `source` names from now on: a live stream
     /// restarts with it, and a file on screen is analysed again. A model that cannot be
     /// loaded is a message; the one in use stays. Not while recording (the session names
@@ -538,70 +423,6 @@ impl EmovoxApp {
 
     fn device_info(&self, index: usize) -> Option<&DeviceInfo> {
         self.state.devices.iter().find(|d| d.index == index)
-    }
-
-    /// Picks the input remembered from the last run: by its id, else its name; the system
-    /// default, with a note, when it is not connected. (With a file standing in for the
-    /// microphone there is nothing to pick, and the remembered input is kept.)
-    fn restore_input(&mut self) {
-        if let (Some(saved), None) = (&self.remembered_input, &self.options.replay) {
-            match settings::find_input(saved, &self.state.devices) {
-                Ok(i) => self.state.device = self.state.devices.get(i).map(|d| d.index),
-                Err(note) => self.state.error(note),
-            }
-        }
-        self.picked_device = self.state.device;
-    }
-
-    /// What would be remembered now.
-    fn current_settings(&mut self) -> Settings {
-        if self.state.device != self.picked_device {
-            // The user picked another input (None: the system default).
-            self.picked_device = self.state.device;
-            self.remembered_input = self
-                .state
-                .device
-                .and_then(|i| self.device_info(i))
-                .map(|d| SavedInput {
-                    id: d.id.clone(),
-                    name: d.name.clone(),
-                });
-        }
-        Settings {
-            input: self.remembered_input.clone(),
-            sessions: self.remembered_sessions.clone(),
-            model: self.remembered_model.clone(),
-            window_size: self.window_size,
-            open_folder: self.open_folder.clone(),
-            recent_files: self.recent_files.clone(),
-        }
-    }
-
-    /// Writes the settings file if what it would hold changed (at once: tests, exit).
-    pub fn save_settings(&mut self) {
-        let Some(path) = self.options.settings.clone() else {
-            return;
-        };
-        let now = self.current_settings();
-        if now == self.saved_settings {
-            return;
-        }
-        self.settings_written = Instant::now();
-        match now.save(&path) {
-            Ok(()) => {
-                self.saved_settings = now;
-                self.settings_write_failed = false;
-            }
-            // Said once, not every second while the disk refuses.
-            Err(e) if !self.settings_write_failed => {
-                self.settings_write_failed = true;
-                self.state.error(format!(
-                    "cannot remember the settings in {}: {e}",
-                    path.display()
-                ));
-            }
-            Err(_) => {}
-        }
     }
 
     /// Takes the engine's events into the state (called every frame).
@@ -751,8 +572,8 @@ impl eframe::App for EmovoxApp {
         if let Some(rect) = ctx.input(|i| i.viewport().inner_rect) {
             self.window_size = Some([rect.width(), rect.height()]);
         }
-        if self.settings_written.elapsed() >= SETTINGS_SAVE {
-            self.save_settings();
+        if self.settings_checked.elapsed() >= SETTINGS_SAVE {
+            self.queue_settings();
         }
         self.spectrogram.update(ctx, &self.state);
         if self.state.is_running()

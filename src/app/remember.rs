@@ -1,0 +1,95 @@
+//! What the app remembers between runs (`settings`): the input picked again at start,
+//! the settings as they stand, and their writing on `settings_writer`'s thread.
+
+use std::time::Instant;
+
+use super::settings::{self, SavedInput, Settings};
+use super::EmovoxApp;
+
+impl EmovoxApp {
+    /// Picks the input remembered from the last run: by its id, else its name; the system
+    /// default, with a note, when it is not connected. (With a file standing in for the
+    /// microphone there is nothing to pick, and the remembered input is kept.)
+    pub(super) fn restore_input(&mut self) {
+        if let (Some(saved), None) = (&self.remembered_input, &self.options.replay) {
+            match settings::find_input(saved, &self.state.devices) {
+                Ok(i) => self.state.device = self.state.devices.get(i).map(|d| d.index),
+                Err(note) => self.state.error(note),
+            }
+        }
+        self.picked_device = self.state.device;
+    }
+
+    /// What would be remembered now.
+    fn current_settings(&mut self) -> Settings {
+        if self.state.device != self.picked_device {
+            // The user picked another input (None: the system default).
+            self.picked_device = self.state.device;
+            self.remembered_input = self
+                .state
+                .device
+                .and_then(|i| self.device_info(i))
+                .map(|d| SavedInput {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                });
+        }
+        Settings {
+            input: self.remembered_input.clone(),
+            sessions: self.remembered_sessions.clone(),
+            model: self.remembered_model.clone(),
+            window_size: self.window_size,
+            open_folder: self.open_folder.clone(),
+            recent_files: self.recent_files.clone(),
+        }
+    }
+
+    /// Asks for the settings file to be written if what it would hold changed, and takes
+    /// in the outcomes of earlier writes (called every second; the GUI thread does not
+    /// wait for the disk).
+    pub(super) fn queue_settings(&mut self) {
+        self.settings_checked = Instant::now();
+        self.settings_outcomes();
+        let Some(path) = self.options.settings.clone() else {
+            return;
+        };
+        let now = self.current_settings();
+        if now == self.saved_settings || self.settings_sent.as_ref() == Some(&now) {
+            return;
+        }
+        self.settings_writer.write(&path, now.clone());
+        self.settings_sent = Some(now);
+    }
+
+    /// Writes the settings file now if what it would hold changed, and waits for the
+    /// disk (on exit, and in tests).
+    pub fn save_settings(&mut self) {
+        self.queue_settings();
+        self.settings_writer.wait();
+        self.settings_outcomes();
+    }
+
+    /// What became of the writes asked for: a failure is said once, not every second
+    /// while the disk refuses, and the settings are asked for again a second later.
+    fn settings_outcomes(&mut self) {
+        for written in self.settings_writer.outcomes() {
+            match written.result {
+                Ok(()) => {
+                    self.saved_settings = written.settings;
+                    self.settings_write_failed = false;
+                }
+                Err(e) => {
+                    self.settings_sent = None;
+                    if !self.settings_write_failed {
+                        self.settings_write_failed = true;
+                        let path = self.options.settings.clone().unwrap_or_default();
+                        self.state.error(format!(
+                            "cannot remember the settings in {}: {e}",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
