@@ -26,7 +26,15 @@ impl Alone {
         for sub in ["bin", "cwd", "home", "audio"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
-        std::fs::copy(env!("CARGO_BIN_EXE_emovox"), dir.path().join("bin/emovox")).unwrap();
+        // Copied by `cp`, not by this process: a file this process holds open for writing
+        // is inherited by whatever another test thread forks meanwhile, and exec then
+        // fails with "Text file busy" (ETXTBSY) until that child has exec'd in turn.
+        let copied = Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_emovox"))
+            .arg(dir.path().join("bin/emovox"))
+            .status()
+            .expect("running cp");
+        assert!(copied.success(), "cp: {copied}");
         std::fs::copy(
             common::wav("03-01-05-02-01-01-10"),
             dir.path().join("audio/clip.wav"),
