@@ -32,14 +32,9 @@ mod conv;
 pub struct InferenceNet {
     conv1: ConvBlock,
     conv2: ConvBlock,
-    /// (C, 8H) row-major: both directions' input weights side by side, forward first.
-    w_ih: Vec<f32>,
+    lstm: LstmWeights,
     /// Both directions' b_ih + b_hh, (8H).
     b_ih: Vec<f32>,
-    /// Recurrent weights per direction, transposed once to (H, 4H) for `recur_strided`.
-    /// (`w_ih` and these go unused when `paired` holds their bf16 copies.)
-    w_hh_forward: Vec<f32>,
-    w_hh_backward: Vec<f32>,
     hidden: usize,
     attention_w: Vec<f32>,
     attention_b: f32,
@@ -49,8 +44,6 @@ pub struct InferenceNet {
     classes: usize,
     /// Leading inputs centred per window ([`super::net::NetConfig::centred_inputs`]).
     centred: usize,
-    /// The input projection and recurrent weights as bf16 pairs, when in bf16.
-    paired: Option<PairedWeights>,
 }
 
 /// How an [`InferenceNet`] multiplies.
@@ -79,11 +72,22 @@ impl Precision {
     }
 }
 
-/// The bf16 copies of [`InferenceNet`]'s LSTM weights.
-struct PairedWeights {
-    w_ih: PairedMatrix,
-    w_hh_forward: PairedMatrix,
-    w_hh_backward: PairedMatrix,
+/// The LSTM's input projection and recurrent weights, in the precision chosen.
+enum LstmWeights {
+    /// `w_ih` (C, 8H) row-major, both directions' input weights side by side, forward
+    /// first; the recurrent weights per direction transposed once to (H, 4H) for
+    /// `recur_strided`.
+    F32 {
+        w_ih: Vec<f32>,
+        w_hh_forward: Vec<f32>,
+        w_hh_backward: Vec<f32>,
+    },
+    /// The same matrices as bf16 pairs.
+    Bf16 {
+        w_ih: PairedMatrix,
+        w_hh_forward: PairedMatrix,
+        w_hh_backward: PairedMatrix,
+    },
 }
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -129,25 +133,27 @@ impl InferenceNet {
             && bf16::AVAILABLE
             && conv2.unfolded_len().div_ceil(2) <= bf16::MAX_PAIRS
             && conv2.output.div_ceil(2) <= bf16::MAX_PAIRS;
-        let (conv2, paired) = if in_bf16 {
-            let paired = PairedWeights {
+        let (conv2, lstm) = if in_bf16 {
+            let lstm = LstmWeights::Bf16 {
                 w_ih: PairedMatrix::new(&w_ih, conv2.output, 8 * hidden),
                 w_hh_forward: PairedMatrix::new(&w_hh_forward, hidden, 4 * hidden),
                 w_hh_backward: PairedMatrix::new(&w_hh_backward, hidden, 4 * hidden),
             };
-            (conv2.in_bf16(), Some(paired))
+            (conv2.in_bf16(), lstm)
         } else {
-            (conv2, None)
+            let lstm = LstmWeights::F32 {
+                w_ih,
+                w_hh_forward,
+                w_hh_backward,
+            };
+            (conv2, lstm)
         };
         Ok(Self {
             conv1: ConvBlock::new(&net.conv1, &net.bn1)?,
             conv2,
-            w_ih,
+            lstm,
             b_ih,
-            w_hh_forward,
-            w_hh_backward,
             hidden,
-            paired,
             attention_w: values(net.attention.weight())?,
             attention_b,
             head_w,
@@ -196,34 +202,42 @@ impl InferenceNet {
             candle_core::bail!("{rows} rows for {n} windows of {t}");
         }
         let row = |r: usize| &x[r * c..(r + 1) * c];
-        match &self.paired {
-            Some(p) => bf16::vectors_times_paired(n * t, row, &p.w_ih, &mut gates),
-            None => fastmath::vectors_times_matrix(n * t, row, &self.w_ih, 8 * h, &mut gates),
+        match &self.lstm {
+            LstmWeights::Bf16 { w_ih, .. } => {
+                bf16::vectors_times_paired(n * t, row, w_ih, &mut gates);
+            }
+            LstmWeights::F32 { w_ih, .. } => {
+                fastmath::vectors_times_matrix(n * t, row, w_ih, 8 * h, &mut gates);
+            }
         }
         for row in gates.chunks_exact_mut(8 * h) {
             for (g, b) in row.iter_mut().zip(&self.b_ih) {
                 *g += b;
             }
         }
-        let (forward, backward) = match &self.paired {
-            Some(p) => (
-                recur_strided_paired(&gates, n, GateLayout::shared(t, h, false), &p.w_hh_forward),
-                recur_strided_paired(&gates, n, GateLayout::shared(t, h, true), &p.w_hh_backward),
-            ),
-            None => (
-                recur_strided(
-                    &gates,
-                    n,
-                    GateLayout::shared(t, h, false),
-                    &self.w_hh_forward,
+        let (forward, backward) = {
+            let (f, b) = (
+                GateLayout::shared(t, h, false),
+                GateLayout::shared(t, h, true),
+            );
+            match &self.lstm {
+                LstmWeights::Bf16 {
+                    w_hh_forward,
+                    w_hh_backward,
+                    ..
+                } => (
+                    recur_strided_paired(&gates, n, f, w_hh_forward),
+                    recur_strided_paired(&gates, n, b, w_hh_backward),
                 ),
-                recur_strided(
-                    &gates,
-                    n,
-                    GateLayout::shared(t, h, true),
-                    &self.w_hh_backward,
+                LstmWeights::F32 {
+                    w_hh_forward,
+                    w_hh_backward,
+                    ..
+                } => (
+                    recur_strided(&gates, n, f, w_hh_forward),
+                    recur_strided(&gates, n, b, w_hh_backward),
                 ),
-            ),
+            }
         };
         let mut out = Vec::with_capacity(n);
         let mut scores = vec![0.0f32; t];
