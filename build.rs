@@ -25,6 +25,15 @@ fn main() {
     let commit = commit().unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=EMOVOX_COMMIT={commit}");
     println!("cargo:rerun-if-changed=build.rs");
+    // The target's features follow the compiler flags: a build for another CPU must
+    // decide again (a stale yes would put instructions in a binary that cannot run them).
+    for flags in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
+        println!("cargo:rerun-if-env-changed={flags}");
+    }
     println!("cargo::rustc-check-cfg=cfg(bf16_kernel)");
     if has_bf16_kernel() {
         println!("cargo::rustc-cfg=bf16_kernel");

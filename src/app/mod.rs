@@ -575,6 +575,10 @@ impl eframe::App for EmovoxApp {
         if self.settings_checked.elapsed() >= SETTINGS_SAVE {
             self.queue_settings();
         }
+        if self.settings_sent.is_some() || self.settings_write_failed {
+            // A write's outcome to take in, or a failed one to try again: even when idle.
+            ctx.request_repaint_after(SETTINGS_SAVE);
+        }
         self.spectrogram.update(ctx, &self.state);
         if self.state.is_running()
             || self.player.is_active()

@@ -54,7 +54,10 @@ impl EmovoxApp {
             return;
         };
         let now = self.current_settings();
-        if now == self.saved_settings || self.settings_sent.as_ref() == Some(&now) {
+        // Against what the file will hold once the write in flight is done: a change
+        // undone meanwhile must be written too.
+        let pending = self.settings_sent.as_ref().unwrap_or(&self.saved_settings);
+        if now == *pending {
             return;
         }
         self.settings_writer.write(&path, now.clone());
@@ -75,6 +78,9 @@ impl EmovoxApp {
         for written in self.settings_writer.outcomes() {
             match written.result {
                 Ok(()) => {
+                    if self.settings_sent.as_ref() == Some(&written.settings) {
+                        self.settings_sent = None;
+                    }
                     self.saved_settings = written.settings;
                     self.settings_write_failed = false;
                 }
