@@ -401,6 +401,11 @@ impl GateLayout {
         }
     }
 
+    /// Whether the steps run backwards in time (the backward direction).
+    pub(super) fn reverse(&self) -> bool {
+        self.reverse
+    }
+
     /// Both directions' gates from one projection: rows of 8H, the forward direction's
     /// first, the backward (`reverse`) direction's second.
     pub(super) fn shared(t: usize, hidden: usize, reverse: bool) -> Self {

@@ -90,6 +90,36 @@ enum LstmWeights {
     },
 }
 
+impl LstmWeights {
+    /// One direction's hidden states over `n` sequences of the shared projection
+    /// `gates`, in this precision (`layout` says which direction).
+    fn recur(&self, gates: &[f32], n: usize, layout: GateLayout) -> Vec<f32> {
+        let reverse = layout.reverse();
+        match self {
+            LstmWeights::F32 {
+                w_hh_forward,
+                w_hh_backward,
+                ..
+            } => recur_strided(
+                gates,
+                n,
+                layout,
+                if reverse { w_hh_backward } else { w_hh_forward },
+            ),
+            LstmWeights::Bf16 {
+                w_hh_forward,
+                w_hh_backward,
+                ..
+            } => recur_strided_paired(
+                gates,
+                n,
+                layout,
+                if reverse { w_hh_backward } else { w_hh_forward },
+            ),
+        }
+    }
+}
+
 fn values(t: &Tensor) -> Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
 }
@@ -215,30 +245,8 @@ impl InferenceNet {
                 *g += b;
             }
         }
-        let (forward, backward) = {
-            let (f, b) = (
-                GateLayout::shared(t, h, false),
-                GateLayout::shared(t, h, true),
-            );
-            match &self.lstm {
-                LstmWeights::Bf16 {
-                    w_hh_forward,
-                    w_hh_backward,
-                    ..
-                } => (
-                    recur_strided_paired(&gates, n, f, w_hh_forward),
-                    recur_strided_paired(&gates, n, b, w_hh_backward),
-                ),
-                LstmWeights::F32 {
-                    w_hh_forward,
-                    w_hh_backward,
-                    ..
-                } => (
-                    recur_strided(&gates, n, f, w_hh_forward),
-                    recur_strided(&gates, n, b, w_hh_backward),
-                ),
-            }
-        };
+        let forward = self.lstm.recur(&gates, n, GateLayout::shared(t, h, false));
+        let backward = self.lstm.recur(&gates, n, GateLayout::shared(t, h, true));
         let mut out = Vec::with_capacity(n);
         let mut scores = vec![0.0f32; t];
         for item in 0..n {
