@@ -404,6 +404,46 @@ fn train_refuses_input_masks_or_mixup_when_tuning_or_without_augmentation() {
 }
 
 #[test]
+fn train_refuses_masked_members_beyond_the_members_or_without_masks() {
+    let tmp = tmp_dir();
+    let out = tmp.path().join("never-written");
+    let out = out.to_str().unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--data", "/nonexistent-data", "--out", out];
+        args.extend_from_slice(extra);
+        let run = emovox(&args);
+        assert!(!run.status.success(), "{extra:?}");
+        assert!(!std::path::Path::new(out).exists());
+        stderr(&run)
+    };
+    for (masked, members) in [("3", "2"), ("0", "2")] {
+        let said = train(&[
+            "--input-masks",
+            "--members",
+            members,
+            "--masked-members",
+            masked,
+        ]);
+        assert!(
+            said.contains("--masked-members must be from 1 to --members (2)")
+                && said.contains(&format!("(got {masked})")),
+            "{said}"
+        );
+    }
+    // Without masks or without members there is nothing for it to choose.
+    for extra in [
+        &["--members", "2", "--masked-members", "1"][..],
+        &["--input-masks", "--masked-members", "1"][..],
+    ] {
+        let said = train(extra);
+        assert!(
+            said.contains("--masked-members") && said.contains("required"),
+            "{said}"
+        );
+    }
+}
+
+#[test]
 fn train_refuses_a_negative_or_not_a_number_l2_sp_before_reading_anything() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");

@@ -150,6 +150,10 @@ pub struct Args {
         conflicts_with = "no_augment"
     )]
     input_masks: Option<MasksArg>,
+    /// With --input-masks and --members: only the first N members train with the masks,
+    /// the others without, and the model averages both kinds [default: every member].
+    #[arg(long, value_name = "N", requires = "input_masks", requires = "members")]
+    masked_members: Option<usize>,
     /// Blend half of each batch's windows with another window of the batch, inputs and
     /// targets alike (mixup, λ from Beta(0.4, 0.4) folded to ≥ 0.5).
     #[arg(long, conflicts_with = "no_augment")]
@@ -261,6 +265,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--members must be from 1 to {MAX_MEMBERS} (got {members})"
         );
     }
+    if let (Some(masked), Some(members)) = (args.masked_members, args.members) {
+        anyhow::ensure!(
+            (1..=members).contains(&masked),
+            "--masked-members must be from 1 to --members ({members}) (got {masked})"
+        );
+    }
     if let Some(l2) = args.l2_sp {
         anyhow::ensure!(
             l2.is_finite() && l2 >= 0.0,
@@ -301,6 +311,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--centre-mfcc", args.centre_mfcc),
             ("--centre-all", args.centre_all),
             ("--input-masks", args.input_masks.is_some()),
+            ("--masked-members", args.masked_members.is_some()),
             ("--mixup", args.mixup),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
@@ -525,6 +536,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         epoch_clips: args.epoch_clips,
         room_share,
         input_masks: args.input_masks.map(InputMasks::from),
+        masked_members: args.masked_members,
         mixup: args.mixup.then(Mixup::default),
         net: {
             let net = TrainConfig::default_net();
@@ -671,7 +683,12 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                     .augmentations()
                     .iter()
                     .map(ToString::to_string)
-                    .chain(cfg.input_masks.map(|m| m.describe()))
+                    .chain(cfg.input_masks.map(|m| match cfg.masked_members {
+                        Some(n) if n < members => {
+                            format!("{} (members 1 to {n} of {members})", m.describe())
+                        }
+                        _ => m.describe(),
+                    }))
                     .chain(cfg.mixup.map(|m| m.describe()))
                     .collect()
             } else {

@@ -49,6 +49,18 @@ pub fn member_records(seed: u64, members: &[Trained]) -> Vec<MemberTraining> {
         .collect()
 }
 
+/// Member `index`'s recipe: seed `cfg.seed + index`, and input masks only when it is among
+/// the first `cfg.masked_members`.
+fn member_config(cfg: &TrainConfig, index: usize) -> TrainConfig {
+    TrainConfig {
+        seed: cfg.seed.wrapping_add(index as u64),
+        input_masks: cfg
+            .input_masks
+            .filter(|_| cfg.masked_members.is_none_or(|n| index < n)),
+        ..cfg.clone()
+    }
+}
+
 /// Trains `count` members (seeds `cfg.seed`, `cfg.seed + 1`, …) on the same clips, as many
 /// at once as the machine has cores, each on one thread; `progress` hears each member's
 /// steps and epochs with its index. One member trains as [`train_with`] does, on every
@@ -63,7 +75,9 @@ pub fn train_members(
 ) -> candle_core::Result<Ensemble> {
     let started = Instant::now();
     if count <= 1 {
-        let one = train_with(train, val, val_in_rooms, &[], cfg, |p| progress(0, p))?;
+        let one = train_with(train, val, val_in_rooms, &[], &member_config(cfg, 0), |p| {
+            progress(0, p)
+        })?;
         return Ok(Ensemble {
             validation: one.validation.clone(),
             validation_in_rooms: one.validation_in_rooms.clone(),
@@ -81,10 +95,7 @@ pub fn train_members(
             let handles: Vec<_> = batch
                 .iter()
                 .map(|&i| {
-                    let cfg = TrainConfig {
-                        seed: cfg.seed.wrapping_add(i as u64),
-                        ..cfg.clone()
-                    };
+                    let cfg = member_config(cfg, i);
                     scope.spawn(move || {
                         // A pool of one thread: candle's products and convolutions run
                         // on this member's own core instead of sharing the global pool.
@@ -133,4 +144,37 @@ pub fn train_members(
         members,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::train::masks::InputMasks;
+
+    #[test]
+    fn only_the_first_masked_members_get_the_masks_and_each_its_own_seed() {
+        let cfg = TrainConfig {
+            seed: 7,
+            input_masks: Some(InputMasks::default()),
+            masked_members: Some(1),
+            ..TrainConfig::default()
+        };
+        let picked: Vec<(u64, bool)> = (0..3)
+            .map(|i| {
+                let m = member_config(&cfg, i);
+                (m.seed, m.input_masks.is_some())
+            })
+            .collect();
+        assert_eq!(picked, [(7, true), (8, false), (9, false)]);
+        let every = TrainConfig {
+            masked_members: None,
+            ..cfg.clone()
+        };
+        assert!((0..3).all(|i| member_config(&every, i).input_masks.is_some()));
+        let unmasked = TrainConfig {
+            input_masks: None,
+            ..cfg
+        };
+        assert!(member_config(&unmasked, 0).input_masks.is_none());
+    }
 }

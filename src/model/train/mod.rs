@@ -67,6 +67,10 @@ pub struct TrainConfig {
     pub room_share: f64,
     /// Masks over each training window's frames and inputs; `None`: none.
     pub input_masks: Option<masks::InputMasks>,
+    /// Ensembles: only the first this many members train with `input_masks`, the rest
+    /// without, so that the average keeps an unmasked member's reading of the voices
+    /// training covers beside a masked one's; `None`: every member.
+    pub masked_members: Option<usize>,
     /// Windows blended with others of their batch; `None`: none.
     pub mixup: Option<mixup::Mixup>,
     pub net: NetConfig,
@@ -179,6 +183,7 @@ impl Default for TrainConfig {
             epoch_clips: None,
             room_share: 0.5,
             input_masks: None,
+            masked_members: None,
             mixup: None,
             net: NetConfig::default(),
             start: None,
