@@ -15,6 +15,7 @@ pub mod fastmath;
 pub mod fsutil;
 pub mod labels;
 pub mod model;
+pub mod newest_writer;
 pub mod npy;
 pub mod predict;
 pub mod serve;

@@ -219,3 +219,29 @@ fn folders_that_cannot_be_looked_into_are_listed_with_why_not_hidden() {
     // A folder that does not exist yet holds no sessions; that is not a problem.
     assert!(session::list(&root.join("not-yet")).is_empty());
 }
+
+#[test]
+fn the_autosaver_writes_the_newest_save_and_says_what_it_could_not_save() {
+    let (_tmp, dir) = temp();
+    let saver = session::Autosaver::new();
+    for seconds in 1..=30 {
+        let s = Session {
+            seconds: f64::from(seconds),
+            ..Session::default()
+        };
+        saver.save(&dir, &s);
+    }
+    // A folder that is not there: the save fails, and says so in words.
+    let gone = dir.join("removed-meanwhile");
+    saver.save(&gone, &Session::default());
+    saver.wait();
+    assert_eq!(Session::load(&dir).unwrap().seconds, 30.0);
+    let errors = saver.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("the session was not saved: ")
+            && errors[0].contains("removed-meanwhile"),
+        "{errors:?}"
+    );
+    assert!(saver.errors().is_empty(), "said once");
+}

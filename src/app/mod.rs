@@ -13,7 +13,6 @@ mod recording;
 mod remember;
 mod session_panel;
 pub mod settings;
-mod settings_writer;
 mod spectrogram;
 pub mod state;
 pub mod tuning;
@@ -31,6 +30,7 @@ use crate::model::classifier::ModelSource;
 use crate::model::personal::{self, PersonalModel};
 use crate::model::tune::{TuneRecipe, TuneRequest};
 use crate::model::Classifier;
+use crate::newest_writer::NewestWriter;
 use crate::session::{self, Autosaver, Session, SessionError};
 use model_panel::TuneAction;
 pub use panels::Action;
@@ -120,11 +120,11 @@ pub struct EmovoxApp {
     /// The `AppState::view_serial` of the view last drawn.
     drawn_view: Option<u64>,
     /// What is remembered across runs (see `settings`): as last written, and the choices
-    /// made since. Written by `settings_writer`'s thread; `settings_sent` is the newest
+    /// made since. Written on `settings_writer`'s thread; `settings_sent` is the newest
     /// asked of it and not yet known written.
     saved_settings: Settings,
     settings_sent: Option<Settings>,
-    settings_writer: settings_writer::SettingsWriter,
+    settings_writer: NewestWriter<Settings>,
     settings_checked: Instant,
     settings_write_failed: bool,
     remembered_input: Option<SavedInput>,
@@ -190,7 +190,7 @@ impl EmovoxApp {
             drawn_view: None,
             saved_settings: saved.clone(),
             settings_sent: None,
-            settings_writer: settings_writer::SettingsWriter::new(),
+            settings_writer: remember::settings_writer(),
             settings_checked: Instant::now(),
             settings_write_failed: false,
             remembered_input: saved.input.clone(),

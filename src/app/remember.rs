@@ -1,10 +1,19 @@
 //! What the app remembers between runs (`settings`): the input picked again at start,
-//! the settings as they stand, and their writing on `settings_writer`'s thread.
+//! the settings as they stand, and their writing on a thread of their own.
 
 use std::time::Instant;
 
 use super::settings::{self, SavedInput, Settings};
 use super::EmovoxApp;
+use crate::newest_writer::NewestWriter;
+
+/// Writes the settings file on a thread of its own: the GUI thread never waits for the
+/// disk.
+pub(super) fn settings_writer() -> NewestWriter<Settings> {
+    NewestWriter::new("emovox-settings", |settings, path| {
+        settings.save(path).map_err(|e| e.to_string())
+    })
+}
 
 impl EmovoxApp {
     /// Picks the input remembered from the last run: by its id, else its name; the system
@@ -78,10 +87,10 @@ impl EmovoxApp {
         for written in self.settings_writer.outcomes() {
             match written.result {
                 Ok(()) => {
-                    if self.settings_sent.as_ref() == Some(&written.settings) {
+                    if self.settings_sent.as_ref() == Some(&written.value) {
                         self.settings_sent = None;
                     }
-                    self.saved_settings = written.settings;
+                    self.saved_settings = written.value;
                     self.settings_write_failed = false;
                 }
                 Err(e) => {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::labels::Emotion;
+use crate::newest_writer::NewestWriter;
 pub use labels::Region;
 
 pub const AUDIO_FILE: &str = "audio.wav";
@@ -268,17 +269,8 @@ fn holds_session(path: &Path) -> std::io::Result<bool> {
 }
 
 /// Saves sessions on a thread of its own, so the GUI thread never waits for the disk.
-/// Only the newest pending save of a burst is written.
-pub struct Autosaver {
-    tx: crossbeam_channel::Sender<Job>,
-    errors: crossbeam_channel::Receiver<String>,
-}
-
-enum Job {
-    Save(PathBuf, Session),
-    /// Answered once every save before it is done.
-    Flush(crossbeam_channel::Sender<()>),
-}
+/// Only the newest pending save of each session folder is written.
+pub struct Autosaver(NewestWriter<Session>);
 
 impl Default for Autosaver {
     fn default() -> Self {
@@ -288,57 +280,27 @@ impl Default for Autosaver {
 
 impl Autosaver {
     pub fn new() -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
-        let (err_tx, errors) = crossbeam_channel::unbounded();
-        let spawned = std::thread::Builder::new()
-            .name("emovox-autosave".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    // Of a burst, only the newest save of each folder matters.
-                    let mut jobs = vec![job];
-                    jobs.extend(rx.try_iter());
-                    let mut done: Vec<PathBuf> = Vec::new();
-                    let mut flushes = Vec::new();
-                    for job in jobs.into_iter().rev() {
-                        match job {
-                            Job::Save(dir, session) if !done.contains(&dir) => {
-                                if let Err(e) = session.save(&dir) {
-                                    let _ = err_tx.send(format!("the session was not saved: {e}"));
-                                }
-                                done.push(dir);
-                            }
-                            Job::Save(..) => {}
-                            Job::Flush(reply) => flushes.push(reply),
-                        }
-                    }
-                    for reply in flushes {
-                        let _ = reply.send(());
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            // Saving then happens nowhere: say so once, at once.
-            let (err_tx, errors) = crossbeam_channel::unbounded();
-            let _ = err_tx.send(format!("cannot start the autosave thread: {e}"));
-            return Self { tx, errors };
-        }
-        Self { tx, errors }
+        Self(NewestWriter::new("emovox-autosave", |session, dir| {
+            session.save(dir).map_err(|e| e.to_string())
+        }))
     }
 
     pub fn save(&self, dir: &Path, session: &Session) {
-        let _ = self.tx.send(Job::Save(dir.to_owned(), session.clone()));
+        self.0.write(dir, session.clone());
     }
 
     /// Waits (at most 10 s) until the saves asked for so far are done.
     pub fn wait(&self) {
-        let (reply, done) = crossbeam_channel::bounded(1);
-        if self.tx.send(Job::Flush(reply)).is_ok() {
-            let _ = done.recv_timeout(std::time::Duration::from_secs(10));
-        }
+        self.0.wait();
     }
 
     /// Errors from saves so far, in words.
     pub fn errors(&self) -> Vec<String> {
-        self.errors.try_iter().collect()
+        self.0
+            .outcomes()
+            .into_iter()
+            .filter_map(|w| w.result.err())
+            .map(|e| format!("the session was not saved: {e}"))
+            .collect()
     }
 }
