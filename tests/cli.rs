@@ -404,7 +404,7 @@ fn train_refuses_input_masks_or_mixup_when_tuning_or_without_augmentation() {
 }
 
 #[test]
-fn train_refuses_masked_members_beyond_the_members_or_without_masks() {
+fn train_refuses_masked_members_or_a_mask_share_out_of_range_or_without_masks() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
@@ -441,6 +441,19 @@ fn train_refuses_masked_members_beyond_the_members_or_without_masks() {
             "{said}"
         );
     }
+    // A share of the windows masked: above 0, at most 1, and only with masks.
+    for share in ["0", "1.5", "-0.2", "NaN"] {
+        let said = train(&["--input-masks", &format!("--mask-share={share}")]);
+        assert!(
+            said.contains("--mask-share must be above 0 and at most 1"),
+            "{share}: {said}"
+        );
+    }
+    let said = train(&["--mask-share", "0.5"]);
+    assert!(
+        said.contains("--mask-share") && said.contains("required"),
+        "{said}"
+    );
 }
 
 #[test]

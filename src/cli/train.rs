@@ -154,6 +154,10 @@ pub struct Args {
     /// the others without, and the model averages both kinds [default: every member].
     #[arg(long, value_name = "N", requires = "input_masks", requires = "members")]
     masked_members: Option<usize>,
+    /// With --input-masks: the share of training windows masked, above 0 and at most 1;
+    /// the rest are left whole [default: 1].
+    #[arg(long, value_name = "SHARE", requires = "input_masks")]
+    mask_share: Option<f64>,
     /// Blend half of each batch's windows with another window of the batch, inputs and
     /// targets alike (mixup, λ from Beta(0.4, 0.4) folded to ≥ 0.5).
     #[arg(long, conflicts_with = "no_augment")]
@@ -271,6 +275,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--masked-members must be from 1 to --members ({members}) (got {masked})"
         );
     }
+    if let Some(share) = args.mask_share {
+        anyhow::ensure!(
+            share > 0.0 && share <= 1.0,
+            "--mask-share must be above 0 and at most 1 (got {share})"
+        );
+    }
     if let Some(l2) = args.l2_sp {
         anyhow::ensure!(
             l2.is_finite() && l2 >= 0.0,
@@ -312,6 +322,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--centre-all", args.centre_all),
             ("--input-masks", args.input_masks.is_some()),
             ("--masked-members", args.masked_members.is_some()),
+            ("--mask-share", args.mask_share.is_some()),
             ("--mixup", args.mixup),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
@@ -535,7 +546,10 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         balance_speakers: args.balance_speakers,
         epoch_clips: args.epoch_clips,
         room_share,
-        input_masks: args.input_masks.map(InputMasks::from),
+        input_masks: args.input_masks.map(|m| InputMasks {
+            share: args.mask_share.unwrap_or(1.0),
+            ..InputMasks::from(m)
+        }),
         masked_members: args.masked_members,
         mixup: args.mixup.then(Mixup::default),
         net: {

@@ -18,6 +18,8 @@ pub struct InputMasks {
     pub input_masks: usize,
     /// Consecutive inputs of the 65 (MFCC, then chroma, contrast, tonnetz).
     pub input_width: usize,
+    /// Share of the windows masked; the rest are left whole, as inference reads them.
+    pub share: f64,
 }
 
 impl Default for InputMasks {
@@ -29,6 +31,7 @@ impl Default for InputMasks {
             time_width: 30,
             input_masks: 2,
             input_width: 8,
+            share: 1.0,
         }
     }
 }
@@ -42,12 +45,18 @@ impl InputMasks {
             time_width: 15,
             input_masks: 1,
             input_width: 4,
+            share: 1.0,
         }
     }
 
-    /// Masks one normalised window (`WINDOW_FRAMES` rows of `INPUT_DIM`) in place.
+    /// Masks one normalised window (`WINDOW_FRAMES` rows of `INPUT_DIM`) in place, or
+    /// with a share below 1 leaves it whole as often as that says. (At share 1 no draw is
+    /// made for it, so recipes from before the share train as they did.)
     pub fn apply(&self, window: &mut [f32], rng: &mut Rng) {
         debug_assert_eq!(window.len(), WINDOW_FRAMES * INPUT_DIM);
+        if self.share < 1.0 && rng.uniform() >= self.share {
+            return;
+        }
         for _ in 0..self.time_masks {
             let width = rng.below(self.time_width.min(WINDOW_FRAMES) + 1);
             let start = rng.below(WINDOW_FRAMES - width + 1);
@@ -64,10 +73,15 @@ impl InputMasks {
 
     /// How the model card names it.
     pub fn describe(&self) -> String {
-        format!(
+        let masks = format!(
             "input masks: {} × up to {} frames, {} × up to {} inputs",
             self.time_masks, self.time_width, self.input_masks, self.input_width
-        )
+        );
+        if self.share < 1.0 {
+            format!("{masks}, on {:.0} % of windows", self.share * 100.0)
+        } else {
+            masks
+        }
     }
 }
 
@@ -109,6 +123,25 @@ mod tests {
             }
             assert!(any_masked, "{masks:?}");
         }
+    }
+
+    #[test]
+    fn a_share_masks_about_that_share_of_windows_and_leaves_the_rest_whole() {
+        let half = InputMasks {
+            share: 0.5,
+            ..InputMasks::default()
+        };
+        let mut rng = Rng::new(3);
+        let mut whole = 0;
+        for _ in 0..1000 {
+            let mut w = vec![1.0f32; WINDOW_FRAMES * INPUT_DIM];
+            half.apply(&mut w, &mut rng);
+            whole += usize::from(w.iter().all(|&v| v == 1.0));
+        }
+        // Half left whole by the share, and a few masked windows draw zero widths.
+        assert!((450..=600).contains(&whole), "{whole}");
+        assert!(half.describe().ends_with("on 50 % of windows"));
+        assert!(!InputMasks::default().describe().contains('%'));
     }
 
     #[test]
