@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, SendError, Sender};
 
 /// How long [`NewestWriter::wait`] waits for the disk at most (on exit, in tests).
 const WAIT: Duration = Duration::from_secs(10);
@@ -32,10 +32,11 @@ enum Job<T> {
 pub struct NewestWriter<T> {
     jobs: Sender<Job<T>>,
     written: Receiver<Written<T>>,
+    /// Where outcomes of writes made in place go: when the thread could not start, or has
+    /// ended (a write function that panicked). Slower for the caller, but nothing is lost.
+    done: Sender<Written<T>>,
     write: WriteFn<T>,
-    /// Where outcomes go when the thread could not start: writes are then made in place
-    /// (slower for the caller, but nothing is lost).
-    inline: Option<Sender<Written<T>>>,
+    threaded: bool,
 }
 
 impl<T: Send + 'static> NewestWriter<T> {
@@ -47,28 +48,33 @@ impl<T: Send + 'static> NewestWriter<T> {
         let spawned = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || run(&rx, &thread_done, write));
-        let inline = spawned.is_err().then_some(done);
         Self {
             jobs,
             written,
+            done,
             write,
-            inline,
+            threaded: spawned.is_ok(),
         }
     }
 
     /// Asks for `value` to be written to `path`.
     pub fn write(&self, path: &Path, value: T) {
-        if let Some(done) = &self.inline {
-            let _ = done.send(written(path.to_owned(), value, self.write));
-            return;
-        }
-        let _ = self.jobs.send(Job::Write(path.to_owned(), value));
+        let value = if self.threaded {
+            match self.jobs.send(Job::Write(path.to_owned(), value)) {
+                Ok(()) => return,
+                Err(SendError(Job::Write(_, value))) => value,
+                Err(SendError(Job::Flush(_))) => return,
+            }
+        } else {
+            value
+        };
+        let _ = self.done.send(written(path.to_owned(), value, self.write));
     }
 
     /// Waits (at most 10 s) until the writes asked for so far are done.
     pub fn wait(&self) {
         let (reply, done) = crossbeam_channel::bounded(1);
-        if self.inline.is_none() && self.jobs.send(Job::Flush(reply)).is_ok() {
+        if self.threaded && self.jobs.send(Job::Flush(reply)).is_ok() {
             let _ = done.recv_timeout(WAIT);
         }
     }
@@ -137,7 +143,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "19");
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "119");
         let outcomes = writer.outcomes();
-        assert!(outcomes.len() >= 2 && outcomes.len() <= 40);
+        assert!((2..=40).contains(&outcomes.len()));
         assert!(outcomes.iter().all(|w| w.result.is_ok()));
         let last_of = |p: &Path| outcomes.iter().rev().find(|w| w.path == p).map(|w| w.value);
         assert_eq!(last_of(&a), Some(19));
@@ -155,5 +161,32 @@ mod tests {
         assert_eq!(outcomes.len(), 1);
         assert_eq!(outcomes[0].value, 7);
         assert!(outcomes[0].result.is_err(), "{:?}", outcomes[0]);
+    }
+
+    #[test]
+    fn writes_after_the_thread_died_are_made_in_place() {
+        fn write_or_panic(n: &u32, path: &Path) -> Result<(), String> {
+            assert_ne!(*n, 0, "a write function that panics");
+            write_number(n, path)
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        let writer = NewestWriter::new("test-writer", write_or_panic);
+        writer.write(&path, 0);
+        writer.wait();
+        // The thread has ended (its receiver is gone once it unwinds); give it a moment.
+        let deadline = std::time::Instant::now() + WAIT;
+        while std::time::Instant::now() < deadline {
+            writer.write(&path, 5);
+            if std::fs::read_to_string(&path).ok().as_deref() == Some("5") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "5");
+        assert!(writer
+            .outcomes()
+            .iter()
+            .any(|w| w.value == 5 && w.result.is_ok()));
     }
 }

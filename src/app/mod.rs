@@ -120,8 +120,8 @@ pub struct EmovoxApp {
     /// The `AppState::view_serial` of the view last drawn.
     drawn_view: Option<u64>,
     /// What is remembered across runs (see `settings`): as last written, and the choices
-    /// made since. Written on `settings_writer`'s thread; `settings_sent` is the newest
-    /// asked of it and not yet known written.
+    /// made since. Written on its own thread by `settings_writer` (a `NewestWriter`);
+    /// `settings_sent` is the newest asked of it and not yet known written.
     saved_settings: Settings,
     settings_sent: Option<Settings>,
     settings_writer: NewestWriter<Settings>,
