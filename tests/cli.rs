@@ -404,7 +404,7 @@ fn train_refuses_input_masks_or_mixup_when_tuning_or_without_augmentation() {
 }
 
 #[test]
-fn train_refuses_masked_members_or_a_mask_share_out_of_range_or_without_masks() {
+fn train_refuses_masked_members_a_mask_share_or_dropped_inputs_out_of_range() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");
     let out = out.to_str().unwrap();
@@ -449,6 +449,17 @@ fn train_refuses_masked_members_or_a_mask_share_out_of_range_or_without_masks() 
             "{share}: {said}"
         );
     }
+    // Inputs dropped: not all of them, and only kinds there are.
+    let said = train(&["--drop-inputs", "chroma,mfcc,tonnetz,contrast"]);
+    assert!(
+        said.contains("--drop-inputs cannot drop every kind of input"),
+        "{said}"
+    );
+    let said = train(&["--drop-inputs", "chroma,pitch"]);
+    assert!(
+        said.contains("pitch") && said.contains("tonnetz") && said.contains("contrast"),
+        "{said}"
+    );
     let said = train(&["--mask-share", "0.5"]);
     assert!(
         said.contains("--mask-share") && said.contains("required"),

@@ -13,7 +13,7 @@ use emovox::labels::Emotion;
 use emovox::model::card::{ModelCard, Normalisation, Training};
 use emovox::model::classifier::{argmax, mean};
 use emovox::model::dataset::{parse_path, scan};
-use emovox::model::input::{window_starts, HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
+use emovox::model::input::{window_starts, InputGroup, HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::net::NetConfig;
 use emovox::model::train::{
     prepare, train, PreparedClip, Progress, StartFrom, TrainConfig, AUGMENTATIONS,
@@ -577,10 +577,12 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
             "none",
             "--no-augment",
             // A narrow network: quicker here, and its shape must reach the card, as
-            // must the MFCCs' centring.
+            // must the MFCCs' centring and the inputs dropped.
             "--width",
             "16",
             "--centre-mfcc",
+            "--drop-inputs",
+            "tonnetz,chroma",
             "--out",
         ])
         .arg(&out)
@@ -604,11 +606,32 @@ fn train_also_learns_from_the_labelled_regions_of_sessions() {
         "--width sets both"
     );
     assert_eq!(card.net.centred_inputs, emovox::dsp::N_MFCC);
+    assert_eq!(card.training.dropped_inputs, ["chroma", "tonnetz"]);
     let narrow = Classifier::load(&out).unwrap();
-    let p = narrow
-        .classify_frames(&prepared(&data, false)[0].versions[0])
-        .unwrap();
+    let frames = &prepared(&data, false)[0].versions[0];
+    let p = narrow.classify_frames(frames).unwrap();
     assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+    // Dropped inputs are not read: other chroma and tonnetz values, the same answer;
+    // other contrast values (kept), another.
+    let changed = |group: InputGroup| {
+        let mut other = frames.clone();
+        for (i, frame) in other.chunks_exact_mut(INPUT_DIM).enumerate() {
+            for (d, v) in frame[group.range()].iter_mut().enumerate() {
+                *v = half::f16::from_f32(((i * 7 + d * 13) % 17) as f32 - 8.0);
+            }
+        }
+        narrow.classify_frames(&other).unwrap()
+    };
+    let most = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    };
+    for group in [InputGroup::Chroma, InputGroup::Tonnetz] {
+        assert!(most(&p, &changed(group)) < 1e-6, "{group:?}");
+    }
+    assert!(most(&p, &changed(InputGroup::Contrast)) > 1e-4);
 
     // Fine-tuning the shipped model on the session alone: no dataset needed.
     let shipped_dir = common::shipped_weights();

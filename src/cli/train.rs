@@ -14,7 +14,7 @@ use emovox::model::card::{CorpusValidation, RoomValidation};
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation, MAX_MEMBERS};
 use emovox::model::classifier::{save_members, ModelSource};
 use emovox::model::dataset::{licences, scan_all, Split};
-use emovox::model::input::{HOP_FRAMES, WINDOW_FRAMES};
+use emovox::model::input::{InputGroup, HOP_FRAMES, WINDOW_FRAMES};
 use emovox::model::metrics::Scoreboard;
 use emovox::model::net::NetConfig;
 use emovox::model::room::RoomRecipe;
@@ -158,6 +158,11 @@ pub struct Args {
     /// the rest are left whole [default: 1].
     #[arg(long, value_name = "SHARE", requires = "input_masks")]
     mask_share: Option<f64>,
+    /// Train without these kinds of input (comma-separated: chroma, contrast, tonnetz,
+    /// mfcc): they read as 0, in training and at inference (the card's normalisation
+    /// carries it) [default: none].
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND,...")]
+    drop_inputs: Vec<InputArg>,
     /// Blend half of each batch's windows with another window of the batch, inputs and
     /// targets alike (mixup, λ from Beta(0.4, 0.4) folded to ≥ 0.5).
     #[arg(long, conflicts_with = "no_augment")]
@@ -184,6 +189,33 @@ pub struct Args {
     /// [default: 0.2].
     #[arg(long)]
     holdout: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum InputArg {
+    Mfcc,
+    Chroma,
+    Contrast,
+    Tonnetz,
+}
+
+impl From<InputArg> for InputGroup {
+    fn from(i: InputArg) -> Self {
+        match i {
+            InputArg::Mfcc => Self::Mfcc,
+            InputArg::Chroma => Self::Chroma,
+            InputArg::Contrast => Self::Contrast,
+            InputArg::Tonnetz => Self::Tonnetz,
+        }
+    }
+}
+
+/// The kinds named, each once, in a frame's order.
+fn dropped_inputs(named: &[InputArg]) -> Vec<InputGroup> {
+    InputGroup::ALL
+        .into_iter()
+        .filter(|g| named.iter().any(|&i| InputGroup::from(i) == *g))
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -275,6 +307,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--masked-members must be from 1 to --members ({members}) (got {masked})"
         );
     }
+    anyhow::ensure!(
+        dropped_inputs(&args.drop_inputs).len() < InputGroup::ALL.len(),
+        "--drop-inputs cannot drop every kind of input: the model would read nothing"
+    );
     if let Some(share) = args.mask_share {
         anyhow::ensure!(
             share > 0.0 && share <= 1.0,
@@ -323,6 +359,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--input-masks", args.input_masks.is_some()),
             ("--masked-members", args.masked_members.is_some()),
             ("--mask-share", args.mask_share.is_some()),
+            ("--drop-inputs", !args.drop_inputs.is_empty()),
             ("--mixup", args.mixup),
             ("--precise-batch-norm", args.precise_batch_norm),
             ("--weight-average", args.weight_average.is_some()),
@@ -551,6 +588,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             ..InputMasks::from(m)
         }),
         masked_members: args.masked_members,
+        dropped_inputs: dropped_inputs(&args.drop_inputs),
         mixup: args.mixup.then(Mixup::default),
         net: {
             let net = TrainConfig::default_net();
@@ -729,6 +767,11 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             weight_average: cfg.weight_average,
             fine_tune: None,
             holdout: None,
+            dropped_inputs: cfg
+                .dropped_inputs
+                .iter()
+                .map(|g| g.name().to_owned())
+                .collect(),
             members: member_records(cfg.seed, &trained.members),
             seconds: trained.seconds,
             date: report::today(),

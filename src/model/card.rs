@@ -118,6 +118,11 @@ pub struct Training {
     /// back (absent when nothing was held back, and in older cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<Holdout>,
+    /// Inputs the model was trained without, by kind ("chroma", "tonnetz", …): their
+    /// normalisation's standard deviation is `DROPPED_STD`, so they read as 0 (absent:
+    /// every input read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped_inputs: Vec<String>,
     /// Each member network of an ensemble, in weights order (absent for one network).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<MemberTraining>,

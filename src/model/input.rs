@@ -7,6 +7,44 @@ use half::f16;
 use crate::dsp::{FrameFeatures, StreamingExtractor, N_CHROMA, N_CONTRAST, N_MFCC, N_TONNETZ};
 
 pub const INPUT_DIM: usize = N_MFCC + N_CHROMA + N_CONTRAST + N_TONNETZ;
+
+/// The four kinds of input a frame holds, in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputGroup {
+    Mfcc,
+    Chroma,
+    Contrast,
+    Tonnetz,
+}
+
+impl InputGroup {
+    pub const ALL: [Self; 4] = [Self::Mfcc, Self::Chroma, Self::Contrast, Self::Tonnetz];
+
+    /// Where its values lie in a frame.
+    pub fn range(self) -> std::ops::Range<usize> {
+        let (start, len) = match self {
+            Self::Mfcc => (0, N_MFCC),
+            Self::Chroma => (N_MFCC, N_CHROMA),
+            Self::Contrast => (N_MFCC + N_CHROMA, N_CONTRAST),
+            Self::Tonnetz => (N_MFCC + N_CHROMA + N_CONTRAST, N_TONNETZ),
+        };
+        start..start + len
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mfcc => "mfcc",
+            Self::Chroma => "chroma",
+            Self::Contrast => "contrast",
+            Self::Tonnetz => "tonnetz",
+        }
+    }
+}
+
+/// The standard deviation a dropped input is given in the card's normalisation: once
+/// normalised it reads as (nearly) 0 whatever its value, so a model trained without some
+/// inputs needs nothing else at inference, live or offline.
+pub const DROPPED_STD: f32 = 1e30;
 /// The window the model classifies: 300 frames = 3.0 s (the live engine uses the same).
 pub const WINDOW_FRAMES: usize = 300;
 /// Windows start every 25 frames = 0.25 s when a file or a stream is analysed.
@@ -169,6 +207,29 @@ impl Normaliser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_groups_tile_a_frame_and_a_dropped_input_reads_as_nothing() {
+        let mut next = 0;
+        for g in InputGroup::ALL {
+            assert_eq!(g.range().start, next, "{}", g.name());
+            next = g.range().end;
+        }
+        assert_eq!(next, INPUT_DIM);
+        let mut std = [2.0f32; INPUT_DIM];
+        std[InputGroup::Chroma.range()].fill(DROPPED_STD);
+        let norm = Normaliser::from_mean_std(&[1.0; INPUT_DIM], &std);
+        let frame = [f16::from_f32(3000.0); INPUT_DIM];
+        let mut out = [0.0f32; INPUT_DIM];
+        norm.apply(&frame, &mut out);
+        for (d, v) in out.iter().enumerate() {
+            if InputGroup::Chroma.range().contains(&d) {
+                assert!(v.abs() < 1e-20 && v.is_normal(), "{d}: {v}");
+            } else {
+                assert!((v - 1499.5).abs() < 1e-3, "{d}: {v}");
+            }
+        }
+    }
 
     #[test]
     fn windows_cover_the_signal() {

@@ -528,6 +528,8 @@ pub fn tune(
                 holdout_share: request.holdout,
             }),
             holdout: holdout.clone(),
+            // The starting model's normalisation is kept, and with it what it dropped.
+            dropped_inputs: start_card.training.dropped_inputs.clone(),
             members: member_records(cfg.seed, &tuned),
             seconds: tuned_seconds,
             date: crate::clock::today(),

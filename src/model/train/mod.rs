@@ -29,7 +29,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 
 use super::card::Normalisation;
-use super::input::{fill_window, Normaliser, INPUT_DIM, WINDOW_FRAMES};
+use super::input::{fill_window, InputGroup, Normaliser, DROPPED_STD, INPUT_DIM, WINDOW_FRAMES};
 use super::metrics::{Metrics, Outcome};
 use super::net::{initialise, EmotionNet, Frozen, NetConfig};
 use super::rng::Rng;
@@ -71,6 +71,9 @@ pub struct TrainConfig {
     /// without, so that the average keeps an unmasked member's reading of the voices
     /// training covers beside a masked one's; `None`: every member.
     pub masked_members: Option<usize>,
+    /// Kinds of input trained without: read as 0 (see `DROPPED_STD`). From scratch only;
+    /// fine-tuning keeps the starting model's normalisation, and with it what it dropped.
+    pub dropped_inputs: Vec<InputGroup>,
     /// Windows blended with others of their batch; `None`: none.
     pub mixup: Option<mixup::Mixup>,
     pub net: NetConfig,
@@ -184,6 +187,7 @@ impl Default for TrainConfig {
             room_share: 0.5,
             input_masks: None,
             masked_members: None,
+            dropped_inputs: Vec::new(),
             mixup: None,
             net: NetConfig::default(),
             start: None,
@@ -280,12 +284,18 @@ pub fn train_cancellable(
     // starting weights were trained under.
     let (mean, std) = match &cfg.start {
         Some(start) => (start.mean.clone(), start.std.clone()),
-        None => Normaliser::fit(
-            train
-                .iter()
-                .filter_map(|c| c.versions.first())
-                .map(Vec::as_slice),
-        ),
+        None => {
+            let (mean, mut std) = Normaliser::fit(
+                train
+                    .iter()
+                    .filter_map(|c| c.versions.first())
+                    .map(Vec::as_slice),
+            );
+            for group in &cfg.dropped_inputs {
+                std[group.range()].fill(DROPPED_STD);
+            }
+            (mean, std)
+        }
     };
     let norm = Normaliser::from_mean_std(&mean, &std);
 
