@@ -20,7 +20,7 @@ use super::card::{FineTune, Holdout, HoldoutScores, ModelCard, Training};
 use super::classifier::{
     member_weights, read_tensors, save_members, Classifier, ModelError, ModelSource,
 };
-use super::dataset::{licences, Clip, Intensity};
+use super::dataset::{licences, Clip};
 use super::input::Normaliser;
 use super::metrics::Scoreboard;
 use super::net::EmotionNet;
@@ -627,15 +627,13 @@ pub fn session_clips(dirs: &[PathBuf], holdout: f64) -> Result<SessionClips, Tun
         }
         let (t, h) = split_by_time(&spans, holdout, MIN_REGION_S);
         let clip = |s: &Span| Clip {
-            path: dir.join(crate::session::AUDIO_FILE),
-            emotion: s.emotion,
-            intensity: Intensity::Normal,
-            statement: 0,
-            repetition: 0,
-            actor: 0,
             span: Some((s.start_s, s.end_s)),
-            corpus: "sessions".into(),
-            speaker: "sessions".into(),
+            ..Clip::labelled(
+                dir.join(crate::session::AUDIO_FILE),
+                s.emotion,
+                "sessions",
+                "sessions",
+            )
         };
         train.extend(t.iter().map(clip));
         held.extend(h.iter().map(clip));

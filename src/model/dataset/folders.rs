@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{audio_files, Clip, DatasetError, Intensity, Scan};
+use super::{audio_files, Clip, DatasetError, Scan};
 use crate::labels::Emotion;
 
 /// Reads every audio file under `dir`, labelled by the folder directly under `dir` that
@@ -42,17 +42,8 @@ pub fn scan(dir: &Path, corpus: &str) -> Result<Scan, DatasetError> {
                 name,
             });
         };
-        out.clips.push(Clip {
-            path,
-            emotion,
-            intensity: Intensity::Normal,
-            statement: 0,
-            repetition: 0,
-            actor: 0,
-            span: None,
-            corpus: corpus.to_owned(),
-            speaker: corpus.to_owned(),
-        });
+        out.clips
+            .push(Clip::labelled(path, emotion, corpus, corpus));
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Component, Path};
 
-use super::{is_audio, known_labels, Clip, DatasetError, Intensity, Scan};
+use super::{is_audio, known_labels, Clip, DatasetError, Scan};
 use crate::labels::Emotion;
 
 /// The file that makes a folder this layout.
@@ -195,22 +195,13 @@ pub fn scan(dir: &Path, corpus: &str) -> Result<Scan, DatasetError> {
             ));
             continue;
         }
-        let speaker = speaker_col.map_or("", field);
-        out.clips.push(Clip {
+        let speaker = Some(speaker_col.map_or("", field)).filter(|s| !s.is_empty());
+        out.clips.push(Clip::labelled(
             path,
             emotion,
-            intensity: Intensity::Normal,
-            statement: 0,
-            repetition: 0,
-            actor: 0,
-            span: None,
-            corpus: corpus.to_owned(),
-            speaker: if speaker.is_empty() {
-                corpus.to_owned()
-            } else {
-                speaker.to_owned()
-            },
-        });
+            corpus,
+            speaker.unwrap_or(corpus),
+        ));
     }
     Ok(out)
 }

@@ -61,6 +61,22 @@ pub struct Clip {
 }
 
 impl Clip {
+    /// A whole file of a corpus that is not RAVDESS (no intensity, statement or actor
+    /// number): what the metadata.csv and folder-per-label layouts, and sessions, know.
+    pub fn labelled(path: PathBuf, emotion: Emotion, corpus: &str, speaker: &str) -> Self {
+        Self {
+            path,
+            emotion,
+            intensity: Intensity::Normal,
+            statement: 0,
+            repetition: 0,
+            actor: 0,
+            span: None,
+            corpus: corpus.to_owned(),
+            speaker: speaker.to_owned(),
+        }
+    }
+
     pub fn is_female(&self) -> bool {
         self.actor.is_multiple_of(2)
     }

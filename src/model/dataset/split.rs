@@ -107,19 +107,16 @@ impl Split {
 mod tests {
     use super::*;
     use crate::labels::Emotion;
-    use crate::model::dataset::Intensity;
 
     fn clip(corpus: &str, speaker: &str, actor: u8) -> Clip {
         Clip {
-            path: format!("{corpus}/{speaker}.wav").into(),
-            emotion: Emotion::Sad,
-            intensity: Intensity::Normal,
-            statement: 0,
-            repetition: 0,
             actor,
-            span: None,
-            corpus: corpus.into(),
-            speaker: speaker.into(),
+            ..Clip::labelled(
+                format!("{corpus}/{speaker}.wav").into(),
+                Emotion::Sad,
+                corpus,
+                speaker,
+            )
         }
     }
 

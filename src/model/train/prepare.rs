@@ -309,16 +309,13 @@ mod tests {
     /// exist, so decoding any would be an error).
     #[test]
     fn a_cancelled_preparation_decodes_nothing() {
-        let clip = |i: usize| Clip {
-            path: format!("/nonexistent/{i}.wav").into(),
-            emotion: Emotion::Happy,
-            intensity: crate::model::dataset::Intensity::Normal,
-            statement: 0,
-            repetition: 0,
-            actor: 0,
-            span: None,
-            corpus: "c".into(),
-            speaker: "s".into(),
+        let clip = |i: usize| {
+            Clip::labelled(
+                format!("/nonexistent/{i}.wav").into(),
+                Emotion::Happy,
+                "c",
+                "s",
+            )
         };
         let clips: Vec<Clip> = (0..4).map(clip).collect();
         let cancel = AtomicBool::new(true);
@@ -341,15 +338,8 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/wav/03-01-01-01-01-01-01.wav");
         let region = |a: f64, b: f64| Clip {
-            path: path.clone(),
-            emotion: Emotion::Neutral,
-            intensity: crate::model::dataset::Intensity::Normal,
-            statement: 0,
-            repetition: 0,
-            actor: 0,
             span: Some((a, b)),
-            corpus: "sessions".into(),
-            speaker: "sessions".into(),
+            ..Clip::labelled(path.clone(), Emotion::Neutral, "sessions", "sessions")
         };
         let clips: Vec<Clip> = [(0.0, 1.0), (0.5, 2.5), (1.0, 99.0), (3.0, 3.7)]
             .iter()
