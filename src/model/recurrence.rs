@@ -596,20 +596,15 @@ mod tests {
 
     /// The largest difference between `a` and `b`, relative to the largest magnitude in `b`.
     fn relative_difference(a: &Tensor, b: &Tensor) -> f64 {
-        let a: Vec<f64> = a
-            .to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let b: Vec<f64> = b
-            .to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let values = |t: &Tensor| -> Vec<f64> {
+            t.to_dtype(DType::F64)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        };
+        let (a, b) = (values(a), values(b));
         assert_eq!(a.len(), b.len());
         let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
         a.iter()
