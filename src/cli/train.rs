@@ -141,7 +141,8 @@ pub struct Args {
     /// Mask each training window's inputs as SpecAugment does, some stretches of frames
     /// and some bands of the 65 inputs set to the training mean (before any centring per
     /// window): `strong` (the default) two stretches of up to 0.3 s and two bands of up
-    /// to 8 inputs; `light` one stretch of up to 0.15 s and one band of up to 4.
+    /// to 8 inputs; `light` one stretch of up to 0.15 s and one band of up to 4; `time`
+    /// the strong stretches alone, `inputs` the strong bands alone.
     #[arg(
         long,
         value_enum,
@@ -222,6 +223,10 @@ fn dropped_inputs(named: &[InputArg]) -> Vec<InputGroup> {
 enum MasksArg {
     Strong,
     Light,
+    /// The strong masks' stretches of frames alone.
+    Time,
+    /// The strong masks' bands of inputs alone.
+    Inputs,
 }
 
 impl From<MasksArg> for InputMasks {
@@ -229,6 +234,14 @@ impl From<MasksArg> for InputMasks {
         match m {
             MasksArg::Strong => InputMasks::default(),
             MasksArg::Light => InputMasks::light(),
+            MasksArg::Time => InputMasks {
+                input_masks: 0,
+                ..InputMasks::default()
+            },
+            MasksArg::Inputs => InputMasks {
+                time_masks: 0,
+                ..InputMasks::default()
+            },
         }
     }
 }
