@@ -244,6 +244,25 @@ fn exemplar_card(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
+/// Runs `emovox exemplars --from model --data data` and returns the clips it drew, as the
+/// exemplars card names them.
+fn exemplars_drawn(model: &Path, data: &Path) -> Vec<String> {
+    let o = emovox(&[
+        os("exemplars"),
+        os("--from"),
+        model.as_os_str(),
+        os("--data"),
+        data.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    exemplar_card(model)["clips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The fixture clips of RAVDESS actors 01, 05 and 10 (voices the shipped model trained
 /// on) and 20 (one it did not) as a RAVDESS folder.
 fn ravdess_fixtures(dir: &Path) {
@@ -304,21 +323,8 @@ fn the_built_in_model_tunes_and_its_exemplars_travel_with_the_tuned_model() {
     // and 10 of the fixtures, not 20), stamped with the tuned weights.
     let data = tmp.path().join("ravdess");
     ravdess_fixtures(&data);
-    let o = emovox(&[
-        os("exemplars"),
-        os("--from"),
-        tuned.as_os_str(),
-        os("--data"),
-        data.as_os_str(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let clips = exemplars_drawn(&tuned, &data);
     let remade = exemplar_card(&tuned);
-    let clips: Vec<&str> = remade["clips"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
     assert_eq!(clips.len(), 3, "{clips:?}");
     assert!(clips.iter().all(|c| !c.contains("Actor_20")), "{clips:?}");
     assert_eq!(remade["weights"], exemplars::weights_id(&weights).as_str());
@@ -449,21 +455,7 @@ fn exemplars_come_from_ravdess_actors_whatever_the_corpus_folder_is_called() {
     }
     let data = tmp.path().join("Audio_Speech_Actors_01-24");
     ravdess_fixtures(&data);
-    let o = emovox(&[
-        os("exemplars"),
-        os("--from"),
-        model.as_os_str(),
-        os("--data"),
-        data.as_os_str(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let card = exemplar_card(&model);
-    let clips: Vec<&str> = card["clips"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let clips = exemplars_drawn(&model, &data);
     // Actors 01, 05 and 10 trained the model; 20 validated it.
     assert_eq!(clips.len(), 3, "{clips:?}");
     assert!(clips.iter().all(|c| !c.contains("Actor_20")), "{clips:?}");
