@@ -449,6 +449,26 @@ fn train_refuses_masked_members_a_mask_share_or_dropped_inputs_out_of_range() {
             "{share}: {said}"
         );
     }
+    // The first masked epoch: within the epochs trained, and only with masks.
+    for (first, epochs) in [("0", "10"), ("11", "10")] {
+        let said = train(&[
+            "--input-masks",
+            "--epochs",
+            epochs,
+            "--masks-from-epoch",
+            first,
+        ]);
+        assert!(
+            said.contains("--masks-from-epoch must be from 1 to --epochs (10)")
+                && said.contains(&format!("(got {first})")),
+            "{said}"
+        );
+    }
+    let said = train(&["--masks-from-epoch", "5"]);
+    assert!(
+        said.contains("--masks-from-epoch") && said.contains("required"),
+        "{said}"
+    );
     // Inputs dropped: not all of them, and only kinds there are.
     let said = train(&["--drop-inputs", "chroma,mfcc,tonnetz,contrast"]);
     assert!(

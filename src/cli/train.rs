@@ -159,6 +159,10 @@ pub struct Args {
     /// the rest are left whole [default: 1].
     #[arg(long, value_name = "SHARE", requires = "input_masks")]
     mask_share: Option<f64>,
+    /// With --input-masks: the first epoch trained with the masks, from 1 to --epochs;
+    /// the epochs before it read whole windows [default: 1].
+    #[arg(long, value_name = "EPOCH", requires = "input_masks")]
+    masks_from_epoch: Option<usize>,
     /// Train without these kinds of input (comma-separated: chroma, contrast, tonnetz,
     /// mfcc): they read as 0, in training and at inference (the card's normalisation
     /// carries it) [default: none].
@@ -228,6 +232,9 @@ enum MasksArg {
     /// The strong masks' bands of inputs alone.
     Inputs,
 }
+
+/// Epochs when training from scratch without `--epochs`.
+const SCRATCH_EPOCHS: usize = 30;
 
 impl From<MasksArg> for InputMasks {
     fn from(m: MasksArg) -> Self {
@@ -330,6 +337,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--mask-share must be above 0 and at most 1 (got {share})"
         );
     }
+    if let Some(first) = args.masks_from_epoch {
+        let epochs = args.epochs.unwrap_or(SCRATCH_EPOCHS);
+        anyhow::ensure!(
+            (1..=epochs).contains(&first),
+            "--masks-from-epoch must be from 1 to --epochs ({epochs}) (got {first})"
+        );
+    }
     if let Some(l2) = args.l2_sp {
         anyhow::ensure!(
             l2.is_finite() && l2 >= 0.0,
@@ -372,6 +386,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--input-masks", args.input_masks.is_some()),
             ("--masked-members", args.masked_members.is_some()),
             ("--mask-share", args.mask_share.is_some()),
+            ("--masks-from-epoch", args.masks_from_epoch.is_some()),
             ("--drop-inputs", !args.drop_inputs.is_empty()),
             ("--mixup", args.mixup),
             ("--precise-batch-norm", args.precise_batch_norm),
@@ -586,7 +601,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
 
     let augment_set = args.augment_set.unwrap_or(AugmentSet::Full);
     let cfg = TrainConfig {
-        epochs: args.epochs.unwrap_or(30),
+        epochs: args.epochs.unwrap_or(SCRATCH_EPOCHS),
         seed: args.seed,
         augment: !args.no_augment,
         precise_batch_norm: args.precise_batch_norm,
@@ -598,6 +613,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         room_share,
         input_masks: args.input_masks.map(|m| InputMasks {
             share: args.mask_share.unwrap_or(1.0),
+            from_epoch: args.masks_from_epoch.unwrap_or(1),
             ..InputMasks::from(m)
         }),
         masked_members: args.masked_members,

@@ -102,7 +102,7 @@ fn precise_batch_norm(
         .chunks(batch)
         .map(|items| {
             let picked: Vec<&PreparedClip> = items.iter().map(|&i| &clips[i]).collect();
-            Ok(make_batch(&picked, norm, &unmasked, rng, buffer)?.0)
+            Ok(make_batch(&picked, norm, &unmasked, 1, rng, buffer)?.0)
         })
         .collect::<candle_core::Result<Vec<Tensor>>>()?;
     for layer in ["bn1", "bn2"] {

@@ -20,6 +20,9 @@ pub struct InputMasks {
     pub input_width: usize,
     /// Share of the windows masked; the rest are left whole, as inference reads them.
     pub share: f64,
+    /// The first epoch (1-based) trained with the masks: the network first learns the
+    /// whole windows, then, at the schedule's lower learning rates, to do without parts.
+    pub from_epoch: usize,
 }
 
 impl Default for InputMasks {
@@ -32,6 +35,7 @@ impl Default for InputMasks {
             input_masks: 2,
             input_width: 8,
             share: 1.0,
+            from_epoch: 1,
         }
     }
 }
@@ -46,7 +50,13 @@ impl InputMasks {
             input_masks: 1,
             input_width: 4,
             share: 1.0,
+            from_epoch: 1,
         }
+    }
+
+    /// Whether windows of `epoch` (1-based) are masked at all.
+    pub fn in_epoch(&self, epoch: usize) -> bool {
+        epoch >= self.from_epoch
     }
 
     /// Masks one normalised window (`WINDOW_FRAMES` rows of `INPUT_DIM`) in place, or
@@ -77,8 +87,13 @@ impl InputMasks {
             "input masks: {} × up to {} frames, {} × up to {} inputs",
             self.time_masks, self.time_width, self.input_masks, self.input_width
         );
-        if self.share < 1.0 {
+        let masks = if self.share < 1.0 {
             format!("{masks}, on a share {} of windows", self.share)
+        } else {
+            masks
+        };
+        if self.from_epoch > 1 {
+            format!("{masks}, from epoch {}", self.from_epoch)
         } else {
             masks
         }
@@ -143,6 +158,23 @@ mod tests {
         assert!((700..=800).contains(&whole), "{whole}");
         assert!(quarter.describe().ends_with("on a share 0.25 of windows"));
         assert!(!InputMasks::default().describe().contains("share"));
+    }
+
+    #[test]
+    fn masks_from_a_later_epoch_leave_the_earlier_ones_whole_and_say_so() {
+        let late = InputMasks {
+            from_epoch: 40,
+            ..InputMasks::default()
+        };
+        assert!(!late.in_epoch(1) && !late.in_epoch(39));
+        assert!(late.in_epoch(40) && late.in_epoch(100));
+        assert!(InputMasks::default().in_epoch(1));
+        assert!(
+            late.describe().ends_with(", from epoch 40"),
+            "{}",
+            late.describe()
+        );
+        assert!(!InputMasks::default().describe().contains("epoch"));
     }
 
     #[test]

@@ -380,7 +380,7 @@ pub fn train_cancellable(
             for _ in 0..rehearsed {
                 picked.push(&rehearsal[rng.below(rehearsal.len())]);
             }
-            let (inputs, targets) = make_batch(&picked, &norm, cfg, &mut rng, &mut x)?;
+            let (inputs, targets) = make_batch(&picked, &norm, cfg, epoch, &mut rng, &mut x)?;
             let logits = net.forward_frozen(&inputs, Some(&mut rng), frozen)?;
             let loss = smoothed_cross_entropy(&logits, &targets)?;
             let mut grads = loss.backward()?;
@@ -499,11 +499,13 @@ pub fn one_cycle(peak: f64, warmup: f64, step: usize, total: usize) -> f64 {
     }
 }
 
-/// A batch of random crops (and, when augmenting, random versions) with smoothed targets.
+/// A batch of random crops (and, when augmenting, random versions) with smoothed targets,
+/// for training epoch `epoch` (1-based; it decides whether masks apply).
 pub(crate) fn make_batch(
     items: &[&PreparedClip],
     norm: &Normaliser,
     cfg: &TrainConfig,
+    epoch: usize,
     rng: &mut Rng,
     buffer: &mut [f32],
 ) -> candle_core::Result<(Tensor, Tensor)> {
@@ -529,7 +531,7 @@ pub(crate) fn make_batch(
             0
         };
         fill_window(frames, start, norm, slot);
-        if let Some(masks) = cfg.input_masks.filter(|_| cfg.augment) {
+        if let Some(masks) = cfg.input_masks.filter(|m| cfg.augment && m.in_epoch(epoch)) {
             masks.apply(slot, rng);
         }
         targets[k * Emotion::COUNT + clip.emotion.index()] += (1.0 - smooth) as f32;
