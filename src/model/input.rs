@@ -31,6 +31,16 @@ impl InputGroup {
         start..start + len
     }
 
+    /// Its values in a frame's features (what [`Self::range`] of the input holds).
+    fn values(self, f: &FrameFeatures) -> &[f32] {
+        match self {
+            Self::Mfcc => &f.mfcc,
+            Self::Chroma => &f.chroma,
+            Self::Contrast => &f.contrast,
+            Self::Tonnetz => &f.tonnetz,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Mfcc => "mfcc",
@@ -93,13 +103,9 @@ pub fn loop_from(speech: impl IntoIterator<Item = bool>, n: usize) -> Option<usi
 /// One frame's model input, in the order the model card's feature list names.
 pub fn frame_vector(f: &FrameFeatures) -> [f32; INPUT_DIM] {
     let mut v = [0.0f32; INPUT_DIM];
-    let (mfcc, rest) = v.split_at_mut(N_MFCC);
-    let (chroma, rest) = rest.split_at_mut(N_CHROMA);
-    let (contrast, tonnetz) = rest.split_at_mut(N_CONTRAST);
-    mfcc.copy_from_slice(&f.mfcc);
-    chroma.copy_from_slice(&f.chroma);
-    contrast.copy_from_slice(&f.contrast);
-    tonnetz.copy_from_slice(&f.tonnetz);
+    for group in InputGroup::ALL {
+        v[group.range()].copy_from_slice(group.values(f));
+    }
     v
 }
 
@@ -229,6 +235,25 @@ mod tests {
                 assert!((v - 1499.5).abs() < 1e-3, "{d}: {v}");
             }
         }
+    }
+
+    #[test]
+    fn a_frame_vector_holds_each_kind_of_feature_where_its_group_says() {
+        // A voiced-like tone, so that every kind of feature varies.
+        let signal: Vec<f32> = (0..8000)
+            .map(|i| (i as f32 * 0.06).sin() + 0.3 * (i as f32 * 0.18).sin())
+            .collect();
+        let mut extractor = StreamingExtractor::new();
+        let mut checked = 0;
+        extractor.push(&signal, |f| {
+            let v = frame_vector(f);
+            assert_eq!(&v[InputGroup::Mfcc.range()], &f.mfcc[..]);
+            assert_eq!(&v[InputGroup::Chroma.range()], &f.chroma[..]);
+            assert_eq!(&v[InputGroup::Contrast.range()], &f.contrast[..]);
+            assert_eq!(&v[InputGroup::Tonnetz.range()], &f.tonnetz[..]);
+            checked += 1;
+        });
+        assert!(checked > 10);
     }
 
     #[test]
