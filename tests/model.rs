@@ -9,15 +9,18 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use emovox::dsp::StreamingExtractor;
 use emovox::labels::Emotion;
 use emovox::model::card::{ModelCard, Normalisation, Training};
 use emovox::model::classifier::{argmax, mean};
 use emovox::model::dataset::{parse_path, scan};
+use emovox::model::input::{signal_frames, to_f16};
 use emovox::model::input::{window_starts, InputGroup, HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::net::NetConfig;
 use emovox::model::train::{
     prepare, train, PreparedClip, Progress, StartFrom, TrainConfig, AUGMENTATIONS,
 };
+use emovox::model::voice::{subtract, VoiceBaseline, VoiceBaselines};
 use emovox::model::{Classifier, FeatureConfig};
 
 /// The four 16 kHz fixture clips laid out as RAVDESS (`Actor_NN/name.wav`) in a new folder
@@ -197,6 +200,72 @@ fn a_cards_member_count_defaults_to_one_is_written_only_for_ensembles_and_is_bou
 }
 
 #[test]
+fn a_per_voice_model_reads_frames_minus_their_voices_baseline_and_a_lone_file_on_itself() {
+    let (_tmp, dir) = ravdess_folder("per-voice");
+    let (out, normalisation, cfg) = quick_model(&dir);
+    let plain_card = tiny_card(normalisation.clone(), &cfg);
+    // An older card has no per_voice; the plain one writes none.
+    let json = serde_json::to_string(&plain_card).unwrap();
+    assert!(!json.contains("per_voice"), "{json}");
+    plain_card.save(&out).unwrap();
+    let plain = Classifier::load(&out).unwrap();
+    assert!(!plain.reads_per_voice());
+    let per_voice_card = tiny_card(
+        Normalisation {
+            per_voice: true,
+            ..normalisation
+        },
+        &cfg,
+    );
+    per_voice_card.save(&out).unwrap();
+    let per_voice = Classifier::load(&out).unwrap();
+    assert!(per_voice.reads_per_voice(), "per_voice survives the file");
+
+    let clips = prepared(&dir, false);
+    let frames = &clips[0].versions[0];
+    let starts = window_starts(frames.len() / INPUT_DIM);
+    // The voice: the other three clips.
+    let mut voice = VoiceBaseline::default();
+    for c in &clips[1..] {
+        voice.add_stretch(&c.versions[0]);
+    }
+    let b = voice.mean().unwrap();
+    let mut centred = frames.clone();
+    subtract(&mut centred, &b);
+    let close = |a: &[[f32; 8]], b: &[[f32; 8]]| {
+        a.iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            // f16 rounding of the subtraction by hand: about 1e-6 here; another
+            // baseline moves this untrained model's outputs by about 2e-3.
+            .all(|(x, y)| (x - y).abs() < 1e-4)
+    };
+    let read = per_voice.windows_of(Some(&voice), frames, &starts).unwrap();
+    let by_hand = plain.windows(&centred, &starts).unwrap();
+    assert!(close(&read, &by_hand), "{read:?}\n{by_hand:?}");
+    // Another baseline gives other outputs: the baseline is really read.
+    let other = per_voice.windows(frames, &starts).unwrap();
+    assert!(!close(&read, &other), "the baseline changed nothing");
+    // Without a voice (or one that heard nothing): the frames' own baseline.
+    let mut alone = frames.clone();
+    subtract(
+        &mut alone,
+        &VoiceBaseline::of_stretch(frames).mean().unwrap(),
+    );
+    assert!(close(&other, &plain.windows(&alone, &starts).unwrap()));
+    let empty = VoiceBaseline::default();
+    assert_eq!(
+        per_voice.windows_of(Some(&empty), frames, &starts).unwrap(),
+        other
+    );
+    // A model that does not read per voice ignores one.
+    assert_eq!(
+        plain.windows_of(Some(&voice), frames, &starts).unwrap(),
+        plain.windows(frames, &starts).unwrap()
+    );
+}
+
+#[test]
 fn a_card_whose_features_the_code_cannot_produce_is_refused() {
     let (_tmp, dir) = ravdess_folder("card");
     let (out, normalisation, cfg) = quick_model(&dir);
@@ -277,6 +346,86 @@ fn evaluate_prints_one_json_line_with_the_documented_keys() {
         .sum();
     assert_eq!(total, 4);
     assert_eq!(v["per_class"]["angry"]["support"], 1);
+}
+
+#[test]
+fn evaluate_reads_a_per_voice_model_on_each_speakers_baseline_or_with_lone_files_each_clips() {
+    // Five clips as one corpus with a metadata.csv: the first three one speaker's, the
+    // last two another's.
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("voices");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let mut csv = String::from("file_name,label,speaker\n");
+    let mut clips = Vec::new();
+    for (i, stem) in common::REFERENCE_STEMS.iter().enumerate() {
+        let speaker = if i < 3 { "a" } else { "b" };
+        // The 48 kHz copy's name has a suffix: the label is in the first seven fields.
+        let label = parse_path(Path::new(&format!("{}.wav", &stem[..20])))
+            .unwrap()
+            .emotion;
+        std::fs::copy(common::wav(stem), corpus.join(format!("{stem}.wav"))).unwrap();
+        csv.push_str(&format!("{stem}.wav,{},{speaker}\n", label.name()));
+        clips.push((stem, speaker, label));
+    }
+    std::fs::write(corpus.join("metadata.csv"), csv).unwrap();
+    // The shipped weights, read per voice.
+    let model_dir = tmp.path().join("per-voice");
+    std::fs::create_dir_all(&model_dir).unwrap();
+    let weights = common::shipped_weights();
+    std::fs::copy(
+        ModelCard::weights_path(&weights),
+        ModelCard::weights_path(&model_dir),
+    )
+    .unwrap();
+    let mut card = ModelCard::load(&weights).unwrap();
+    card.normalisation.per_voice = true;
+    card.save(&model_dir).unwrap();
+    let model = Classifier::load(&model_dir).unwrap();
+
+    // What evaluate should find, computed here from the library's parts.
+    let frames: Vec<Vec<half::f16>> = clips
+        .iter()
+        .map(|(stem, _, _)| {
+            let signal = emovox::audio::decode_file(&common::wav(stem))
+                .unwrap()
+                .samples;
+            to_f16(&signal_frames(&mut StreamingExtractor::new(), &signal))
+        })
+        .collect();
+    let mut voices = VoiceBaselines::default();
+    for (f, (_, speaker, _)) in frames.iter().zip(&clips) {
+        voices.add_stretch(speaker, f);
+    }
+    let confusion = |lone: bool| {
+        let mut m = vec![vec![0u64; 8]; 8];
+        for (f, (_, speaker, label)) in frames.iter().zip(&clips) {
+            let voice = (!lone).then(|| voices.get(speaker).unwrap());
+            let p = model.classify_frames_of(voice, f).unwrap();
+            m[label.index()][argmax(&p)] += 1;
+        }
+        serde_json::to_value(m).unwrap()
+    };
+    let evaluate = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+            .args(["evaluate", "--json", "--data"])
+            .arg(&corpus)
+            .arg("--weights")
+            .arg(&model_dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["confusion"].clone()
+    };
+    assert_eq!(evaluate(&[]), confusion(false));
+    assert_eq!(evaluate(&["--lone-files"]), confusion(true));
+    // The two readings differ somewhere: the baseline is really each speaker's.
+    let differ = frames.iter().zip(&clips).any(|(f, (_, speaker, _))| {
+        model.classify_frames_of(voices.get(speaker), f).unwrap()
+            != model.classify_frames_of(None, f).unwrap()
+    });
+    assert!(differ);
 }
 
 #[test]

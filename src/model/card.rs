@@ -50,6 +50,10 @@ impl FeatureConfig {
 pub struct Normalisation {
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
+    /// Every frame is read minus its voice's baseline ([`super::voice`]) before `mean`
+    /// and `std` apply (`train --centre-voice`); absent, false, in older cards.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_voice: bool,
 }
 
 /// How the model was made.
@@ -123,6 +127,11 @@ pub struct Training {
     /// every input read).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped_inputs: Vec<String>,
+    /// A per-voice model: baselines drawn per training clip from one to all of its voice's
+    /// clips (`train --voice-draws`); absent, 0: every window read on its voice's whole
+    /// baseline.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub voice_draws: usize,
     /// Each member network of an ensemble, in weights order (absent for one network).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<MemberTraining>,
@@ -277,6 +286,10 @@ fn one() -> usize {
 
 fn is_one(n: &usize) -> bool {
     *n == 1
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Why a model could not be loaded.

@@ -2,6 +2,7 @@
 //! the same sliding windows everywhere: 3.0 s windows every 0.25 s, softmax averaged over
 //! a file.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::PoisonError;
@@ -16,6 +17,7 @@ use super::input::{
     fill_window, signal_frames, to_f16, window_starts, Normaliser, INPUT_DIM, WINDOW_FRAMES,
 };
 use super::net::EmotionNet;
+use super::voice::VoiceBaseline;
 use crate::dsp::StreamingExtractor;
 use crate::labels::Emotion;
 
@@ -220,20 +222,68 @@ impl Classifier {
         &self.card
     }
 
-    /// Probabilities for the windows of `frames` (model inputs, f16) starting at `starts`.
+    /// Whether the model reads each frame minus its voice's baseline (the card's
+    /// `normalisation.per_voice`).
+    pub fn reads_per_voice(&self) -> bool {
+        self.card.normalisation.per_voice
+    }
+
+    /// Probabilities for the windows of `frames` (model inputs, f16) starting at `starts`;
+    /// a per-voice model takes the voice's baseline from `frames` themselves (see
+    /// [`Classifier::windows_of`]).
     pub fn windows(
         &self,
         frames: &[f16],
         starts: &[usize],
     ) -> Result<Vec<Probabilities>, ModelError> {
-        Ok(window_probabilities(
-            &self.nets, &self.norm, frames, starts,
-        )?)
+        self.windows_of(None, frames, starts)
+    }
+
+    /// [`Classifier::windows`] of a voice whose baseline is `voice`: a per-voice model
+    /// reads the frames minus it, or, without one (or one that has heard nothing), minus
+    /// the baseline of `frames` alone, all that is known of a lone file's voice. Other
+    /// models ignore it.
+    pub fn windows_of(
+        &self,
+        voice: Option<&VoiceBaseline>,
+        frames: &[f16],
+        starts: &[usize],
+    ) -> Result<Vec<Probabilities>, ModelError> {
+        let norm = self.normaliser_for(voice, frames);
+        Ok(window_probabilities(&self.nets, &norm, frames, starts)?)
     }
 
     /// Mean of the window probabilities over all frames of a clip.
     pub fn classify_frames(&self, frames: &[f16]) -> Result<Probabilities, ModelError> {
-        Ok(clip_probabilities(&self.nets, &self.norm, frames)?)
+        self.classify_frames_of(None, frames)
+    }
+
+    /// [`Classifier::classify_frames`] of a voice whose baseline is `voice` (as in
+    /// [`Classifier::windows_of`]).
+    pub fn classify_frames_of(
+        &self,
+        voice: Option<&VoiceBaseline>,
+        frames: &[f16],
+    ) -> Result<Probabilities, ModelError> {
+        let norm = self.normaliser_for(voice, frames);
+        Ok(clip_probabilities(&self.nets, &norm, frames)?)
+    }
+
+    /// The card's normaliser, for a per-voice model with its mean moved by the voice's
+    /// baseline: `(x − b − mean) / std` is `(x − (mean + b)) / std`, so centring costs
+    /// nothing per frame.
+    fn normaliser_for(&self, voice: Option<&VoiceBaseline>, frames: &[f16]) -> Cow<'_, Normaliser> {
+        if !self.reads_per_voice() {
+            return Cow::Borrowed(&self.norm);
+        }
+        let baseline = match voice.and_then(VoiceBaseline::mean) {
+            Some(mean) => Some(mean),
+            None => VoiceBaseline::of_stretch(frames).mean(),
+        };
+        match baseline {
+            Some(b) => Cow::Owned(self.norm.shifted(&b)),
+            None => Cow::Borrowed(&self.norm),
+        }
     }
 
     /// Classifies a 16 kHz mono signal as a whole.

@@ -177,6 +177,15 @@ impl Normaliser {
         }
     }
 
+    /// The same standardisation of inputs measured from `by` (a voice's baseline):
+    /// `(x − by − mean) / std`.
+    pub fn shifted(&self, by: &[f32]) -> Self {
+        Self {
+            mean: self.mean.iter().zip(by).map(|(m, b)| m + b).collect(),
+            inv_std: self.inv_std.clone(),
+        }
+    }
+
     pub fn from_mean_std(mean: &[f32], std: &[f32]) -> Self {
         Self {
             mean: mean.to_vec(),

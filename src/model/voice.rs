@@ -1,0 +1,202 @@
+//! A voice's baseline: the mean of the model's 65 inputs over that voice's speech. A model
+//! trained centred per voice (the card's `voice_centring`) reads every frame minus its
+//! voice's baseline, so it hears how a clip departs from the voice's usual self rather than
+//! the voice, its microphone or its room: the lever that moved English voices it never
+//! heard most (README, "Inputs centred per speaker"). Cross-corpus emotion work normalises
+//! per speaker the same way (Schuller et al., 2010).
+//!
+//! Which frames count is the same everywhere: the louder half (by MFCC 0, the frame's
+//! level) of each stretch of speech (a clip offline, an utterance live), so the share of
+//! pauses, which differs between corpora and between people, does not move the baseline.
+
+use std::collections::HashMap;
+
+use half::f16;
+
+use super::input::INPUT_DIM;
+
+/// Sums of the frames a voice's baseline is the mean of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VoiceBaseline {
+    sum: Vec<f64>,
+    frames: usize,
+}
+
+impl Default for VoiceBaseline {
+    fn default() -> Self {
+        Self {
+            sum: vec![0.0; INPUT_DIM],
+            frames: 0,
+        }
+    }
+}
+
+impl VoiceBaseline {
+    /// The baseline of one stretch alone (a lone file: all that is known of its voice).
+    pub fn of_stretch(frames: &[f16]) -> Self {
+        let mut baseline = Self::default();
+        baseline.add_stretch(frames);
+        baseline
+    }
+
+    /// Adds the louder half of one stretch of speech (model inputs, f16, `INPUT_DIM` per
+    /// frame); a stretch without a whole frame adds nothing.
+    pub fn add_stretch(&mut self, frames: &[f16]) {
+        let mut levels: Vec<f32> = frames
+            .chunks_exact(INPUT_DIM)
+            .map(|row| row[0].to_f32())
+            .collect();
+        if levels.is_empty() {
+            return;
+        }
+        levels.sort_by(f32::total_cmp);
+        let median = levels[levels.len() / 2];
+        for row in frames
+            .chunks_exact(INPUT_DIM)
+            .filter(|row| row[0].to_f32() >= median)
+        {
+            for (s, v) in self.sum.iter_mut().zip(row) {
+                *s += f64::from(v.to_f32());
+            }
+            self.frames += 1;
+        }
+    }
+
+    /// Adds everything `other` has heard.
+    pub fn merge(&mut self, other: &Self) {
+        for (s, o) in self.sum.iter_mut().zip(&other.sum) {
+            *s += o;
+        }
+        self.frames += other.frames;
+    }
+
+    /// What `self` heard beyond `earlier`, an earlier state of the same baseline.
+    pub(crate) fn minus(&self, earlier: &Self) -> Self {
+        Self {
+            sum: self
+                .sum
+                .iter()
+                .zip(&earlier.sum)
+                .map(|(a, b)| a - b)
+                .collect(),
+            frames: self.frames - earlier.frames.min(self.frames),
+        }
+    }
+
+    /// Frames the baseline is the mean of.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// The mean input, or `None` before any frame was heard.
+    pub fn mean(&self) -> Option<Vec<f32>> {
+        (self.frames > 0).then(|| {
+            self.sum
+                .iter()
+                .map(|s| (s / self.frames as f64) as f32)
+                .collect()
+        })
+    }
+}
+
+/// The name a dataset's voice goes by: its corpus and speaker, `ravdess:Actor_05`.
+pub fn voice_name(corpus: &str, speaker: &str) -> String {
+    format!("{corpus}:{speaker}")
+}
+
+/// Baselines of several voices, by name (`corpus:speaker` for a dataset's clips).
+#[derive(Clone, Debug, Default)]
+pub struct VoiceBaselines {
+    voices: HashMap<String, VoiceBaseline>,
+}
+
+impl VoiceBaselines {
+    /// Adds one stretch of `voice`'s speech.
+    pub fn add_stretch(&mut self, voice: &str, frames: &[f16]) {
+        self.voices
+            .entry(voice.to_string())
+            .or_default()
+            .add_stretch(frames);
+    }
+
+    pub fn get(&self, voice: &str) -> Option<&VoiceBaseline> {
+        self.voices.get(voice)
+    }
+}
+
+/// Subtracts `mean` from every frame of `frames` (f16, `INPUT_DIM` per frame).
+pub fn subtract(frames: &mut [f16], mean: &[f32]) {
+    for row in frames.chunks_exact_mut(INPUT_DIM) {
+        for (v, m) in row.iter_mut().zip(mean) {
+            *v = f16::from_f32(v.to_f32() - m);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame whose level (MFCC 0) is `level` and whose other inputs are all `value`.
+    fn frame(level: f32, value: f32) -> Vec<f16> {
+        let mut row = vec![f16::from_f32(value); INPUT_DIM];
+        row[0] = f16::from_f32(level);
+        row
+    }
+
+    #[test]
+    fn a_stretch_counts_its_louder_half_only() {
+        // Two quiet frames (a pause) and two loud ones: only the loud ones set the mean.
+        let frames: Vec<f16> = [(-300.0, 9.0), (-250.0, 9.0), (-50.0, 1.0), (-40.0, 3.0)]
+            .iter()
+            .flat_map(|&(level, value)| frame(level, value))
+            .collect();
+        let baseline = VoiceBaseline::of_stretch(&frames);
+        assert_eq!(baseline.frames(), 2);
+        let mean = baseline.mean().unwrap();
+        assert_eq!(mean[0], -45.0);
+        assert!(mean[1..].iter().all(|&m| m == 2.0), "{mean:?}");
+    }
+
+    #[test]
+    fn merging_equals_hearing_both_stretches() {
+        let a: Vec<f16> = [(-60.0, 1.0), (-20.0, 5.0)]
+            .iter()
+            .flat_map(|&(l, v)| frame(l, v))
+            .collect();
+        let b: Vec<f16> = [(-30.0, -1.0), (-10.0, 7.0), (-90.0, 0.0)]
+            .iter()
+            .flat_map(|&(l, v)| frame(l, v))
+            .collect();
+        let mut heard = VoiceBaseline::default();
+        heard.add_stretch(&a);
+        heard.add_stretch(&b);
+        let mut merged = VoiceBaseline::of_stretch(&a);
+        merged.merge(&VoiceBaseline::of_stretch(&b));
+        assert_eq!(heard, merged);
+        // a's louder frame (5) and b's two louder ones (−1, 7).
+        assert_eq!(heard.frames(), 3);
+        assert!((heard.mean().unwrap()[1] - 11.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nothing_heard_has_no_mean() {
+        assert_eq!(VoiceBaseline::default().mean(), None);
+        // Fewer values than one frame are not a frame.
+        let partial = vec![f16::from_f32(1.0); INPUT_DIM - 1];
+        assert_eq!(VoiceBaseline::of_stretch(&partial).mean(), None);
+    }
+
+    #[test]
+    fn subtracting_the_mean_centres_the_voice() {
+        let mut frames: Vec<f16> = [(-20.0, 4.0), (-10.0, 6.0)]
+            .iter()
+            .flat_map(|&(l, v)| frame(l, v))
+            .collect();
+        let mean = VoiceBaseline::of_stretch(&frames).mean().unwrap();
+        subtract(&mut frames, &mean);
+        // The louder frame (−10, 6) is the whole baseline: it becomes 0.
+        assert!(frames[INPUT_DIM..].iter().all(|v| v.to_f32() == 0.0));
+        assert_eq!(frames[1].to_f32(), -2.0);
+    }
+}
