@@ -350,6 +350,32 @@ fn train_refuses_members_outside_1_to_8_before_reading_anything() {
 }
 
 #[test]
+fn train_refuses_voice_draws_without_centre_voice_and_both_when_tuning() {
+    let tmp = tmp_dir();
+    let out = tmp.path().join("never-written");
+    let out = out.to_str().unwrap();
+    // A tuned model reads as its starting model does: per voice or not.
+    refused_when_tuning(
+        &["--centre-voice", "--voice-draws"],
+        "--centre-voice, --voice-draws are for training from scratch",
+        out,
+    );
+    // Draws are of voice baselines: without --centre-voice there are none to draw.
+    let alone = emovox(&[
+        "train",
+        "--data",
+        "/nonexistent-data",
+        "--voice-draws",
+        "--out",
+        out,
+    ]);
+    assert!(!alone.status.success());
+    let said = stderr(&alone);
+    assert!(said.contains("--centre-voice"), "{said}");
+    assert!(!std::path::Path::new(out).exists());
+}
+
+#[test]
 fn train_refuses_input_masks_or_mixup_when_tuning_or_without_augmentation() {
     let tmp = tmp_dir();
     let out = tmp.path().join("never-written");

@@ -6,7 +6,9 @@
 //! tuned model (so it tunes again with rehearsal, and `emovox exemplars` remakes them),
 //! exemplars made for other weights are refused, and flags of the other kind of training,
 //! tuning without --out and a hold-out that leaves nothing to train on are refused in
-//! words. `emovox exemplars` knows RAVDESS actors in a folder of any name.
+//! words. `emovox exemplars` knows RAVDESS actors in a folder of any name. A per-voice
+//! model's exemplars are stored centred on their voices, and it tunes on the sessions'
+//! voice, staying per voice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -476,4 +478,87 @@ fn a_holdout_that_leaves_nothing_to_train_on_says_so() {
     }
     assert!(!log.contains("no labelled regions"), "{log}");
     assert!(!out.exists());
+}
+
+/// The shipped model's weights and card in `dir`, the card marked per voice (the weights
+/// do not matter here: what is tested is how frames are prepared for it).
+fn per_voice_copy(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let weights = common::shipped_weights();
+    std::fs::copy(
+        ModelCard::weights_path(&weights),
+        ModelCard::weights_path(dir),
+    )
+    .unwrap();
+    let mut card = ModelCard::load(&weights).unwrap();
+    card.normalisation.per_voice = true;
+    card.save(dir).unwrap();
+}
+
+/// The exemplars stored beside the model in `dir`, each one's frames.
+fn stored_exemplars(dir: &Path) -> Vec<Vec<f32>> {
+    let weights = std::fs::read(ModelCard::weights_path(dir)).unwrap();
+    let id = exemplars::ModelId {
+        name: ModelCard::load(dir).unwrap().name,
+        weights: exemplars::weights_id(&weights),
+    };
+    let (_, clips) = exemplars::load(dir, &id).unwrap().unwrap();
+    clips
+        .iter()
+        .map(|c| c.versions[0].iter().map(|v| v.to_f32()).collect())
+        .collect()
+}
+
+#[test]
+fn a_per_voice_models_exemplars_are_centred_on_their_voices_and_it_tunes_per_voice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("ravdess");
+    ravdess_fixtures(&data);
+    // The same clips drawn for a plain model and for a per-voice one.
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    for f in ["emovox.json", "emovox.safetensors"] {
+        std::fs::copy(common::shipped_weights().join(f), plain.join(f)).unwrap();
+    }
+    let per_voice = tmp.path().join("per-voice");
+    per_voice_copy(&per_voice);
+    assert_eq!(
+        exemplars_drawn(&plain, &data),
+        exemplars_drawn(&per_voice, &data)
+    );
+    assert_eq!(exemplar_card(&per_voice)["per_voice"], true);
+    assert!(exemplar_card(&plain).get("per_voice").is_none());
+    // Each per-voice exemplar is its plain self minus one baseline for every frame: the
+    // difference is the same in every frame (to f16 rounding) and not zero.
+    let dim = emovox::model::input::INPUT_DIM;
+    for (a, b) in stored_exemplars(&plain)
+        .iter()
+        .zip(&stored_exemplars(&per_voice))
+    {
+        let shift: Vec<f32> = a[..dim].iter().zip(&b[..dim]).map(|(x, y)| x - y).collect();
+        // f16 rounding of each value (a relative 2⁻¹¹), the first frame's too.
+        let first: Vec<f32> = a[..dim]
+            .iter()
+            .zip(&b[..dim])
+            .map(|(x, y)| 2e-3 * x.abs().max(y.abs()).max(1.0))
+            .collect();
+        assert!(shift.iter().any(|s| s.abs() > 1.0), "{shift:?}");
+        for (row_a, row_b) in a.chunks_exact(dim).zip(b.chunks_exact(dim)) {
+            for (((x, y), s), e) in row_a.iter().zip(row_b).zip(&shift).zip(&first) {
+                let tolerance = e + 2e-3 * x.abs().max(y.abs()).max(1.0);
+                assert!((x - y - s).abs() <= tolerance, "{x} − {y} is not {s}");
+            }
+        }
+    }
+
+    // Tuned on a session, it rehearses its exemplars and stays per voice.
+    let session = tmp.path().join("session");
+    common::tiny_session(&session, 2);
+    let tuned = tmp.path().join("tuned");
+    let (ok, log) = quick_tune(&per_voice, &session, &tuned, &[]);
+    assert!(ok, "{log}");
+    let card = ModelCard::load(&tuned).unwrap();
+    assert!(card.normalisation.per_voice);
+    assert!(card.training.holdout.is_some());
+    assert_eq!(exemplar_card(&tuned)["per_voice"], true);
 }

@@ -13,8 +13,10 @@ use emovox::model::input::{signal_frames, to_f16};
 use emovox::model::metrics::{Outcome, Scoreboard};
 use emovox::model::room::RoomRecipe;
 use emovox::model::train::prepare::babble_pool;
+use emovox::model::voice::{voice_name, VoiceBaseline, VoiceBaselines};
 use emovox::model::Classifier;
 use emovox::session::{self, Session};
+use half::f16;
 use rayon::prelude::*;
 
 use super::common::{clip_pool, MIN_REGION_S};
@@ -52,6 +54,11 @@ pub struct Args {
     /// room per clip drawn from this seed: the same degraded set on every run.
     #[arg(long, value_name = "SEED")]
     in_rooms: Option<u64>,
+    /// A per-voice model (`train --centre-voice`) reads each clip on its own baseline, as
+    /// it reads a lone file, instead of on its speaker's (all their clips; a session's
+    /// regions, all of that session's).
+    #[arg(long)]
+    lone_files: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -80,7 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let babble: Vec<&[f32]> = babble.iter().map(Vec::as_slice).collect();
     let clips: Vec<(usize, &Clip)> = scanned.clips.iter().enumerate().collect();
-    let results: Vec<anyhow::Result<Outcome>> = clip_pool(None)?.install(|| {
+    // Every clip's frames first: a per-voice model reads each on a baseline of all its
+    // speaker's clips.
+    let framed: Vec<anyhow::Result<Vec<f16>>> = clip_pool(None)?.install(|| {
         clips
             .par_iter()
             .map_init(StreamingExtractor::new, |extractor, &(i, clip)| {
@@ -88,7 +97,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 if let Some(seed) = args.in_rooms {
                     signal = recipe.degrade_seeded(&signal, &babble, seed, i as u64);
                 }
-                let probs = model.classify_signal(extractor, &signal)?;
+                Ok(to_f16(&signal_frames(extractor, &signal)))
+            })
+            .collect()
+    });
+    let voices = (model.reads_per_voice() && !args.lone_files).then(|| {
+        let mut voices = VoiceBaselines::default();
+        for (frames, (_, clip)) in framed.iter().zip(&clips) {
+            if let Ok(frames) = frames {
+                voices.add_stretch(&voice_name(&clip.corpus, &clip.speaker), frames);
+            }
+        }
+        voices
+    });
+    let results: Vec<anyhow::Result<Outcome>> = clip_pool(None)?.install(|| {
+        framed
+            .into_par_iter()
+            .zip(clips.par_iter())
+            .map(|(frames, (_, clip))| {
+                let voice = voices
+                    .as_ref()
+                    .and_then(|v| v.get(&voice_name(&clip.corpus, &clip.speaker)));
+                let probs = model.classify_frames_of(voice, &frames?)?;
                 Ok(Outcome {
                     corpus: clip.corpus.clone(),
                     truth: clip.emotion.index(),
@@ -108,7 +138,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rooms = args.in_rooms.map_or_else(String::new, |seed| {
         format!(", in synthetic rooms (seed {seed})")
     });
-    print(&args, &board, &format!("{}{rooms}", model.name()), started);
+    let baselines = match &voices {
+        Some(_) => ", each clip read on its speaker's baseline (all their clips)",
+        None if model.reads_per_voice() => ", each clip read on its own baseline (--lone-files)",
+        None => "",
+    };
+    print(
+        &args,
+        &board,
+        &format!("{}{rooms}{baselines}", model.name()),
+        started,
+    );
     if outcomes.len() < scanned.clips.len() {
         bail!(
             "{} of {} files could not be read",
@@ -134,17 +174,22 @@ impl Models {
             .map(Self)
     }
 
-    /// The models' mean for one signal, its features computed once for all of them.
-    fn classify_signal(
+    /// Whether any of the models reads per voice.
+    fn reads_per_voice(&self) -> bool {
+        self.0.iter().any(|(_, model)| model.reads_per_voice())
+    }
+
+    /// The models' mean for one clip's frames, of a voice whose baseline is `voice` (a
+    /// per-voice model without one reads the clip on its own).
+    fn classify_frames_of(
         &self,
-        extractor: &mut StreamingExtractor,
-        signal: &[f32],
+        voice: Option<&VoiceBaseline>,
+        frames: &[f16],
     ) -> anyhow::Result<Probabilities> {
-        let frames = to_f16(&signal_frames(extractor, signal));
         let each = self
             .0
             .iter()
-            .map(|(_, model)| model.classify_frames(&frames))
+            .map(|(_, model)| model.classify_frames_of(voice, frames))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(mean(&each))
     }
@@ -173,21 +218,30 @@ fn run_sessions(args: &Args, model: &Models, started: Instant) -> anyhow::Result
     for dir in &args.sessions {
         let session = Session::load(dir)?;
         let audio = decode_file(&dir.join(session::AUDIO_FILE))?.samples;
-        for region in session
+        let rate = f64::from(emovox::dsp::SAMPLE_RATE);
+        let regions: Vec<(usize, Vec<f16>)> = session
             .labels
             .iter()
             .filter(|r| r.end_s - r.start_s >= MIN_REGION_S)
-        {
-            let rate = f64::from(emovox::dsp::SAMPLE_RATE);
-            let a = ((region.start_s * rate) as usize).min(audio.len());
-            let b = ((region.end_s * rate) as usize).min(audio.len());
-            if b <= a {
-                continue;
+            .filter_map(|region| {
+                let a = ((region.start_s * rate) as usize).min(audio.len());
+                let b = ((region.end_s * rate) as usize).min(audio.len());
+                let frames = to_f16(&signal_frames(&mut extractor, audio.get(a..b)?));
+                (b > a).then_some((region.label.index(), frames))
+            })
+            .collect();
+        // A session is one voice: its regions' baseline.
+        let mut voice = VoiceBaseline::default();
+        if !args.lone_files {
+            for (_, frames) in &regions {
+                voice.add_stretch(frames);
             }
-            let probs = model.classify_signal(&mut extractor, &audio[a..b])?;
+        }
+        for (truth, frames) in &regions {
+            let probs = model.classify_frames_of(Some(&voice), frames)?;
             outcomes.push(Outcome {
                 corpus: "sessions".into(),
-                truth: region.label.index(),
+                truth: *truth,
                 predicted: argmax(&probs),
             });
         }

@@ -13,6 +13,7 @@ use emovox::model::input::{INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::rng::Rng;
 use emovox::model::train::exemplars::{self, ExemplarCard};
 use emovox::model::train::{prepare_versions, Versions};
+use emovox::model::voice::{subtract, VoiceBaseline, VoiceBaselines};
 use emovox::model::FeatureConfig;
 
 use super::report;
@@ -120,6 +121,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         card.name
     );
     let mut prepared = prepare_versions(&chosen, Versions::Original, 1, &[], &|| {})?;
+    // A per-voice model reads frames minus their voice's baseline: each exemplar is stored
+    // so, on the baseline of all its voice's clips (as the model was trained).
+    if card.normalisation.per_voice {
+        let voices: Vec<String> = chosen.iter().map(voice).collect();
+        let of_voices: Vec<Clip> = pool
+            .iter()
+            .filter(|c| voices.contains(&voice(c)))
+            .map(|c| (*c).clone())
+            .collect();
+        eprintln!(
+            "emovox exemplars: the baselines of those voices, from their {} clips",
+            of_voices.len()
+        );
+        let mut baselines = VoiceBaselines::default();
+        for (c, p) in of_voices.iter().zip(prepare_versions(
+            &of_voices,
+            Versions::Original,
+            1,
+            &[],
+            &|| {},
+        )?) {
+            if let Some(frames) = p.versions.first() {
+                baselines.add_stretch(&voice(c), frames);
+            }
+        }
+        for (c, p) in chosen.iter().zip(prepared.iter_mut()) {
+            if let Some(mean) = baselines.get(&voice(c)).and_then(VoiceBaseline::mean) {
+                for version in &mut p.versions {
+                    subtract(version, &mean);
+                }
+            }
+        }
+    }
     // One window of each, at its centre; a clip shorter than a window is skipped.
     let mut sources = Vec::new();
     let mut kept = Vec::new();
@@ -163,6 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         date: report::today(),
         commit: report::commit(),
         weights: Some(exemplars::weights_id(&weights)),
+        per_voice: card.normalisation.per_voice,
     };
     exemplars::save(&args.from, &kept, &ex_card)
         .with_context(|| format!("writing exemplars into {}", args.from.display()))?;

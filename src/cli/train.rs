@@ -22,6 +22,7 @@ use emovox::model::train::exemplars::ExemplarError;
 use emovox::model::train::masks::InputMasks;
 use emovox::model::train::mixup::Mixup;
 use emovox::model::train::prepare::babble_pool;
+use emovox::model::train::voices::{centre_on_voices, DRAWS as VOICE_DRAWS};
 use emovox::model::train::{
     member_records, prepare_versions, train_members, Augmentation, Layers, Progress, TrainConfig,
     Versions, AUGMENTATIONS, LIGHT_AUGMENTATIONS,
@@ -138,6 +139,15 @@ pub struct Args {
     /// contrast and tonnetz too (a speaker's usual pitch classes cancel out as well).
     #[arg(long, conflicts_with = "centre_mfcc")]
     centre_all: bool,
+    /// A per-voice model: every frame read minus its voice's baseline, the mean of the
+    /// louder half of all that voice's (corpus and speaker's) frames. `evaluate` then takes
+    /// each speaker's baseline from all their clips, `predict` each file's from itself.
+    #[arg(long)]
+    centre_voice: bool,
+    /// With --centre-voice: each training window also reads baselines of fewer of its
+    /// voice's clips (one up to all), so a lone file, its own baseline, reads well too.
+    #[arg(long, requires = "centre_voice")]
+    voice_draws: bool,
     /// Mask each training window's inputs as SpecAugment does, some stretches of frames
     /// and some bands of the 65 inputs set to the training mean (before any centring per
     /// window): `strong` (the default) two stretches of up to 0.3 s and two bands of up
@@ -383,6 +393,8 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--members", args.members.is_some()),
             ("--centre-mfcc", args.centre_mfcc),
             ("--centre-all", args.centre_all),
+            ("--centre-voice", args.centre_voice),
+            ("--voice-draws", args.voice_draws),
             ("--input-masks", args.input_masks.is_some()),
             ("--masked-members", args.masked_members.is_some()),
             ("--mask-share", args.mask_share.is_some()),
@@ -670,6 +682,12 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    let (mut train_set, mut val_set, mut val_rooms) = (train_set, val_set, val_rooms);
+    if args.centre_voice {
+        centre_on_voices(&mut train_set, args.voice_draws.then_some(cfg.seed));
+        centre_on_voices(&mut val_set, None);
+        centre_on_voices(&mut val_rooms, None);
+    }
     bar.finish_and_clear();
     eprintln!(
         "emovox train: prepared {} training versions in {:.0} s",
@@ -741,6 +759,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         normalisation: Normalisation {
             mean: first.normalisation.mean.clone(),
             std: first.normalisation.std.clone(),
+            per_voice: args.centre_voice,
         },
         window_frames: WINDOW_FRAMES,
         hop_frames: HOP_FRAMES,
@@ -801,6 +820,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|g| g.name().to_owned())
                 .collect(),
+            voice_draws: if args.voice_draws { VOICE_DRAWS } else { 0 },
             members: member_records(cfg.seed, &trained.members),
             seconds: trained.seconds,
             date: report::today(),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::card::{FineTune, Holdout, HoldoutScores, ModelCard, Training};
+use super::card::{FineTune, Holdout, HoldoutScores, ModelCard, Normalisation, Training};
 use super::classifier::{
     member_weights, read_tensors, save_members, Classifier, ModelError, ModelSource,
 };
@@ -31,6 +31,7 @@ use super::train::{
     train_cancellable, Augmentation, Layers, PreparedClip, Progress, StartFrom, TrainConfig,
     Versions, LIGHT_AUGMENTATIONS,
 };
+use super::voice::{subtract, VoiceBaseline};
 use crate::audio::DecodeError;
 use crate::labels::Emotion;
 use crate::session::{Session, SessionError};
@@ -416,8 +417,39 @@ pub fn tune(
         prepare_versions_cancellable(clips, versions, cfg.seed, &[], &|| {}, cancel)?
             .ok_or(TuneError::Cancelled)
     };
-    let train_set = prepare(&train_clips, versions)?;
-    let held_set = prepare(&held_clips, Versions::Original)?;
+    let mut train_set = prepare(&train_clips, versions)?;
+    let mut held_set = prepare(&held_clips, Versions::Original)?;
+    // A per-voice model hears the sessions (one voice, the user's) on their baseline:
+    // every labelled region's original, trained on or held back, all that is known of it.
+    let voice = start_card.normalisation.per_voice.then(|| {
+        let mut voice = VoiceBaseline::default();
+        for frames in train_set
+            .iter()
+            .chain(&held_set)
+            .filter_map(|c| c.versions.first())
+        {
+            voice.add_stretch(frames);
+        }
+        voice
+    });
+    // The starting model's "before", on the regions as they are.
+    let before = if held_set.is_empty() {
+        None
+    } else {
+        Some(Scoreboard::from_outcomes(&classifier_outcomes(
+            &starting,
+            voice.as_ref(),
+            &held_set,
+        )?))
+    };
+    // Training and the "after" read frames already centred on the voice.
+    if let Some(mean) = voice.as_ref().and_then(VoiceBaseline::mean) {
+        for clip in train_set.iter_mut().chain(held_set.iter_mut()) {
+            for version in &mut clip.versions {
+                subtract(version, &mean);
+            }
+        }
+    }
 
     // An ensemble's members are tuned one after another on the same clips, each from its
     // own weights; progress counts them as one run.
@@ -461,10 +493,7 @@ pub fn tune(
     let tuned_seconds: f64 = tuned.iter().map(|t| t.seconds).sum();
 
     // The honest before/after: the starting and the tuned model on the held-back time.
-    let holdout = if held_set.is_empty() {
-        None
-    } else {
-        let before = Scoreboard::from_outcomes(&classifier_outcomes(&starting, &held_set)?);
+    let holdout = if let Some(before) = before {
         let norm =
             Normaliser::from_mean_std(&trained.normalisation.mean, &trained.normalisation.std);
         let nets: Vec<&EmotionNet> = tuned.iter().map(|t| &t.net).collect();
@@ -480,6 +509,8 @@ pub fn tune(
             before: scores(&before),
             after: scores(&after),
         })
+    } else {
+        None
     };
 
     let augmentation = if cfg.augment {
@@ -496,7 +527,11 @@ pub fn tune(
     train_actors.dedup();
     let card = ModelCard {
         name: format!("{}-tuned", start_card.name),
-        normalisation: trained.normalisation.clone(),
+        // The starting model's, per voice or not (training keeps its mean and std).
+        normalisation: Normalisation {
+            per_voice: start_card.normalisation.per_voice,
+            ..trained.normalisation.clone()
+        },
         net: cfg.net.clone(),
         training: Training {
             train_actors,

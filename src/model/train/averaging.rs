@@ -196,6 +196,7 @@ mod tests {
                 corpus: "test".into(),
                 speaker: "1".into(),
                 room_versions: 0,
+                voice_shifts: Vec::new(),
                 versions: vec![(0..WINDOW_FRAMES * INPUT_DIM)
                     .map(|_| f16::from_f32(rng.normal() as f32 * 3.0 + 1.0))
                     .collect()],

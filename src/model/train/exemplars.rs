@@ -41,6 +41,10 @@ pub struct ExemplarCard {
     /// exemplars: not recorded, and the model's name is compared instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
+    /// Each exemplar centred on its voice's baseline (all of that voice's clips), as a
+    /// per-voice model reads frames; absent, false: the frames as computed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_voice: bool,
 }
 
 /// The shipped model's exemplars, compiled into the binary beside its weights (2 MB), so
@@ -294,6 +298,7 @@ fn parse(
                 speaker: "exemplars".into(),
                 versions: vec![f.to_vec()],
                 room_versions: 0,
+                voice_shifts: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>, ExemplarError>>()?;

@@ -2,7 +2,7 @@
 //! minibatch AdamW on random 3 s crops, validating on held-out speakers after every epoch
 //! ([`validate`]) and keeping the best weights (early stopping); [`averaging`] readies the
 //! weights that are scored and shipped; [`members`] trains an ensemble's networks side by
-//! side.
+//! side; [`voices`] centres clips on their voices for a per-voice model.
 
 mod averaging;
 pub mod exemplars;
@@ -12,6 +12,7 @@ pub mod members;
 pub mod mixup;
 pub mod prepare;
 pub mod validate;
+pub mod voices;
 
 pub use members::{member_records, train_members, Ensemble};
 pub use prepare::{
@@ -473,7 +474,11 @@ pub fn train_cancellable(
     Ok(Trained {
         varmap,
         net,
-        normalisation: Normalisation { mean, std },
+        normalisation: Normalisation {
+            mean,
+            std,
+            per_voice: false,
+        },
         losses,
         best_epoch,
         validation,
@@ -531,6 +536,17 @@ pub(crate) fn make_batch(
             0
         };
         fill_window(frames, start, norm, slot);
+        if cfg.augment && clip.voice_shifts.len() >= INPUT_DIM {
+            // A poorer baseline than the voice's own: (x − b) = (x − m) + (m − b).
+            let draws = clip.voice_shifts.len() / INPUT_DIM;
+            let j = rng.below(draws);
+            let shift = &clip.voice_shifts[j * INPUT_DIM..(j + 1) * INPUT_DIM];
+            for row in slot.chunks_exact_mut(INPUT_DIM) {
+                for ((v, s), inv_std) in row.iter_mut().zip(shift).zip(&norm.inv_std) {
+                    *v += s * inv_std;
+                }
+            }
+        }
         if let Some(masks) = cfg.input_masks.filter(|m| cfg.augment && m.in_epoch(epoch)) {
             masks.apply(slot, rng);
         }

@@ -81,6 +81,9 @@ pub struct PreparedClip {
     pub speaker: String,
     pub versions: Vec<Vec<f16>>,
     pub room_versions: usize,
+    /// Per-voice training ([`super::voices`]): shifts from the voice's baseline to poorer
+    /// ones, `INPUT_DIM` each, one drawn per training window; empty: none.
+    pub voice_shifts: Vec<f32>,
 }
 
 /// Which versions of each clip to prepare.
@@ -196,6 +199,7 @@ pub fn prepare_versions_cancellable(
                 speaker: clip.speaker.clone(),
                 versions,
                 room_versions,
+                voice_shifts: Vec::new(),
             }))
         })
         .collect::<Result<_, DecodeError>>()?;

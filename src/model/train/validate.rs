@@ -10,6 +10,7 @@ use crate::model::infer::InferenceNet;
 use crate::model::input::{Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::metrics::{Metrics, Outcome, Scoreboard};
 use crate::model::net::EmotionNet;
+use crate::model::voice::VoiceBaseline;
 
 /// Scores whole clips (their original version) the way `evaluate` does.
 pub fn evaluate(
@@ -44,12 +45,14 @@ pub fn ensemble_outcomes(
 }
 
 /// Each clip's outcome under a loaded model (one network or an ensemble), scored as
-/// [`outcomes`] scores a network in training.
+/// [`outcomes`] scores a network in training; a per-voice model reads the clips as of a
+/// voice whose baseline is `voice` (see [`Classifier::classify_frames_of`]).
 pub fn classifier_outcomes(
     model: &Classifier,
+    voice: Option<&VoiceBaseline>,
     clips: &[PreparedClip],
 ) -> Result<Vec<Outcome>, ModelError> {
-    clip_outcomes(clips, |frames| model.classify_frames(frames))
+    clip_outcomes(clips, |frames| model.classify_frames_of(voice, frames))
 }
 
 /// Each clip's outcome from `predict`'s probabilities for its original version.
