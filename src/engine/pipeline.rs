@@ -15,6 +15,7 @@ use crate::dsp::{FrameFeatures, StreamingExtractor, HOP_LENGTH, SAMPLE_RATE};
 use crate::labels::Emotion;
 use crate::model::classifier::{ModelError, Probabilities};
 use crate::model::input::{frame_vector, speech_window, INPUT_DIM, WINDOW_FRAMES};
+use crate::model::voice::RunningVoice;
 use crate::model::Classifier;
 use crate::vad::{chunk_of_frame, ChunkSpeech, SpeechGate};
 
@@ -271,6 +272,8 @@ struct FrameState {
     window: Vec<f16>,
     /// The window's speech, looped, when speech starts late in it (`speech_window`).
     looped: Vec<f16>,
+    /// The speaker's baseline so far, which a per-voice model reads every window on.
+    voice: RunningVoice,
     /// The voice gate's decisions for the last `CHUNK_RING` chunks, by chunk index.
     chunk_speech: [bool; CHUNK_RING],
     chunks_decided: usize,
@@ -296,6 +299,7 @@ impl FrameState {
             recent: vec![f16::ZERO; WINDOW_FRAMES * INPUT_DIM],
             window: vec![f16::ZERO; WINDOW_FRAMES * INPUT_DIM],
             looped: Vec::with_capacity(WINDOW_FRAMES * INPUT_DIM),
+            voice: RunningVoice::default(),
             chunk_speech: [false; CHUNK_RING],
             chunks_decided: 0,
             count: 0,
@@ -356,12 +360,23 @@ impl FrameState {
                 .copy_from_slice(&self.recent[slot..slot + INPUT_DIM]);
         }
         let flags: [bool; WINDOW_FRAMES] = std::array::from_fn(|k| self.frame_speech(first + k));
+        let per_voice = self.classifier.reads_per_voice();
+        if per_voice {
+            // The hop's new frames join the voice's baseline (their speech flags are the
+            // gate's latest reading, as the window's are).
+            let from = n.saturating_sub(self.config.hop_frames);
+            let frames = self.window[from * INPUT_DIM..n * INPUT_DIM].chunks_exact(INPUT_DIM);
+            for (frame, &speech) in frames.zip(&flags[from..n]) {
+                self.voice.push(frame, speech);
+            }
+        }
         let window = speech_window(
             &self.window[..n * INPUT_DIM],
             flags.into_iter().take(n),
             &mut self.looped,
         );
-        let probabilities = match self.classifier.windows(window, &[0]) {
+        let voice = per_voice.then(|| self.voice.baseline());
+        let probabilities = match self.classifier.windows_of(voice, window, &[0]) {
             Ok(rows) => match rows.first() {
                 Some(&p) => p,
                 None => return,

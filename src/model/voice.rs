@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use half::f16;
 
-use super::input::INPUT_DIM;
+use super::input::{INPUT_DIM, WINDOW_FRAMES};
 
 /// Sums of the frames a voice's baseline is the mean of.
 #[derive(Clone, Debug, PartialEq)]
@@ -124,6 +124,55 @@ impl VoiceBaselines {
     }
 }
 
+/// Speech shorter than this (0.5 s) is not a stretch: a cough or a click the gate let
+/// through says little about a voice.
+pub const MIN_STRETCH_FRAMES: usize = 50;
+
+/// A voice's baseline built while it talks (the live view): speech frames gather into a
+/// stretch, which joins the baseline when the voice gate closes or the stretch reaches a
+/// window (3 s, about one corpus clip), so live speech counts as clips do offline.
+#[derive(Clone, Debug)]
+pub struct RunningVoice {
+    baseline: VoiceBaseline,
+    stretch: Vec<f16>,
+}
+
+impl Default for RunningVoice {
+    fn default() -> Self {
+        Self {
+            baseline: VoiceBaseline::default(),
+            stretch: Vec::with_capacity(WINDOW_FRAMES * INPUT_DIM),
+        }
+    }
+}
+
+impl RunningVoice {
+    /// One frame of model input (`INPUT_DIM` values) and whether the voice gate heard
+    /// speech in it.
+    pub fn push(&mut self, frame: &[f16], speech: bool) {
+        if speech {
+            self.stretch.extend_from_slice(frame);
+            if self.stretch.len() >= WINDOW_FRAMES * INPUT_DIM {
+                self.close_stretch();
+            }
+        } else if !self.stretch.is_empty() {
+            self.close_stretch();
+        }
+    }
+
+    fn close_stretch(&mut self) {
+        if self.stretch.len() >= MIN_STRETCH_FRAMES * INPUT_DIM {
+            self.baseline.add_stretch(&self.stretch);
+        }
+        self.stretch.clear();
+    }
+
+    /// The stretches heard so far (not the one still open).
+    pub fn baseline(&self) -> &VoiceBaseline {
+        &self.baseline
+    }
+}
+
 /// Subtracts `mean` from every frame of `frames` (f16, `INPUT_DIM` per frame).
 pub fn subtract(frames: &mut [f16], mean: &[f32]) {
     for row in frames.chunks_exact_mut(INPUT_DIM) {
@@ -185,6 +234,31 @@ mod tests {
         // Fewer values than one frame are not a frame.
         let partial = vec![f16::from_f32(1.0); INPUT_DIM - 1];
         assert_eq!(VoiceBaseline::of_stretch(&partial).mean(), None);
+    }
+
+    #[test]
+    fn a_running_voice_counts_speech_in_stretches_of_a_window_at_most() {
+        // 7 s of speech (levels rising, so each stretch's louder half is its later
+        // half), a pause, a 0.3 s blip, a pause.
+        let speech: Vec<Vec<f16>> = (0..700).map(|i| frame(i as f32, i as f32)).collect();
+        let mut live = RunningVoice::default();
+        for f in &speech {
+            live.push(f, true);
+        }
+        // Two full windows joined; the last second is still open.
+        let mut expected = VoiceBaseline::of_stretch(&speech[..300].concat());
+        expected.merge(&VoiceBaseline::of_stretch(&speech[300..600].concat()));
+        assert_eq!(live.baseline(), &expected);
+        live.push(&frame(-500.0, 0.0), false);
+        expected.merge(&VoiceBaseline::of_stretch(&speech[600..].concat()));
+        assert_eq!(live.baseline(), &expected);
+        for _ in 0..30 {
+            live.push(&frame(900.0, 900.0), true);
+        }
+        live.push(&frame(-500.0, 0.0), false);
+        // The blip and the quiet frames: not counted.
+        assert_eq!(live.baseline(), &expected);
+        assert_eq!(live.baseline().frames(), 150 + 150 + 50);
     }
 
     #[test]
