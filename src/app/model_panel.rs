@@ -23,8 +23,9 @@ pub fn short_name(source: &ModelSource) -> String {
     }
 }
 
-/// A card's line in the picker: its date, the sessions it was tuned on, and its score
-/// on the held-back regions before and after tuning (or on unseen voices).
+/// A card's line in the picker: its date, the sessions it was tuned on, its score on the
+/// held-back regions before and after tuning (or on unseen voices), and whether it reads
+/// each voice on its baseline.
 pub fn card_summary(card: &ModelCard) -> String {
     let mut parts = vec![card.training.date.clone()];
     if !card.training.sessions.is_empty() {
@@ -40,6 +41,10 @@ pub fn card_summary(card: &ModelCard) -> String {
         parts.push(holdout_summary(h));
     } else if let Some(v) = &card.validation {
         parts.push(format!("F1 {:.3} on voices it never heard", v.macro_f1));
+    }
+    if card.normalisation.per_voice {
+        // Says why its first seconds of a new voice read less surely than the rest.
+        parts.push("learns each voice's baseline as it listens".into());
     }
     parts.join(" · ")
 }
@@ -230,4 +235,18 @@ pub fn tune_ui(ui: &mut egui::Ui, tune: &mut TunePanel, start: &str) -> Option<T
         }
     }
     action
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_per_voice_cards_line_says_it_learns_each_voice() {
+        let mut card = crate::model::classifier::shipped_card().unwrap();
+        card.normalisation.per_voice = false;
+        assert!(!card_summary(&card).contains("each voice"));
+        card.normalisation.per_voice = true;
+        assert!(card_summary(&card).contains("learns each voice's baseline"));
+    }
 }
