@@ -15,6 +15,7 @@ use crate::model::classifier::{argmax, mean, ModelError, Probabilities, WINDOW_G
 use crate::model::input::{
     frame_vector, loop_from, speech_window, window_starts, INPUT_DIM, WINDOW_FRAMES,
 };
+use crate::model::voice::{RunningVoice, VoiceBaseline};
 use crate::model::Classifier;
 use crate::vad::{frame_flags, SpeechGate};
 
@@ -58,6 +59,21 @@ impl WindowPrediction {
     }
 }
 
+/// The voice of a whole file, for a per-voice model: its speech in stretches, as the
+/// live view hears it (a file is taken to be one voice); a file in which the gate hears
+/// no speech, all of it.
+pub fn file_voice(frames: &[half::f16], speech: &[bool]) -> VoiceBaseline {
+    let mut voice = RunningVoice::default();
+    for (frame, &s) in frames.chunks_exact(INPUT_DIM).zip(speech) {
+        voice.push(frame, s);
+    }
+    voice.close_stretch();
+    match voice.baseline().frames() {
+        0 => VoiceBaseline::of_stretch(frames),
+        _ => voice.baseline().clone(),
+    }
+}
+
 /// Analyses a 16 kHz mono signal.
 pub fn analyse(
     model: &Classifier,
@@ -75,6 +91,10 @@ pub fn analyse(
     let speech = frame_flags(&mut SpeechGate::default(), signal, n);
 
     let starts = window_starts(n);
+    let voice = model
+        .reads_per_voice()
+        .then(|| file_voice(&frames, &speech));
+    let voice = voice.as_ref();
     // Windows read as they are go through the model together, sharing the clip's
     // convolutions; those whose speech starts late are looped, each its own full window.
     let (plain, late): (Vec<usize>, Vec<usize>) = (0..starts.len()).partition(|&i| {
@@ -83,7 +103,10 @@ pub fn analyse(
     });
     let mut probs = vec![[0.0f32; Emotion::COUNT]; starts.len()];
     let plain_starts: Vec<usize> = plain.iter().map(|&i| starts[i]).collect();
-    for (&i, p) in plain.iter().zip(model.windows(&frames, &plain_starts)?) {
+    for (&i, p) in plain
+        .iter()
+        .zip(model.windows_of(voice, &frames, &plain_starts)?)
+    {
         probs[i] = p;
     }
     // The looped windows one after another, a group at a time (memory stays flat).
@@ -102,7 +125,7 @@ pub fn analyse(
         let group_starts: Vec<usize> = (0..group.len()).map(|k| k * WINDOW_FRAMES).collect();
         for (&i, p) in group
             .iter()
-            .zip(model.windows(&group_frames, &group_starts)?)
+            .zip(model.windows_of(voice, &group_frames, &group_starts)?)
         {
             probs[i] = p;
         }

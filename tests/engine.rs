@@ -15,6 +15,7 @@ use emovox::engine::{Engine, EngineConfig, Event, Prediction, RunSummary, Source
 use emovox::model::input::{
     signal_frames, speech_window, to_f16, HOP_FRAMES, INPUT_DIM, LATE_SPEECH_FRAMES, WINDOW_FRAMES,
 };
+use emovox::model::voice::RunningVoice;
 use emovox::model::Classifier;
 use emovox::vad::{frame_flags, SpeechGate};
 
@@ -24,7 +25,16 @@ fn model() -> Arc<Classifier> {
 
 /// Runs an engine to its end and returns its predictions, other events and summary.
 fn run(source: Source, config: EngineConfig) -> (Vec<Prediction>, Vec<Event>, RunSummary) {
-    let engine = Engine::start(source, model(), config).unwrap();
+    run_with(model(), source, config)
+}
+
+/// [`run`] with another model.
+fn run_with(
+    model: Arc<Classifier>,
+    source: Source,
+    config: EngineConfig,
+) -> (Vec<Prediction>, Vec<Event>, RunSummary) {
+    let engine = Engine::start(source, model, config).unwrap();
     let mut predictions = Vec::new();
     let mut others = Vec::new();
     loop {
@@ -62,9 +72,16 @@ fn file_and_replayed_microphone_give_the_same_predictions() {
 
 #[test]
 fn live_windows_are_the_windows_file_analysis_classifies() {
+    // A model that reads frames as they are (a per-voice one reads live windows on the
+    // voice heard so far, a file's on the whole file's: see the next test).
+    let tmp = tempfile::tempdir().unwrap();
+    let model = Arc::new(Classifier::load(&common::shipped_copy(tmp.path(), false)).unwrap());
     let path = common::wav(CLIP);
-    let (live, _, _) = run(Source::File(path.clone()), EngineConfig::default());
-    let model = model();
+    let (live, _, _) = run_with(
+        model.clone(),
+        Source::File(path.clone()),
+        EngineConfig::default(),
+    );
     let signal = decode_file(&path).unwrap().samples;
     let frames = to_f16(&signal_frames(&mut StreamingExtractor::new(), &signal));
     let n = frames.len() / INPUT_DIM;
@@ -97,6 +114,73 @@ fn live_windows_are_the_windows_file_analysis_classifies() {
         compared_looped < compared,
         "{compared_looped} of {compared} looped"
     );
+}
+
+#[test]
+fn a_per_voice_model_reads_live_windows_on_the_voice_heard_so_far() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = Arc::new(Classifier::load(&common::shipped_copy(tmp.path(), true)).unwrap());
+    // The clip twice: the second time round the voice has a baseline from the first.
+    let path = tmp.path().join("twice.wav");
+    let signal = decode_file(&common::wav(CLIP)).unwrap().samples;
+    let twice: Vec<f32> = signal.iter().chain(&signal).copied().collect();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for &x in &twice {
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    let (live, _, summary) = run_with(model.clone(), Source::File(path), EngineConfig::default());
+    assert!(!summary.failed);
+    let frames = to_f16(&signal_frames(&mut StreamingExtractor::new(), &twice));
+    let n = frames.len() / INPUT_DIM;
+    let speech = frame_flags(&mut SpeechGate::default(), &twice, n);
+    let mut voice = RunningVoice::default();
+    let mut heard = 0;
+    let mut looped = Vec::new();
+    let (mut compared, mut unlike_alone) = (0, 0);
+    for p in &live {
+        let end = (p.t * 100.0).round() as usize;
+        if end < WINDOW_FRAMES || !end.is_multiple_of(HOP_FRAMES) {
+            continue;
+        }
+        // The voice as the worker has heard it: every speech frame up to the window's end.
+        for k in heard..end {
+            voice.push(&frames[k * INPUT_DIM..(k + 1) * INPUT_DIM], speech[k]);
+        }
+        heard = end;
+        let start = end - WINDOW_FRAMES;
+        let window = speech_window(
+            &frames[start * INPUT_DIM..end * INPUT_DIM],
+            speech[start..end].iter().copied(),
+            &mut looped,
+        );
+        let expected = model
+            .windows_of(Some(voice.baseline()), window, &[0])
+            .unwrap()[0];
+        // The gate's reading of a hop's last frames can still change after the worker
+        // read them (it runs up to 32 ms behind), so a frame or two may join differently.
+        for (a, b) in p.probabilities.iter().zip(&expected) {
+            assert!((a - b).abs() < 2e-3, "at {} s: {a} vs {b}", p.t);
+        }
+        // The window read on itself alone, as a lone file: another reading.
+        let alone = model.windows(window, &[0]).unwrap()[0];
+        let gap = p
+            .probabilities
+            .iter()
+            .zip(&alone)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        unlike_alone += usize::from(voice.baseline().frames() > 0 && gap > 1e-2);
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} full windows compared");
+    assert!(unlike_alone > 0, "every window read as if alone");
 }
 
 #[test]

@@ -369,17 +369,7 @@ fn evaluate_reads_a_per_voice_model_on_each_speakers_baseline_or_with_lone_files
     }
     std::fs::write(corpus.join("metadata.csv"), csv).unwrap();
     // The shipped weights, read per voice.
-    let model_dir = tmp.path().join("per-voice");
-    std::fs::create_dir_all(&model_dir).unwrap();
-    let weights = common::shipped_weights();
-    std::fs::copy(
-        ModelCard::weights_path(&weights),
-        ModelCard::weights_path(&model_dir),
-    )
-    .unwrap();
-    let mut card = ModelCard::load(&weights).unwrap();
-    card.normalisation.per_voice = true;
-    card.save(&model_dir).unwrap();
+    let model_dir = common::shipped_copy(&tmp.path().join("per-voice"), true);
     let model = Classifier::load(&model_dir).unwrap();
 
     // What evaluate should find, computed here from the library's parts.

@@ -16,6 +16,7 @@ use emovox::labels::Emotion;
 use emovox::model::input::{
     signal_frames, speech_window, to_f16, window_starts, INPUT_DIM, WINDOW_FRAMES,
 };
+use emovox::predict::file_voice;
 use emovox::vad::noise::Noise;
 use emovox::vad::{frame_flags, SpeechGate};
 
@@ -116,7 +117,11 @@ fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
                 speech[start..end].iter().copied(),
                 &mut looped,
             );
-            let expected = model.windows(window, &[0]).unwrap()[0];
+            // A per-voice model reads every window on the whole file's voice.
+            let voice = model
+                .reads_per_voice()
+                .then(|| file_voice(&frames, &speech));
+            let expected = model.windows_of(voice.as_ref(), window, &[0]).unwrap()[0];
             for (a, b) in probabilities(&w["probabilities"]).iter().zip(expected) {
                 assert!(
                     (a - f64::from(b)).abs() <= 0.6e-4,
@@ -154,6 +159,54 @@ fn a_folder_gives_one_json_line_per_file_agreeing_with_the_model() {
             .all(|line| line.get("timeline").is_none()),
         "timeline only when asked"
     );
+}
+
+#[test]
+fn a_per_voice_model_reads_every_window_of_a_file_on_the_files_voice() {
+    let tmp = tmp_dir();
+    let model_dir = common::shipped_copy(&tmp.path().join("per-voice"), true);
+    let stem = REFERENCE_STEMS[2];
+    let o = emovox(&[
+        "--json",
+        "--timeline",
+        "--weights",
+        model_dir.to_str().unwrap(),
+        wav(stem).to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = &json_lines(&o)[0];
+    let model = emovox::model::Classifier::load(&model_dir).unwrap();
+    let signal = decode_file(&wav(stem)).unwrap().samples;
+    let frames = to_f16(&signal_frames(&mut StreamingExtractor::new(), &signal));
+    let n = frames.len() / INPUT_DIM;
+    let speech = frame_flags(&mut SpeechGate::default(), &signal, n);
+    let voice = file_voice(&frames, &speech);
+    assert!(voice.frames() > 0, "the gate heard speech");
+    let mut looped = Vec::new();
+    let mut unlike_alone = 0;
+    let timeline = line["timeline"].as_array().unwrap();
+    for (w, &start) in timeline.iter().zip(&window_starts(n)) {
+        let end = (start + WINDOW_FRAMES).min(n);
+        let window = speech_window(
+            &frames[start * INPUT_DIM..end * INPUT_DIM],
+            speech[start..end].iter().copied(),
+            &mut looped,
+        );
+        let expected = model.windows_of(Some(&voice), window, &[0]).unwrap()[0];
+        let printed = probabilities(&w["probabilities"]);
+        for (a, b) in printed.iter().zip(expected) {
+            assert!((a - f64::from(b)).abs() <= 0.6e-4, "{w} vs {expected:?}");
+        }
+        // Read on the window alone, the answer would be another.
+        let alone = model.windows(window, &[0]).unwrap()[0];
+        unlike_alone += usize::from(
+            printed
+                .iter()
+                .zip(alone)
+                .any(|(a, b)| (a - f64::from(b)).abs() > 1e-3),
+        );
+    }
+    assert!(unlike_alone > 0, "every window read as if alone");
 }
 
 #[test]

@@ -480,21 +480,6 @@ fn a_holdout_that_leaves_nothing_to_train_on_says_so() {
     assert!(!out.exists());
 }
 
-/// The shipped model's weights and card in `dir`, the card marked per voice (the weights
-/// do not matter here: what is tested is how frames are prepared for it).
-fn per_voice_copy(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let weights = common::shipped_weights();
-    std::fs::copy(
-        ModelCard::weights_path(&weights),
-        ModelCard::weights_path(dir),
-    )
-    .unwrap();
-    let mut card = ModelCard::load(&weights).unwrap();
-    card.normalisation.per_voice = true;
-    card.save(dir).unwrap();
-}
-
 /// The exemplars stored beside the model in `dir`, each one's frames.
 fn stored_exemplars(dir: &Path) -> Vec<Vec<f32>> {
     let weights = std::fs::read(ModelCard::weights_path(dir)).unwrap();
@@ -515,13 +500,8 @@ fn a_per_voice_models_exemplars_are_centred_on_their_voices_and_it_tunes_per_voi
     let data = tmp.path().join("ravdess");
     ravdess_fixtures(&data);
     // The same clips drawn for a plain model and for a per-voice one.
-    let plain = tmp.path().join("plain");
-    std::fs::create_dir_all(&plain).unwrap();
-    for f in ["emovox.json", "emovox.safetensors"] {
-        std::fs::copy(common::shipped_weights().join(f), plain.join(f)).unwrap();
-    }
-    let per_voice = tmp.path().join("per-voice");
-    per_voice_copy(&per_voice);
+    let plain = common::shipped_copy(&tmp.path().join("plain"), false);
+    let per_voice = common::shipped_copy(&tmp.path().join("per-voice"), true);
     assert_eq!(
         exemplars_drawn(&plain, &data),
         exemplars_drawn(&per_voice, &data)

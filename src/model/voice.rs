@@ -160,7 +160,8 @@ impl RunningVoice {
         }
     }
 
-    fn close_stretch(&mut self) {
+    /// Ends the stretch still open (the end of a file).
+    pub fn close_stretch(&mut self) {
         if self.stretch.len() >= MIN_STRETCH_FRAMES * INPUT_DIM {
             self.baseline.add_stretch(&self.stretch);
         }

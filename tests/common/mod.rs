@@ -33,6 +33,25 @@ pub fn shipped() -> Classifier {
         .unwrap_or_else(|e| panic!("loading the shipped model: {e:#}"))
 }
 
+/// The shipped model's weights and card copied into `dir`, the card saying whether the
+/// model reads per voice (the weights are the same either way: what such tests check is
+/// how frames are read, and a per-voice model's reading of a plain one's weights is still
+/// a reading).
+pub fn shipped_copy(dir: &Path, per_voice: bool) -> PathBuf {
+    use emovox::model::ModelCard;
+    std::fs::create_dir_all(dir).unwrap();
+    let weights = shipped_weights();
+    std::fs::copy(
+        ModelCard::weights_path(&weights),
+        ModelCard::weights_path(dir),
+    )
+    .unwrap();
+    let mut card = ModelCard::load(&weights).unwrap();
+    card.normalisation.per_voice = per_voice;
+    card.save(dir).unwrap();
+    dir.to_path_buf()
+}
+
 pub fn wav(stem: &str) -> PathBuf {
     fixtures().join("wav").join(format!("{stem}.wav"))
 }
