@@ -657,7 +657,8 @@ fn train_in_rooms_records_the_recipe_and_both_scores() {
 }
 
 /// `evaluate --speakers` scores only those voices; `--in-rooms SEED` degrades every clip
-/// the same way on every run and says so.
+/// the same way on every run and says so, in a room per clip or (`--room-per-speaker`)
+/// per speaker.
 #[test]
 fn evaluate_picks_speakers_and_plays_clips_in_seeded_rooms() {
     let (_tmp, root) = tmp("evaluate-rooms");
@@ -691,5 +692,28 @@ fn evaluate_picks_speakers_and_plays_clips_in_seeded_rooms() {
         .args(["--in-rooms", "7"]);
     let out = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("in synthetic rooms (seed 7)"), "{err}");
+    assert!(
+        err.contains("in synthetic rooms (seed 7, one per clip)"),
+        "{err}"
+    );
+
+    // One room per speaker: also the same on every run, and said.
+    let (c, _) = run(&["--in-rooms", "7", "--room-per-speaker"]);
+    let (d, _) = run(&["--in-rooms", "7", "--room-per-speaker"]);
+    assert_eq!(c, d);
+    assert_eq!(c["n"], 4);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emovox"));
+    cmd.args(["evaluate", "--data"])
+        .arg(&rav)
+        .args(["--in-rooms", "7", "--room-per-speaker"]);
+    let err = String::from_utf8_lossy(&cmd.output().unwrap().stderr).into_owned();
+    assert!(err.contains("one per speaker"), "{err}");
+    // Without rooms there is no room to share.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emovox"));
+    cmd.args(["evaluate", "--data"])
+        .arg(&rav)
+        .arg("--room-per-speaker");
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--in-rooms"));
 }

@@ -1,6 +1,7 @@
 //! `emovox evaluate --data DIR... | --sessions DIR... [--weights DIR] [--average-with DIR...]
 //! [--json]`: scores per corpus (each folder given) and over all clips.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -54,6 +55,11 @@ pub struct Args {
     /// room per clip drawn from this seed: the same degraded set on every run.
     #[arg(long, value_name = "SEED")]
     in_rooms: Option<u64>,
+    /// With --in-rooms: one room per speaker (corpus and speaker), each of their clips
+    /// with its own stretch of that room's noise, as a person's session in one room
+    /// sounds; a per-voice model's baseline then hears the room too.
+    #[arg(long, requires = "in_rooms")]
+    room_per_speaker: bool,
     /// A per-voice model (`train --centre-voice`) reads each clip on its own baseline, as
     /// it reads a lone file, instead of on its speaker's (all their clips; a session's
     /// regions, all of that session's).
@@ -87,6 +93,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let babble: Vec<&[f32]> = babble.iter().map(Vec::as_slice).collect();
     let clips: Vec<(usize, &Clip)> = scanned.clips.iter().enumerate().collect();
+    // Each speaker's room, by the order speakers first appear.
+    let mut room_of: HashMap<String, u64> = HashMap::new();
+    for clip in &scanned.clips {
+        let next = room_of.len() as u64;
+        room_of
+            .entry(voice_name(&clip.corpus, &clip.speaker))
+            .or_insert(next);
+    }
     // Every clip's frames first: a per-voice model reads each on a baseline of all its
     // speaker's clips.
     let framed: Vec<anyhow::Result<Vec<f16>>> = clip_pool(None)?.install(|| {
@@ -94,8 +108,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .par_iter()
             .map_init(StreamingExtractor::new, |extractor, &(i, clip)| {
                 let mut signal = decode_file(&clip.path)?.samples;
-                if let Some(seed) = args.in_rooms {
-                    signal = recipe.degrade_seeded(&signal, &babble, seed, i as u64);
+                match (
+                    args.in_rooms,
+                    room_of.get(&voice_name(&clip.corpus, &clip.speaker)),
+                ) {
+                    (Some(seed), Some(&room)) if args.room_per_speaker => {
+                        signal =
+                            recipe.degrade_in_shared_room(&signal, &babble, seed, room, i as u64);
+                    }
+                    (Some(seed), _) => {
+                        signal = recipe.degrade_seeded(&signal, &babble, seed, i as u64);
+                    }
+                    (None, _) => {}
                 }
                 Ok(to_f16(&signal_frames(extractor, &signal)))
             })
@@ -136,7 +160,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let board = Scoreboard::from_outcomes(&outcomes);
     let rooms = args.in_rooms.map_or_else(String::new, |seed| {
-        format!(", in synthetic rooms (seed {seed})")
+        let each = if args.room_per_speaker {
+            "speaker"
+        } else {
+            "clip"
+        };
+        format!(", in synthetic rooms (seed {seed}, one per {each})")
     });
     let baselines = match &voices {
         Some(_) => ", each clip read on its speaker's baseline (all their clips)",

@@ -586,6 +586,28 @@ impl RoomRecipe {
         let mut rng = Rng::new(clip_seed(seed, clip_index));
         self.degrade(signal, babble_pool, &mut rng)
     }
+
+    /// `signal` in the room drawn for `room_index` from `seed` (every clip given the same
+    /// index hears the same room, microphone and kind of noise, as one speaker's session
+    /// does), with its own stretch of that noise from `clip_index`.
+    pub fn degrade_in_shared_room(
+        &self,
+        signal: &[f32],
+        babble_pool: &[&[f32]],
+        seed: u64,
+        room_index: u64,
+        clip_index: u64,
+    ) -> Vec<f32> {
+        let room = self.draw(
+            babble_pool.len(),
+            &mut Rng::new(clip_seed(seed, room_index)),
+        );
+        room.apply(
+            signal,
+            babble_pool,
+            &mut Rng::new(clip_seed(seed ^ 0x5eed, clip_index)),
+        )
+    }
 }
 
 /// One generator seed per (run seed, clip): consecutive clips get unrelated streams.
@@ -695,6 +717,19 @@ impl fmt::Display for Room {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_shared_room_is_the_same_room_with_each_clips_own_noise() {
+        let recipe = RoomRecipe::default();
+        let signal: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
+        let pool: Vec<&[f32]> = vec![&signal];
+        let heard =
+            |room: u64, clip: u64| recipe.degrade_in_shared_room(&signal, &pool, 3, room, clip);
+        assert_eq!(heard(1, 5), heard(1, 5), "seeded");
+        assert_ne!(heard(1, 5), heard(1, 6), "each clip its own noise");
+        assert_ne!(heard(1, 5), heard(2, 5), "another speaker another room");
+    }
+
     use super::*;
 
     fn sine(freq: f64, seconds: f64, amplitude: f64) -> Vec<f32> {
