@@ -59,15 +59,15 @@ impl WindowPrediction {
     }
 }
 
-/// The voice of a whole file, for a per-voice model: its speech in stretches, as the
-/// live view hears it (a file is taken to be one voice); a file in which the gate hears
+/// The voice of a whole file, for a per-voice model: its 3 s blocks with speech, as the
+/// live view hears them (a file is taken to be one voice); a file in which the gate hears
 /// no speech, all of it.
 pub fn file_voice(frames: &[half::f16], speech: &[bool]) -> VoiceBaseline {
     let mut voice = RunningVoice::default();
     for (frame, &s) in frames.chunks_exact(INPUT_DIM).zip(speech) {
         voice.push(frame, s);
     }
-    voice.close_stretch();
+    voice.close_block();
     match voice.baseline().frames() {
         0 => VoiceBaseline::of_stretch(frames),
         _ => voice.baseline().clone(),

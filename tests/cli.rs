@@ -373,6 +373,24 @@ fn train_refuses_voice_draws_without_centre_voice_and_both_when_tuning() {
     let said = stderr(&alone);
     assert!(said.contains("--centre-voice"), "{said}");
     assert!(!std::path::Path::new(out).exists());
+    // Draws are drawn per augmented window: without augmentation there would be none,
+    // while the card said there were.
+    let plain = emovox(&[
+        "train",
+        "--data",
+        "/nonexistent-data",
+        "--centre-voice",
+        "--voice-draws",
+        "--no-augment",
+        "--out",
+        out,
+    ]);
+    assert!(!plain.status.success());
+    let said = stderr(&plain);
+    assert!(
+        said.contains("--voice-draws") && said.contains("cannot be used with"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -534,6 +534,19 @@ fn a_per_voice_models_exemplars_are_centred_on_their_voices_and_it_tunes_per_voi
     // Tuned on a session, it rehearses its exemplars and stays per voice.
     let session = tmp.path().join("session");
     common::tiny_session(&session, 2);
+    // Exemplars stored as computed (the plain model's: the same weights) beside a
+    // per-voice model are refused for rehearsal, and left behind without it.
+    let mixed = common::shipped_copy(&tmp.path().join("mixed"), true);
+    for f in [exemplars::EXEMPLARS_CARD, exemplars::EXEMPLARS_FILE] {
+        std::fs::copy(plain.join(f), mixed.join(f)).unwrap();
+    }
+    let never = tmp.path().join("never");
+    let (ok, log) = quick_tune(&mixed, &session, &never, &[]);
+    assert!(!ok && log.contains("make them again"), "{log}");
+    assert!(!never.exists());
+    let (ok, log) = quick_tune(&mixed, &session, &never, &["--rehearse", "0"]);
+    assert!(ok && log.contains("as computed"), "{log}");
+    assert!(!never.join(exemplars::EXEMPLARS_CARD).exists());
     let tuned = tmp.path().join("tuned");
     let (ok, log) = quick_tune(&per_voice, &session, &tuned, &[]);
     assert!(ok, "{log}");

@@ -101,9 +101,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .entry(voice_name(&clip.corpus, &clip.speaker))
             .or_insert(next);
     }
-    // Every clip's frames first: a per-voice model reads each on a baseline of all its
-    // speaker's clips.
-    let framed: Vec<anyhow::Result<Vec<f16>>> = clip_pool(None)?.install(|| {
+    // A per-voice model reads each clip on a baseline of all its speaker's clips: their
+    // frames are kept until every clip is heard. Any other reading needs each clip alone.
+    let by_speaker = model.reads_per_voice() && !args.lone_files;
+    let outcome = |clip: &Clip, probs: &Probabilities| Outcome {
+        corpus: clip.corpus.clone(),
+        truth: clip.emotion.index(),
+        predicted: argmax(probs),
+    };
+    let heard: Vec<anyhow::Result<Heard>> = clip_pool(None)?.install(|| {
         clips
             .par_iter()
             .map_init(StreamingExtractor::new, |extractor, &(i, clip)| {
@@ -121,33 +127,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     }
                     (None, _) => {}
                 }
-                Ok(to_f16(&signal_frames(extractor, &signal)))
+                let frames = to_f16(&signal_frames(extractor, &signal));
+                Ok(if by_speaker {
+                    Heard::Frames(frames)
+                } else {
+                    Heard::Read(outcome(clip, &model.classify_frames_of(None, &frames)?))
+                })
             })
             .collect()
     });
-    let voices = (model.reads_per_voice() && !args.lone_files).then(|| {
-        let mut voices = VoiceBaselines::default();
-        for (frames, (_, clip)) in framed.iter().zip(&clips) {
-            if let Ok(frames) = frames {
-                voices.add_stretch(&voice_name(&clip.corpus, &clip.speaker), frames);
-            }
+    let mut voices = VoiceBaselines::default();
+    for (h, (_, clip)) in heard.iter().zip(&clips) {
+        if let Ok(Heard::Frames(frames)) = h {
+            voices.add_stretch(&voice_name(&clip.corpus, &clip.speaker), frames);
         }
-        voices
-    });
+    }
     let results: Vec<anyhow::Result<Outcome>> = clip_pool(None)?.install(|| {
-        framed
+        heard
             .into_par_iter()
             .zip(clips.par_iter())
-            .map(|(frames, (_, clip))| {
-                let voice = voices
-                    .as_ref()
-                    .and_then(|v| v.get(&voice_name(&clip.corpus, &clip.speaker)));
-                let probs = model.classify_frames_of(voice, &frames?)?;
-                Ok(Outcome {
-                    corpus: clip.corpus.clone(),
-                    truth: clip.emotion.index(),
-                    predicted: argmax(&probs),
-                })
+            .map(|(h, (_, clip))| match h? {
+                Heard::Read(o) => Ok(o),
+                Heard::Frames(frames) => {
+                    let voice = voices.get(&voice_name(&clip.corpus, &clip.speaker));
+                    Ok(outcome(clip, &model.classify_frames_of(voice, &frames)?))
+                }
             })
             .collect()
     });
@@ -167,10 +171,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         format!(", in synthetic rooms (seed {seed}, one per {each})")
     });
-    let baselines = match &voices {
-        Some(_) => ", each clip read on its speaker's baseline (all their clips)",
-        None if model.reads_per_voice() => ", each clip read on its own baseline (--lone-files)",
-        None => "",
+    let baselines = match (model.reads_per_voice(), by_speaker) {
+        (true, true) => ", each clip read on its speaker's baseline (all their clips)",
+        (true, false) => ", each clip read on its own baseline (--lone-files)",
+        _ => "",
     };
     print(
         &args,
@@ -186,6 +190,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A clip heard: its frames, kept for its speaker's baseline, or already read.
+enum Heard {
+    Frames(Vec<f16>),
+    Read(Outcome),
 }
 
 /// The model scored: one, or several whose probabilities are averaged (never empty).

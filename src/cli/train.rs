@@ -146,7 +146,7 @@ pub struct Args {
     centre_voice: bool,
     /// With --centre-voice: each training window also reads baselines of fewer of its
     /// voice's clips (one up to all), so a lone file, its own baseline, reads well too.
-    #[arg(long, requires = "centre_voice")]
+    #[arg(long, requires = "centre_voice", conflicts_with = "no_augment")]
     voice_draws: bool,
     /// Mask each training window's inputs as SpecAugment does, some stretches of frames
     /// and some bands of the 65 inputs set to the training mean (before any centring per

@@ -362,7 +362,7 @@ impl FrameState {
         let flags: [bool; WINDOW_FRAMES] = std::array::from_fn(|k| self.frame_speech(first + k));
         let per_voice = self.classifier.reads_per_voice();
         if per_voice {
-            // The hop's new frames join the voice's baseline (their speech flags are the
+            // The hop's new frames go to the voice's baseline (their speech flags are the
             // gate's latest reading, as the window's are).
             let from = n.saturating_sub(self.config.hop_frames);
             let frames = self.window[from * INPUT_DIM..n * INPUT_DIM].chunks_exact(INPUT_DIM);

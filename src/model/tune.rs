@@ -342,6 +342,34 @@ pub fn tune(
         ModelSource::Shipped => exemplars::load_shipped().map(Some),
         ModelSource::Folder(dir) => exemplars::load(dir, &start_id),
     };
+    // Exemplars read otherwise than the model reads (centred per voice or not) would
+    // teach it frames it never meets.
+    let loaded = loaded.and_then(|found| match found {
+        Some((ex, _)) if ex.per_voice != start_card.normalisation.per_voice => {
+            Err(ExemplarError::Invalid {
+                path: match &request.start {
+                    ModelSource::Folder(dir) => dir.join(exemplars::EXEMPLARS_CARD),
+                    ModelSource::Shipped => PathBuf::from("<built-in model>"),
+                },
+                reason: format!(
+                    "the exemplars are stored {} but {} reads {}; make them again with `{}`",
+                    if ex.per_voice {
+                        "centred per voice"
+                    } else {
+                        "as computed"
+                    },
+                    request.start,
+                    if start_card.normalisation.per_voice {
+                        "every voice on its baseline"
+                    } else {
+                        "frames as computed"
+                    },
+                    ex.command
+                ),
+            })
+        }
+        other => Ok(other),
+    });
     let exemplars = match loaded {
         Ok(found) => found,
         Err(e) if recipe.rehearse == 0.0 => {

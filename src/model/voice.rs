@@ -1,13 +1,15 @@
 //! A voice's baseline: the mean of the model's 65 inputs over that voice's speech. A model
-//! trained centred per voice (the card's `voice_centring`) reads every frame minus its
+//! trained centred per voice (the card's `normalisation.per_voice`) reads every frame minus its
 //! voice's baseline, so it hears how a clip departs from the voice's usual self rather than
 //! the voice, its microphone or its room: the lever that moved English voices it never
 //! heard most (README, "Inputs centred per speaker"). Cross-corpus emotion work normalises
 //! per speaker the same way (Schuller et al., 2010).
 //!
 //! Which frames count is the same everywhere: the louder half (by MFCC 0, the frame's
-//! level) of each stretch of speech (a clip offline, an utterance live), so the share of
-//! pauses, which differs between corpora and between people, does not move the baseline.
+//! level) of each stretch of about 3 s that holds speech: a corpus clip in training and
+//! `evaluate`; in a stream or a long file ([`RunningVoice`]) each 3 s block in which the
+//! voice gate heard speech, pauses and all, as a clip has them. The louder half leaves out
+//! most of the pauses, whose share differs between corpora and between people.
 
 use std::collections::HashMap;
 
@@ -124,24 +126,26 @@ impl VoiceBaselines {
     }
 }
 
-/// Speech shorter than this (0.5 s) is not a stretch: a cough or a click the gate let
-/// through says little about a voice.
-pub const MIN_STRETCH_FRAMES: usize = 50;
+/// A block in which the voice gate heard less speech than this (0.5 s) does not count: a
+/// cough or a click the gate let through says little about a voice.
+pub const MIN_SPEECH_FRAMES: usize = 50;
 
-/// A voice's baseline built while it talks (the live view): speech frames gather into a
-/// stretch, which joins the baseline when the voice gate closes or the stretch reaches a
-/// window (3 s, about one corpus clip), so live speech counts as clips do offline.
+/// A voice's baseline built as it is heard (the live view, a long file): frames gather
+/// into blocks of a window (3 s, about one corpus clip), and a block in which the voice
+/// gate heard speech joins the baseline whole, its pauses included, as a clip does.
 #[derive(Clone, Debug)]
 pub struct RunningVoice {
     baseline: VoiceBaseline,
-    stretch: Vec<f16>,
+    block: Vec<f16>,
+    speech_frames: usize,
 }
 
 impl Default for RunningVoice {
     fn default() -> Self {
         Self {
             baseline: VoiceBaseline::default(),
-            stretch: Vec::with_capacity(WINDOW_FRAMES * INPUT_DIM),
+            block: Vec::with_capacity(WINDOW_FRAMES * INPUT_DIM),
+            speech_frames: 0,
         }
     }
 }
@@ -150,25 +154,23 @@ impl RunningVoice {
     /// One frame of model input (`INPUT_DIM` values) and whether the voice gate heard
     /// speech in it.
     pub fn push(&mut self, frame: &[f16], speech: bool) {
-        if speech {
-            self.stretch.extend_from_slice(frame);
-            if self.stretch.len() >= WINDOW_FRAMES * INPUT_DIM {
-                self.close_stretch();
-            }
-        } else if !self.stretch.is_empty() {
-            self.close_stretch();
+        self.block.extend_from_slice(frame);
+        self.speech_frames += usize::from(speech);
+        if self.block.len() >= WINDOW_FRAMES * INPUT_DIM {
+            self.close_block();
         }
     }
 
-    /// Ends the stretch still open (the end of a file).
-    pub fn close_stretch(&mut self) {
-        if self.stretch.len() >= MIN_STRETCH_FRAMES * INPUT_DIM {
-            self.baseline.add_stretch(&self.stretch);
+    /// Ends the block still open (the end of a file): it joins if it holds enough speech.
+    pub fn close_block(&mut self) {
+        if self.speech_frames >= MIN_SPEECH_FRAMES {
+            self.baseline.add_stretch(&self.block);
         }
-        self.stretch.clear();
+        self.block.clear();
+        self.speech_frames = 0;
     }
 
-    /// The stretches heard so far (not the one still open).
+    /// The blocks heard so far (not the one still open).
     pub fn baseline(&self) -> &VoiceBaseline {
         &self.baseline
     }
@@ -238,28 +240,29 @@ mod tests {
     }
 
     #[test]
-    fn a_running_voice_counts_speech_in_stretches_of_a_window_at_most() {
-        // 7 s of speech (levels rising, so each stretch's louder half is its later
-        // half), a pause, a 0.3 s blip, a pause.
-        let speech: Vec<Vec<f16>> = (0..700).map(|i| frame(i as f32, i as f32)).collect();
+    fn a_running_voice_counts_the_blocks_with_speech_whole() {
+        // 7 s (levels rising, so each block's louder half is its later half): speech
+        // through the first 3 s block, 0.4 s of it in the second, 1 s in the third.
+        let frames: Vec<Vec<f16>> = (0..700).map(|i| frame(i as f32, i as f32)).collect();
+        let speech = |i: usize| i < 300 || (300..340).contains(&i) || (600..700).contains(&i);
         let mut live = RunningVoice::default();
-        for f in &speech {
-            live.push(f, true);
+        for (i, f) in frames.iter().enumerate() {
+            live.push(f, speech(i));
         }
-        // Two full windows joined; the last second is still open.
-        let mut expected = VoiceBaseline::of_stretch(&speech[..300].concat());
-        expected.merge(&VoiceBaseline::of_stretch(&speech[300..600].concat()));
+        // The first block joined whole; the second had too little speech; the third is
+        // still open.
+        let expected = VoiceBaseline::of_stretch(&frames[..300].concat());
         assert_eq!(live.baseline(), &expected);
-        live.push(&frame(-500.0, 0.0), false);
-        expected.merge(&VoiceBaseline::of_stretch(&speech[600..].concat()));
-        assert_eq!(live.baseline(), &expected);
-        for _ in 0..30 {
-            live.push(&frame(900.0, 900.0), true);
+        live.close_block();
+        let mut both = expected.clone();
+        both.merge(&VoiceBaseline::of_stretch(&frames[600..].concat()));
+        assert_eq!(live.baseline(), &both);
+        assert_eq!(live.baseline().frames(), 150 + 50);
+        // A block of silence adds nothing.
+        for _ in 0..300 {
+            live.push(&frame(-500.0, 0.0), false);
         }
-        live.push(&frame(-500.0, 0.0), false);
-        // The blip and the quiet frames: not counted.
-        assert_eq!(live.baseline(), &expected);
-        assert_eq!(live.baseline().frames(), 150 + 150 + 50);
+        assert_eq!(live.baseline(), &both);
     }
 
     #[test]

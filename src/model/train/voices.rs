@@ -67,8 +67,9 @@ pub fn centre_on_voices(clips: &mut [PreparedClip], draws: Option<u64>) {
 
 /// [`DRAWS`] shifts `m − b` from the voice's baseline `m` to baselines `b` of the clip
 /// (`own`) and k − 1 of the voice's other clips, a run of the shuffled order (`prefix`
-/// holds its cumulative baselines): k = 1 an [`ALONE`] share of the time, otherwise
-/// log-uniform up to all, so most draws are thin and a few as good as the whole voice.
+/// holds its cumulative baselines): k = 1 an [`ALONE`] share of the time (and sometimes
+/// otherwise), else log-uniform below all of them, so most draws are thin and a few
+/// nearly as good as the whole voice, which validation and `evaluate` use.
 fn draw_shifts(
     own: &VoiceBaseline,
     prefix: &[VoiceBaseline],
