@@ -32,6 +32,9 @@ enum Command {
     Evaluate(cli::evaluate::Args),
     /// Store a few clips' features per class beside a model, for fine-tuning to rehearse.
     Exemplars(cli::exemplars::Args),
+    /// Blend trained models into one that averages all their networks (each reading
+    /// frames its own way, per voice or not).
+    Blend(cli::blend::Args),
     /// The emotion of audio files (folders are searched recursively).
     Predict(cli::predict::Args),
     /// Serve the model over HTTP (POST /predict, GET /health, GET /model).
@@ -52,7 +55,9 @@ fn main() -> ExitCode {
         }
         // Training batches many windows: candle's own threads earn their keep there.
         Some(Command::Train(_)) => {}
-        Some(Command::Predict(_) | Command::Evaluate(_) | Command::Serve(_)) => {
+        Some(
+            Command::Predict(_) | Command::Evaluate(_) | Command::Serve(_) | Command::Blend(_),
+        ) => {
             one_clip_per_thread();
             keep_freed_memory();
         }
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => cli::train::run(*args),
         Some(Command::Evaluate(args)) => cli::evaluate::run(args),
         Some(Command::Exemplars(args)) => cli::exemplars::run(args),
+        Some(Command::Blend(args)) => cli::blend::run(args),
         Some(Command::Predict(args)) => cli::predict::run(args),
         Some(Command::Serve(args)) => cli::serve::run(args),
         Some(Command::Listen(args)) => cli::listen::run(args),

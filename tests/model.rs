@@ -84,6 +84,7 @@ fn tiny_card(normalisation: Normalisation, cfg: &TrainConfig) -> ModelCard {
             ..Training::default()
         },
         validation: None,
+        blend: Vec::new(),
     }
 }
 
@@ -350,24 +351,8 @@ fn evaluate_prints_one_json_line_with_the_documented_keys() {
 
 #[test]
 fn evaluate_reads_a_per_voice_model_on_each_speakers_baseline_or_with_lone_files_each_clips() {
-    // Five clips as one corpus with a metadata.csv: the first three one speaker's, the
-    // last two another's.
     let tmp = tempfile::tempdir().unwrap();
-    let corpus = tmp.path().join("voices");
-    std::fs::create_dir_all(&corpus).unwrap();
-    let mut csv = String::from("file_name,label,speaker\n");
-    let mut clips = Vec::new();
-    for (i, stem) in common::REFERENCE_STEMS.iter().enumerate() {
-        let speaker = if i < 3 { "a" } else { "b" };
-        // The 48 kHz copy's name has a suffix: the label is in the first seven fields.
-        let label = parse_path(Path::new(&format!("{}.wav", &stem[..20])))
-            .unwrap()
-            .emotion;
-        std::fs::copy(common::wav(stem), corpus.join(format!("{stem}.wav"))).unwrap();
-        csv.push_str(&format!("{stem}.wav,{},{speaker}\n", label.name()));
-        clips.push((stem, speaker, label));
-    }
-    std::fs::write(corpus.join("metadata.csv"), csv).unwrap();
+    let (corpus, clips) = two_voice_corpus(tmp.path());
     // The shipped weights, read per voice.
     let model_dir = common::shipped_copy(&tmp.path().join("per-voice"), true);
     let model = Classifier::load(&model_dir).unwrap();
@@ -900,4 +885,156 @@ fn long_file_in_groups(card: ModelCard) {
             assert!((a - b).abs() < 1e-5, "start {s}: {alone:?} vs {got:?}");
         }
     }
+}
+
+/// Five fixture clips as one corpus `voices` with a metadata.csv: the first three speaker
+/// `a`'s, the last two `b`'s. Returns the folder and each clip's stem, speaker and label.
+fn two_voice_corpus(dir: &Path) -> (PathBuf, Vec<(&'static str, &'static str, Emotion)>) {
+    let corpus = dir.join("voices");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let mut csv = String::from("file_name,label,speaker\n");
+    let mut clips = Vec::new();
+    for (i, stem) in common::REFERENCE_STEMS.iter().enumerate() {
+        let speaker = if i < 3 { "a" } else { "b" };
+        // The 48 kHz copy's name has a suffix: the label is in the first seven fields.
+        let label = parse_path(Path::new(&format!("{}.wav", &stem[..20])))
+            .unwrap()
+            .emotion;
+        std::fs::copy(common::wav(stem), corpus.join(format!("{stem}.wav"))).unwrap();
+        csv.push_str(&format!("{stem}.wav,{},{speaker}\n", label.name()));
+        clips.push((*stem, speaker, label));
+    }
+    std::fs::write(corpus.join("metadata.csv"), csv).unwrap();
+    (corpus, clips)
+}
+
+#[test]
+fn a_blend_reads_each_part_its_own_way_and_averages_every_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, _) = two_voice_corpus(tmp.path());
+    // The shipped weights read as they are, and read per voice: two readings that differ.
+    let plain = common::shipped_copy(&tmp.path().join("plain"), false);
+    let per_voice = common::shipped_copy(&tmp.path().join("per-voice"), true);
+    // The first model was validated on speaker a (clean and in rooms), which the other
+    // never trained on.
+    let mut card = ModelCard::load(&plain).unwrap();
+    let v = card.validation.as_mut().unwrap();
+    v.speakers = vec!["voices:a".into()];
+    v.actors.clear();
+    v.corpora.clear();
+    card.save(&plain).unwrap();
+    let blend = |models: &[&Path], out: &Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_emovox"))
+            .arg("blend")
+            .args(models)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = tmp.path().join("blend");
+    let o = blend(
+        &[&plain, &per_voice],
+        &out,
+        &["--data", corpus.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let card = ModelCard::load(&out).unwrap();
+    assert_eq!((card.members, card.networks()), (2, 4));
+    assert!(!card.normalisation.per_voice && card.blend[0].normalisation.per_voice);
+    assert_eq!(card.name, "emovox-ravdess-cbl-blend");
+    let all = tensors(&out);
+    assert_eq!(all.len(), 4 * tensors(&plain).len() / 2);
+    assert!(all.keys().any(|k| k.starts_with("member3.")));
+
+    // Each clip: the mean of the two readings, window by window.
+    let (a, b) = (
+        Classifier::load(&plain).unwrap(),
+        Classifier::load(&per_voice).unwrap(),
+    );
+    let model = Classifier::load(&out).unwrap();
+    assert!(model.reads_per_voice());
+    let mut voice = VoiceBaseline::default();
+    let mut readings_differ = false;
+    for stem in common::REFERENCE_STEMS {
+        let signal = emovox::audio::decode_file(&common::wav(stem))
+            .unwrap()
+            .samples;
+        let frames = to_f16(&signal_frames(&mut StreamingExtractor::new(), &signal));
+        voice.add_stretch(&frames);
+        let starts = window_starts(frames.len() / INPUT_DIM);
+        let (pa, pb, both) = (
+            a.windows_of(Some(&voice), &frames, &starts).unwrap(),
+            b.windows_of(Some(&voice), &frames, &starts).unwrap(),
+            model.windows_of(Some(&voice), &frames, &starts).unwrap(),
+        );
+        readings_differ |= pa != pb;
+        for ((x, y), m) in pa.iter().zip(&pb).zip(&both) {
+            let expected = mean(&[*x, *y]);
+            for (e, g) in expected.iter().zip(m) {
+                assert!((e - g).abs() < 1e-5, "{stem}: {expected:?} vs {m:?}");
+            }
+        }
+    }
+    assert!(
+        readings_differ,
+        "the check would not see each part's reading"
+    );
+
+    // The card's scores are the blend's on speaker a, as `evaluate` finds them.
+    let evaluate = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+            .args(["evaluate", "--json", "--speakers", "voices:a", "--data"])
+            .arg(&corpus)
+            .arg("--weights")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let v = card.validation.as_ref().unwrap();
+    assert_eq!(v.files, 3);
+    assert_eq!(v.speakers, vec!["voices:a".to_owned()]);
+    let clean = evaluate(&[]);
+    assert!((v.macro_f1 - clean["macro_f1"].as_f64().unwrap()).abs() < 1e-9);
+    let seed = card.training.seed.to_string();
+    let rooms = evaluate(&["--in-rooms", &seed]);
+    let in_rooms = v.in_rooms.as_ref().unwrap();
+    assert_eq!(in_rooms.files, 3);
+    assert!((in_rooms.macro_f1 - rooms["macro_f1"].as_f64().unwrap()).abs() < 1e-9);
+    // The same as averaging the two models in `evaluate`.
+    let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .args(["evaluate", "--json", "--speakers", "voices:a", "--data"])
+        .arg(&corpus)
+        .arg("--weights")
+        .arg(&plain)
+        .arg("--average-with")
+        .arg(&per_voice)
+        .output()
+        .unwrap();
+    let averaged: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(averaged["confusion"], clean["confusion"]);
+
+    // Refused, in words, with nothing written: a folder that holds files; a model trained
+    // on the voices the first was validated on; too many networks.
+    let o = blend(&[&plain, &per_voice], &out, &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
+    let mut card = ModelCard::load(&per_voice).unwrap();
+    card.training.speakers.push("voices:a".into());
+    card.save(&per_voice).unwrap();
+    let refused = tmp.path().join("refused");
+    let o = blend(&[&plain, &per_voice], &refused, &[]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("was trained on voices:a"), "{stderr}");
+    let o = blend(&[&out, &out, &out], &refused, &[]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("12 networks"), "{stderr}");
+    assert!(!refused.exists());
 }

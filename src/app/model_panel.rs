@@ -42,7 +42,10 @@ pub fn card_summary(card: &ModelCard) -> String {
     } else if let Some(v) = &card.validation {
         parts.push(format!("F1 {:.3} on voices it never heard", v.macro_f1));
     }
-    if card.normalisation.per_voice {
+    if !card.blend.is_empty() {
+        parts.push(format!("a blend of {} models", card.blend.len() + 1));
+    }
+    if card.reads_per_voice() {
         // Says why its first seconds of a new voice read less surely than the rest.
         parts.push("learns each voice's baseline as it listens".into());
     }
@@ -248,5 +251,23 @@ mod tests {
         assert!(!card_summary(&card).contains("each voice"));
         card.normalisation.per_voice = true;
         assert!(card_summary(&card).contains("learns each voice's baseline"));
+    }
+
+    #[test]
+    fn a_blends_line_says_so_and_that_a_per_voice_part_learns_each_voice() {
+        let mut card = crate::model::classifier::shipped_card().unwrap();
+        card.normalisation.per_voice = false;
+        let mut part = crate::model::card::BlendPart {
+            name: "other".into(),
+            normalisation: card.normalisation.clone(),
+            net: card.net.clone(),
+            members: 1,
+            training: card.training.clone(),
+        };
+        part.normalisation.per_voice = true;
+        card.blend.push(part);
+        let line = card_summary(&card);
+        assert!(line.contains("a blend of 2 models"), "{line}");
+        assert!(line.contains("learns each voice's baseline"), "{line}");
     }
 }

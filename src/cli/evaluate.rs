@@ -86,16 +86,79 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if scanned.clips.is_empty() {
         bail!("no labelled clips found in {}", folder_list(&args.data));
     }
+    let results = read_clips(
+        &model,
+        &scanned.clips,
+        args.in_rooms.map(|seed| Rooms {
+            seed,
+            per_speaker: args.room_per_speaker,
+        }),
+        args.lone_files,
+    )?;
+    let mut outcomes = Vec::new();
+    for r in results {
+        match r {
+            Ok(o) => outcomes.push(o),
+            Err(e) => eprintln!("emovox: {e:#}"),
+        }
+    }
+    let board = Scoreboard::from_outcomes(&outcomes);
+    let rooms = args.in_rooms.map_or_else(String::new, |seed| {
+        let each = if args.room_per_speaker {
+            "speaker"
+        } else {
+            "clip"
+        };
+        format!(", in synthetic rooms (seed {seed}, one per {each})")
+    });
+    let baselines = match (model.reads_per_voice(), args.lone_files) {
+        (true, false) => ", each clip read on its speaker's baseline (all their clips)",
+        (true, true) => ", each clip read on its own baseline (--lone-files)",
+        _ => "",
+    };
+    print(
+        &args,
+        &board,
+        &format!("{}{rooms}{baselines}", model.name()),
+        started,
+    );
+    if outcomes.len() < scanned.clips.len() {
+        bail!(
+            "{} of {} files could not be read",
+            scanned.clips.len() - outcomes.len(),
+            scanned.clips.len()
+        );
+    }
+    Ok(())
+}
+
+/// Synthetic rooms the clips are played in first: one per clip drawn from `seed`, or one
+/// per speaker.
+#[derive(Clone, Copy, Debug)]
+pub struct Rooms {
+    pub seed: u64,
+    pub per_speaker: bool,
+}
+
+/// Each clip of `clips_in` read by `model` (in `rooms` when given), in order: a per-voice
+/// model reads each clip on its speaker's baseline (all their clips), or, with
+/// `lone_files`, on its own. A clip that cannot be read is its error.
+pub fn read_clips(
+    model: &Models,
+    clips_in: &[Clip],
+    rooms: Option<Rooms>,
+    lone_files: bool,
+) -> anyhow::Result<Vec<anyhow::Result<Outcome>>> {
     let recipe = RoomRecipe::default();
-    let babble = match args.in_rooms {
-        Some(_) => babble_pool(&scanned.clips)?,
+    let babble = match rooms {
+        Some(_) => babble_pool(clips_in)?,
         None => Vec::new(),
     };
     let babble: Vec<&[f32]> = babble.iter().map(Vec::as_slice).collect();
-    let clips: Vec<(usize, &Clip)> = scanned.clips.iter().enumerate().collect();
+    let clips: Vec<(usize, &Clip)> = clips_in.iter().enumerate().collect();
     // Each speaker's room, by the order speakers first appear.
     let mut room_of: HashMap<String, u64> = HashMap::new();
-    for clip in &scanned.clips {
+    for clip in clips_in {
         let next = room_of.len() as u64;
         room_of
             .entry(voice_name(&clip.corpus, &clip.speaker))
@@ -103,7 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     // A per-voice model reads each clip on a baseline of all its speaker's clips: their
     // frames are kept until every clip is heard. Any other reading needs each clip alone.
-    let by_speaker = model.reads_per_voice() && !args.lone_files;
+    let by_speaker = model.reads_per_voice() && !lone_files;
     let outcome = |clip: &Clip, probs: &Probabilities| Outcome {
         corpus: clip.corpus.clone(),
         truth: clip.emotion.index(),
@@ -114,15 +177,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .par_iter()
             .map_init(StreamingExtractor::new, |extractor, &(i, clip)| {
                 let mut signal = decode_file(&clip.path)?.samples;
-                match (
-                    args.in_rooms,
-                    room_of.get(&voice_name(&clip.corpus, &clip.speaker)),
-                ) {
-                    (Some(seed), Some(&room)) if args.room_per_speaker => {
+                match (rooms, room_of.get(&voice_name(&clip.corpus, &clip.speaker))) {
+                    (
+                        Some(Rooms {
+                            seed,
+                            per_speaker: true,
+                        }),
+                        Some(&room),
+                    ) => {
                         signal =
                             recipe.degrade_in_shared_room(&signal, &babble, seed, room, i as u64);
                     }
-                    (Some(seed), _) => {
+                    (Some(Rooms { seed, .. }), _) => {
                         signal = recipe.degrade_seeded(&signal, &babble, seed, i as u64);
                     }
                     (None, _) => {}
@@ -155,41 +221,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
             .collect()
     });
-    let mut outcomes = Vec::new();
-    for r in results {
-        match r {
-            Ok(o) => outcomes.push(o),
-            Err(e) => eprintln!("emovox: {e:#}"),
-        }
-    }
-    let board = Scoreboard::from_outcomes(&outcomes);
-    let rooms = args.in_rooms.map_or_else(String::new, |seed| {
-        let each = if args.room_per_speaker {
-            "speaker"
-        } else {
-            "clip"
-        };
-        format!(", in synthetic rooms (seed {seed}, one per {each})")
-    });
-    let baselines = match (model.reads_per_voice(), by_speaker) {
-        (true, true) => ", each clip read on its speaker's baseline (all their clips)",
-        (true, false) => ", each clip read on its own baseline (--lone-files)",
-        _ => "",
-    };
-    print(
-        &args,
-        &board,
-        &format!("{}{rooms}{baselines}", model.name()),
-        started,
-    );
-    if outcomes.len() < scanned.clips.len() {
-        bail!(
-            "{} of {} files could not be read",
-            scanned.clips.len() - outcomes.len(),
-            scanned.clips.len()
-        );
-    }
-    Ok(())
+    Ok(results)
 }
 
 /// A clip heard: its frames, kept for its speaker's baseline, or already read.
@@ -199,9 +231,14 @@ enum Heard {
 }
 
 /// The model scored: one, or several whose probabilities are averaged (never empty).
-struct Models(Vec<(ModelSource, Classifier)>);
+pub struct Models(Vec<(ModelSource, Classifier)>);
 
 impl Models {
+    /// One model, loaded already.
+    pub fn one(source: ModelSource, model: Classifier) -> Self {
+        Self(vec![(source, model)])
+    }
+
     fn open(first: ModelSource, others: &[PathBuf]) -> anyhow::Result<Self> {
         std::iter::once(first)
             .chain(others.iter().map(|name| ModelSource::parse(name)))

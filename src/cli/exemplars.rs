@@ -33,6 +33,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let card = ModelCard::load(&args.from)?;
+    anyhow::ensure!(
+        card.blend.is_empty(),
+        "{} is a blend of {} models, which has no exemplars of its own yet: make them for \
+         the models it blends",
+        args.from.display(),
+        card.blend.len() + 1
+    );
     let scanned = scan_all(&args.data)?;
     report::rejected(&scanned.rejected);
     // The weights the exemplars are made for: fine-tuning refuses them beside others.

@@ -3,6 +3,7 @@
 //! (paths, lists of files, shards).
 
 pub mod app;
+pub mod blend;
 pub mod common;
 pub mod devices;
 pub mod evaluate;

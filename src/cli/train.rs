@@ -848,6 +848,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                 }),
             per_corpus: per_corpus.clone(),
         }),
+        blend: Vec::new(),
     };
     let weights = ModelCard::weights_path(&out);
     let varmaps: Vec<_> = trained.members.iter().map(|m| &m.varmap).collect();
@@ -898,7 +899,7 @@ fn refuse_flags(flags: &[(&str, bool)], why: &str) -> anyhow::Result<()> {
 }
 
 /// Scores per held-out corpus for the card, clean and (when validated there) in rooms.
-fn corpus_validation(clean: &Scoreboard, rooms: Option<&Scoreboard>) -> Vec<CorpusValidation> {
+pub fn corpus_validation(clean: &Scoreboard, rooms: Option<&Scoreboard>) -> Vec<CorpusValidation> {
     clean
         .per_corpus
         .iter()

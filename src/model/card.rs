@@ -264,7 +264,37 @@ pub struct ModelCard {
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub members: usize,
     pub training: Training,
+    /// Scores of the whole model (a blend: of all its parts together).
     pub validation: Option<Validation>,
+    /// Further parts of a blended model (`emovox blend`): networks that read the frames
+    /// their own way (their own normalisation, per voice or not) and whose probabilities
+    /// are averaged with this card's members, every network counting once. Their weights
+    /// follow this card's members in the one weights file: part networks take the next
+    /// member numbers. Absent for one model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blend: Vec<BlendPart>,
+}
+
+/// One further part of a blended model: a trained model's networks and how they read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlendPart {
+    /// The model it was (its card's name).
+    pub name: String,
+    pub normalisation: Normalisation,
+    pub net: NetConfig,
+    pub members: usize,
+    pub training: Training,
+}
+
+/// How one group of a model's networks reads frames: the card's own members, or a
+/// blended part's.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading<'a> {
+    pub name: &'a str,
+    pub normalisation: &'a Normalisation,
+    pub net: &'a NetConfig,
+    pub members: usize,
+    pub training: &'a Training,
 }
 
 /// Most networks a model may average: each costs a window's inference again.
@@ -290,6 +320,36 @@ fn is_one(n: &usize) -> bool {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+impl Reading<'_> {
+    /// What this code cannot feed in this group of networks, if anything.
+    fn problem(&self) -> Option<String> {
+        let n = self.normalisation;
+        if n.mean.len() != INPUT_DIM || n.std.len() != INPUT_DIM {
+            return Some(format!(
+                "normalisation has {} means and {} deviations, expected {INPUT_DIM}",
+                n.mean.len(),
+                n.std.len()
+            ));
+        }
+        if self.members == 0 {
+            return Some("no member networks".into());
+        }
+        if self.net.centred_inputs > self.net.input_dim {
+            return Some(format!(
+                "{} centred inputs of {}",
+                self.net.centred_inputs, self.net.input_dim
+            ));
+        }
+        if self.net.input_dim != INPUT_DIM || self.net.classes != Emotion::COUNT {
+            return Some(format!(
+                "network input {} and classes {} do not fit",
+                self.net.input_dim, self.net.classes
+            ));
+        }
+        None
+    }
 }
 
 /// Why a model could not be loaded.
@@ -322,6 +382,36 @@ pub enum CardError {
 }
 
 impl ModelCard {
+    /// Each group of networks with its reading, in weights order: the card's members,
+    /// then each blended part's.
+    pub fn readings(&self) -> Vec<Reading<'_>> {
+        std::iter::once(Reading {
+            name: &self.name,
+            normalisation: &self.normalisation,
+            net: &self.net,
+            members: self.members,
+            training: &self.training,
+        })
+        .chain(self.blend.iter().map(|p| Reading {
+            name: &p.name,
+            normalisation: &p.normalisation,
+            net: &p.net,
+            members: p.members,
+            training: &p.training,
+        }))
+        .collect()
+    }
+
+    /// Every network of the model: its members and its blended parts'.
+    pub fn networks(&self) -> usize {
+        self.members + self.blend.iter().map(|p| p.members).sum::<usize>()
+    }
+
+    /// Whether any of the model's networks reads frames minus their voice's baseline.
+    pub fn reads_per_voice(&self) -> bool {
+        self.readings().iter().any(|r| r.normalisation.per_voice)
+    }
+
     /// The card's file next to the weights.
     pub fn json_path(dir: &Path) -> PathBuf {
         dir.join("emovox.json")
@@ -375,36 +465,27 @@ impl ModelCard {
                 what,
             })
         };
-        if self.normalisation.mean.len() != INPUT_DIM || self.normalisation.std.len() != INPUT_DIM {
-            return shape(format!(
-                "normalisation has {} means and {} deviations, expected {INPUT_DIM}",
-                self.normalisation.mean.len(),
-                self.normalisation.std.len()
-            ));
-        }
         if self.window_frames != WINDOW_FRAMES || self.hop_frames != HOP_FRAMES {
             return shape(format!(
                 "window {} / hop {} frames, but this emovox analyses {WINDOW_FRAMES} / {HOP_FRAMES}",
                 self.window_frames, self.hop_frames
             ));
         }
-        if !(1..=MAX_MEMBERS).contains(&self.members) {
+        if !(1..=MAX_MEMBERS).contains(&self.networks()) {
             return shape(format!(
-                "{} member networks, but a model has 1 to {MAX_MEMBERS}",
-                self.members
+                "{} networks, but a model has 1 to {MAX_MEMBERS}",
+                self.networks()
             ));
         }
-        if self.net.centred_inputs > self.net.input_dim {
-            return shape(format!(
-                "{} centred inputs of {}",
-                self.net.centred_inputs, self.net.input_dim
-            ));
-        }
-        if self.net.input_dim != INPUT_DIM || self.net.classes != Emotion::COUNT {
-            return shape(format!(
-                "network input {} and classes {} do not fit",
-                self.net.input_dim, self.net.classes
-            ));
+        for (i, r) in self.readings().iter().enumerate() {
+            let part = if i == 0 {
+                String::new()
+            } else {
+                format!("blended part {}: ", r.name)
+            };
+            if let Some(what) = r.problem() {
+                return shape(format!("{part}{what}"));
+            }
         }
         Ok(())
     }

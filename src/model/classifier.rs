@@ -135,10 +135,17 @@ impl fmt::Display for ModelSource {
 }
 
 pub struct Classifier {
-    /// One network, or the members of an ensemble, whose probabilities are averaged.
-    nets: Vec<InferenceNet>,
+    /// The card's members, then each blended part's: every network's probabilities count
+    /// once in the mean.
+    groups: Vec<Group>,
     card: ModelCard,
+}
+
+/// Networks that read frames the same way.
+struct Group {
+    nets: Vec<InferenceNet>,
     norm: Normaliser,
+    per_voice: bool,
 }
 
 impl Classifier {
@@ -175,7 +182,7 @@ impl Classifier {
     }
 
     /// [`Classifier::from_safetensors`] from the file's tensors, already read.
-    pub(crate) fn from_tensors(
+    pub fn from_tensors(
         card: ModelCard,
         tensors: &std::collections::HashMap<String, candle_core::Tensor>,
         path: &Path,
@@ -184,48 +191,58 @@ impl Classifier {
             path: path.to_owned(),
             reason,
         };
-        let mut nets = Vec::with_capacity(card.members);
-        for i in 0..card.members {
-            let varmap = VarMap::new();
-            let net = EmotionNet::new(
-                &card.net,
-                VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-            )?;
-            set_weights(&varmap, tensors, &member_prefix(i)).map_err(weights)?;
-            nets.push(net);
+        let mut nets = Vec::with_capacity(card.networks());
+        for reading in card.readings() {
+            for _ in 0..reading.members {
+                let varmap = VarMap::new();
+                let net = EmotionNet::new(
+                    reading.net,
+                    VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+                )?;
+                set_weights(&varmap, tensors, &member_prefix(nets.len())).map_err(weights)?;
+                nets.push(net);
+            }
         }
         Self::from_nets(&nets.iter().collect::<Vec<_>>(), card)
     }
 
     /// A classifier from networks trained in this process (an ensemble's members in
-    /// order), which it copies: later changes to their weights do not reach it.
+    /// order, then a blend's parts'), which it copies: later changes to their weights do
+    /// not reach it.
     pub fn from_nets(nets: &[&EmotionNet], card: ModelCard) -> Result<Self, ModelError> {
-        if nets.len() != card.members {
+        if nets.len() != card.networks() {
             return Err(ModelError::Run(candle_core::Error::Msg(format!(
-                "{} networks for a card of {} members",
+                "{} networks for a card of {}",
                 nets.len(),
-                card.members
+                card.networks()
             ))));
         }
-        let norm = Normaliser::from_mean_std(&card.normalisation.mean, &card.normalisation.std);
-        Ok(Self {
-            nets: nets
-                .iter()
-                .map(|net| InferenceNet::new(net))
-                .collect::<candle_core::Result<_>>()?,
-            card,
-            norm,
-        })
+        let mut rest = nets;
+        let mut groups = Vec::new();
+        for reading in card.readings() {
+            let (these, after) = rest.split_at(reading.members);
+            rest = after;
+            let n = reading.normalisation;
+            groups.push(Group {
+                nets: these
+                    .iter()
+                    .map(|net| InferenceNet::new(net))
+                    .collect::<candle_core::Result<_>>()?,
+                norm: Normaliser::from_mean_std(&n.mean, &n.std),
+                per_voice: n.per_voice,
+            });
+        }
+        Ok(Self { groups, card })
     }
 
     pub fn card(&self) -> &ModelCard {
         &self.card
     }
 
-    /// Whether the model reads each frame minus its voice's baseline (the card's
-    /// `normalisation.per_voice`).
+    /// Whether the model (any of a blend's parts) reads each frame minus its voice's
+    /// baseline (the card's `normalisation.per_voice`).
     pub fn reads_per_voice(&self) -> bool {
-        self.card.normalisation.per_voice
+        self.groups.iter().any(|g| g.per_voice)
     }
 
     /// Probabilities for the windows of `frames` (model inputs, f16) starting at `starts`;
@@ -249,8 +266,29 @@ impl Classifier {
         frames: &[f16],
         starts: &[usize],
     ) -> Result<Vec<Probabilities>, ModelError> {
-        let norm = self.normaliser_for(voice, frames);
-        Ok(window_probabilities(&self.nets, &norm, frames, starts)?)
+        let baseline = self.baseline(voice, frames);
+        if let [group] = &self.groups[..] {
+            let norm = group.normaliser(baseline.as_deref());
+            return Ok(window_probabilities(&group.nets, &norm, frames, starts)?);
+        }
+        // A blend: each group's mean weighted by its networks, so every network counts once.
+        let mut sums = vec![[0.0f32; Emotion::COUNT]; starts.len()];
+        for group in &self.groups {
+            let norm = group.normaliser(baseline.as_deref());
+            let probs = window_probabilities(&group.nets, &norm, frames, starts)?;
+            for (sum, p) in sums.iter_mut().zip(probs) {
+                for (s, v) in sum.iter_mut().zip(p) {
+                    *s += v * group.nets.len() as f32;
+                }
+            }
+        }
+        let n = self.card.networks() as f32;
+        for row in &mut sums {
+            for v in row.iter_mut() {
+                *v /= n;
+            }
+        }
+        Ok(sums)
     }
 
     /// Mean of the window probabilities over all frames of a clip.
@@ -265,25 +303,19 @@ impl Classifier {
         voice: Option<&VoiceBaseline>,
         frames: &[f16],
     ) -> Result<Probabilities, ModelError> {
-        let norm = self.normaliser_for(voice, frames);
-        Ok(clip_probabilities(&self.nets, &norm, frames)?)
+        let starts = window_starts(frames.len() / INPUT_DIM);
+        Ok(mean(&self.windows_of(voice, frames, &starts)?))
     }
 
-    /// The card's normaliser, for a per-voice model with its mean moved by the voice's
-    /// baseline: `(x − b − mean) / std` is `(x − (mean + b)) / std`, so centring costs
-    /// nothing per frame.
-    fn normaliser_for(&self, voice: Option<&VoiceBaseline>, frames: &[f16]) -> Cow<'_, Normaliser> {
+    /// The baseline a per-voice model reads `frames` on: the voice's, or, without one
+    /// (or one that has heard nothing), that of the frames alone. None for other models.
+    fn baseline(&self, voice: Option<&VoiceBaseline>, frames: &[f16]) -> Option<Vec<f32>> {
         if !self.reads_per_voice() {
-            return Cow::Borrowed(&self.norm);
+            return None;
         }
-        let baseline = match voice.and_then(VoiceBaseline::mean) {
-            Some(mean) => Some(mean),
-            None => VoiceBaseline::of_stretch(frames).mean(),
-        };
-        match baseline {
-            Some(b) => Cow::Owned(self.norm.shifted(&b)),
-            None => Cow::Borrowed(&self.norm),
-        }
+        voice
+            .and_then(VoiceBaseline::mean)
+            .or_else(|| VoiceBaseline::of_stretch(frames).mean())
     }
 
     /// Classifies a 16 kHz mono signal as a whole.
@@ -297,8 +329,20 @@ impl Classifier {
     }
 }
 
+impl Group {
+    /// The group's normaliser, for a per-voice group with its mean moved by the voice's
+    /// baseline: `(x − b − mean) / std` is `(x − (mean + b)) / std`, so centring costs
+    /// nothing per frame.
+    fn normaliser(&self, baseline: Option<&[f32]>) -> Cow<'_, Normaliser> {
+        match baseline {
+            Some(b) if self.per_voice => Cow::Owned(self.norm.shifted(b)),
+            _ => Cow::Borrowed(&self.norm),
+        }
+    }
+}
+
 /// The tensors of a safetensors file's bytes (`path` names it in errors).
-pub(crate) fn read_tensors(
+pub fn read_tensors(
     bytes: &[u8],
     path: &Path,
 ) -> Result<std::collections::HashMap<String, candle_core::Tensor>, ModelError> {

@@ -7,6 +7,7 @@
 //! draw from. Only this module knows candle.
 
 pub mod augment;
+pub mod blend;
 pub mod card;
 pub mod classifier;
 pub mod dataset;

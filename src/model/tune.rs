@@ -278,6 +278,14 @@ pub fn tune(
     let cancelled = || cancel.load(Ordering::Relaxed);
 
     let (start_card, start_bytes) = request.start.read()?;
+    if !start_card.blend.is_empty() {
+        return Err(TuneError::Request(format!(
+            "{} is a blend of {} models, which cannot be tuned yet: tune the models it \
+             blends, then blend the tuned ones (`emovox blend`)",
+            request.start,
+            start_card.blend.len() + 1
+        )));
+    }
     // Every member's weights are checked now, before any work: the starting model as it
     // was read, which also scores the "before" at the end.
     let start_weights = request.start.weights_path();
