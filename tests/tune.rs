@@ -480,22 +480,24 @@ fn a_holdout_that_leaves_nothing_to_train_on_says_so() {
     assert!(!out.exists());
 }
 
-/// The exemplars stored beside the model in `dir`, each one's frames.
-fn stored_exemplars(dir: &Path) -> Vec<Vec<f32>> {
+/// The exemplars stored beside the model in `dir`, each one's frames as a network reading
+/// per voice (or not) reads them.
+fn stored_exemplars(dir: &Path, per_voice: bool) -> Vec<Vec<f32>> {
     let weights = std::fs::read(ModelCard::weights_path(dir)).unwrap();
     let id = exemplars::ModelId {
         name: ModelCard::load(dir).unwrap().name,
         weights: exemplars::weights_id(&weights),
     };
-    let (_, clips) = exemplars::load(dir, &id).unwrap().unwrap();
-    clips
+    let ex = exemplars::load(dir, &id).unwrap().unwrap();
+    ex.read_as(per_voice)
+        .unwrap()
         .iter()
         .map(|c| c.versions[0].iter().map(|v| v.to_f32()).collect())
         .collect()
 }
 
 #[test]
-fn a_per_voice_models_exemplars_are_centred_on_their_voices_and_it_tunes_per_voice() {
+fn a_per_voice_models_exemplars_carry_their_voices_baselines_and_it_tunes_per_voice() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("ravdess");
     ravdess_fixtures(&data);
@@ -506,14 +508,20 @@ fn a_per_voice_models_exemplars_are_centred_on_their_voices_and_it_tunes_per_voi
         exemplars_drawn(&plain, &data),
         exemplars_drawn(&per_voice, &data)
     );
-    assert_eq!(exemplar_card(&per_voice)["per_voice"], true);
-    assert!(exemplar_card(&plain).get("per_voice").is_none());
-    // Each per-voice exemplar is its plain self minus one baseline for every frame: the
-    // difference is the same in every frame (to f16 rounding) and not zero.
+    assert_eq!(exemplar_card(&per_voice)["baselines"], true);
+    assert!(exemplar_card(&per_voice).get("per_voice").is_none());
+    assert!(exemplar_card(&plain).get("baselines").is_none());
+    // Stored as computed, the plain model's frames exactly; read per voice, each is its
+    // plain self minus one baseline for every frame: the difference is the same in every
+    // frame (to f16 rounding) and not zero.
+    assert_eq!(
+        stored_exemplars(&per_voice, false),
+        stored_exemplars(&plain, false)
+    );
     let dim = emovox::model::input::INPUT_DIM;
-    for (a, b) in stored_exemplars(&plain)
+    for (a, b) in stored_exemplars(&plain, false)
         .iter()
-        .zip(&stored_exemplars(&per_voice))
+        .zip(&stored_exemplars(&per_voice, true))
     {
         let shift: Vec<f32> = a[..dim].iter().zip(&b[..dim]).map(|(x, y)| x - y).collect();
         // f16 rounding of each value (a relative 2⁻¹¹), the first frame's too.
@@ -553,5 +561,105 @@ fn a_per_voice_models_exemplars_are_centred_on_their_voices_and_it_tunes_per_voi
     let card = ModelCard::load(&tuned).unwrap();
     assert!(card.normalisation.per_voice);
     assert!(card.training.holdout.is_some());
-    assert_eq!(exemplar_card(&tuned)["per_voice"], true);
+    assert_eq!(exemplar_card(&tuned)["baselines"], true);
+}
+
+#[test]
+fn a_blend_of_a_plain_and_a_per_voice_model_has_exemplars_for_both_and_tunes_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("ravdess");
+    ravdess_fixtures(&data);
+    let plain = common::shipped_copy(&tmp.path().join("plain"), false);
+    let per_voice = common::shipped_copy(&tmp.path().join("per-voice"), true);
+    let blend = tmp.path().join("blend");
+    let o = emovox(&[
+        os("blend"),
+        plain.as_os_str(),
+        per_voice.as_os_str(),
+        os("--out"),
+        blend.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Its exemplars: as computed for the plain part, with baselines for the other.
+    assert_eq!(
+        exemplars_drawn(&blend, &data),
+        exemplars_drawn(&plain, &data)
+    );
+    assert_eq!(exemplar_card(&blend)["baselines"], true);
+    assert_eq!(
+        stored_exemplars(&blend, false),
+        stored_exemplars(&plain, false)
+    );
+    assert_ne!(
+        stored_exemplars(&blend, true),
+        stored_exemplars(&blend, false)
+    );
+
+    let session = tmp.path().join("session");
+    common::tiny_session(&session, 2);
+    // Its exemplars without their baselines cannot be read by its per-voice part: refused.
+    let mixed = tmp.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    for f in [
+        "emovox.json",
+        "emovox.safetensors",
+        exemplars::EXEMPLARS_CARD,
+        exemplars::EXEMPLARS_FILE,
+    ] {
+        std::fs::copy(blend.join(f), mixed.join(f)).unwrap();
+    }
+    let mut card = exemplar_card(&mixed);
+    card.as_object_mut().unwrap().remove("baselines");
+    std::fs::write(mixed.join(exemplars::EXEMPLARS_CARD), card.to_string()).unwrap();
+    let never = tmp.path().join("never");
+    let (ok, log) = quick_tune(&mixed, &session, &never, &[]);
+    assert!(
+        !ok && log.contains("both as computed and on each voice's baseline"),
+        "{log}"
+    );
+    assert!(!never.exists());
+
+    // Tuned, every network learns and the parts keep their readings.
+    let tuned = tmp.path().join("tuned");
+    let (ok, log) = quick_tune(&blend, &session, &tuned, &[]);
+    assert!(ok, "{log}");
+    let card = ModelCard::load(&tuned).unwrap();
+    let start = ModelCard::load(&blend).unwrap();
+    assert_eq!(card.networks(), 4);
+    assert_eq!(card.blend, start.blend);
+    assert_eq!(card.normalisation, start.normalisation);
+    assert!(card.training.holdout.is_some());
+    assert_eq!(card.training.members.len(), 4);
+    let (before, after) = (
+        emovox::model::Classifier::load(&blend).unwrap(),
+        emovox::model::Classifier::load(&tuned).unwrap(),
+    );
+    assert!(after.reads_per_voice());
+    let signal = emovox::audio::decode_file(&common::wav(common::REFERENCE_STEMS[0]))
+        .unwrap()
+        .samples;
+    let frames = emovox::model::input::to_f16(&emovox::model::input::signal_frames(
+        &mut emovox::dsp::StreamingExtractor::new(),
+        &signal,
+    ));
+    assert_ne!(
+        before.classify_frames(&frames).unwrap(),
+        after.classify_frames(&frames).unwrap()
+    );
+    // Each network's weights moved, the per-voice part's too.
+    let weights = |dir: &Path| {
+        candle_core::safetensors::load(ModelCard::weights_path(dir), &candle_core::Device::Cpu)
+            .unwrap()
+    };
+    let (a, b) = (weights(&blend), weights(&tuned));
+    for i in 0..4 {
+        use emovox::model::classifier::member_weights;
+        let (a, b) = (member_weights(&a, i), member_weights(&b, i));
+        let moved = a.iter().any(|(name, t)| {
+            let d = (t - &b[name]).unwrap().abs().unwrap().sum_all().unwrap();
+            d.to_scalar::<f32>().unwrap() > 0.0
+        });
+        assert!(moved, "network {i} did not learn");
+    }
+    assert_eq!(exemplar_card(&tuned)["baselines"], true);
 }

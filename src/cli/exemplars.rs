@@ -11,9 +11,9 @@ use emovox::model::card::ModelCard;
 use emovox::model::dataset::{scan_all, Clip};
 use emovox::model::input::{INPUT_DIM, WINDOW_FRAMES};
 use emovox::model::rng::Rng;
-use emovox::model::train::exemplars::{self, ExemplarCard};
+use emovox::model::train::exemplars::{self, ExemplarCard, Exemplars};
 use emovox::model::train::{prepare_versions, Versions};
-use emovox::model::voice::{subtract, VoiceBaseline, VoiceBaselines};
+use emovox::model::voice::{VoiceBaseline, VoiceBaselines};
 use emovox::model::FeatureConfig;
 
 use super::report;
@@ -33,13 +33,6 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let card = ModelCard::load(&args.from)?;
-    anyhow::ensure!(
-        card.blend.is_empty(),
-        "{} is a blend of {} models, which has no exemplars of its own yet: make them for \
-         the models it blends",
-        args.from.display(),
-        card.blend.len() + 1
-    );
     let scanned = scan_all(&args.data)?;
     report::rejected(&scanned.rejected);
     // The weights the exemplars are made for: fine-tuning refuses them beside others.
@@ -128,9 +121,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         card.name
     );
     let mut prepared = prepare_versions(&chosen, Versions::Original, 1, &[], &|| {})?;
-    // A per-voice model reads frames minus their voice's baseline: each exemplar is stored
-    // so, on the baseline of all its voice's clips (as the model was trained).
-    if card.normalisation.per_voice {
+    // A model that reads per voice (or a blend with a part that does) reads frames minus
+    // their voice's baseline: each exemplar's, of all its voice's clips (as the model was
+    // trained), is stored beside it.
+    let mut baselines: Vec<Vec<f32>> = Vec::new();
+    if card.reads_per_voice() {
         let voices: Vec<String> = chosen.iter().map(voice).collect();
         let of_voices: Vec<Clip> = pool
             .iter()
@@ -141,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "emovox exemplars: the baselines of those voices, from their {} clips",
             of_voices.len()
         );
-        let mut baselines = VoiceBaselines::default();
+        let mut by_voice = VoiceBaselines::default();
         for (c, p) in of_voices.iter().zip(prepare_versions(
             &of_voices,
             Versions::Original,
@@ -150,21 +145,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &|| {},
         )?) {
             if let Some(frames) = p.versions.first() {
-                baselines.add_stretch(&voice(c), frames);
+                by_voice.add_stretch(&voice(c), frames);
             }
         }
-        for (c, p) in chosen.iter().zip(prepared.iter_mut()) {
-            if let Some(mean) = baselines.get(&voice(c)).and_then(VoiceBaseline::mean) {
-                for version in &mut p.versions {
-                    subtract(version, &mean);
-                }
-            }
-        }
+        baselines = chosen
+            .iter()
+            .map(|c| {
+                by_voice
+                    .get(&voice(c))
+                    .and_then(VoiceBaseline::mean)
+                    .unwrap_or_else(|| vec![0.0; INPUT_DIM])
+            })
+            .collect();
     }
     // One window of each, at its centre; a clip shorter than a window is skipped.
     let mut sources = Vec::new();
     let mut kept = Vec::new();
-    for (clip, mut p) in chosen.iter().zip(prepared.drain(..)) {
+    let mut kept_baselines = Vec::new();
+    for (i, (clip, mut p)) in chosen.iter().zip(prepared.drain(..)).enumerate() {
         let frames = p.versions.swap_remove(0);
         let n = frames.len() / INPUT_DIM;
         if n < WINDOW_FRAMES {
@@ -183,6 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             clip.path.display()
         ));
         kept.push(p);
+        kept_baselines.extend(baselines.get(i).cloned());
     }
     let command = format!(
         "emovox exemplars --from {} --data {} --per-class {}",
@@ -204,13 +203,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         date: report::today(),
         commit: report::commit(),
         weights: Some(exemplars::weights_id(&weights)),
-        per_voice: card.normalisation.per_voice,
+        per_voice: false,
+        baselines: !kept_baselines.is_empty(),
     };
-    exemplars::save(&args.from, &kept, &ex_card)
+    let ex = Exemplars {
+        card: ex_card,
+        clips: kept,
+        baselines: kept_baselines,
+    };
+    exemplars::save(&args.from, &ex)
         .with_context(|| format!("writing exemplars into {}", args.from.display()))?;
     eprintln!(
         "emovox exemplars: wrote {} exemplars into {}",
-        kept.len(),
+        ex.clips.len(),
         args.from.join(exemplars::EXEMPLARS_FILE).display()
     );
     Ok(())

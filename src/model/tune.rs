@@ -21,15 +21,13 @@ use super::classifier::{
     member_weights, read_tensors, save_members, Classifier, ModelError, ModelSource,
 };
 use super::dataset::{licences, Clip};
-use super::input::Normaliser;
 use super::metrics::Scoreboard;
 use super::net::EmotionNet;
-use super::train::exemplars::{self, ExemplarCard, ExemplarError, ModelId};
+use super::train::exemplars::{self, ExemplarCard, ExemplarError, Exemplars, ModelId};
 use super::train::holdout::{split_by_time, Span};
 use super::train::{
-    classifier_outcomes, ensemble_outcomes, member_records, prepare_versions_cancellable,
-    train_cancellable, Augmentation, Layers, PreparedClip, Progress, StartFrom, TrainConfig,
-    Versions, LIGHT_AUGMENTATIONS,
+    classifier_outcomes, member_records, prepare_versions_cancellable, train_cancellable,
+    Augmentation, Layers, Progress, StartFrom, TrainConfig, Versions, LIGHT_AUGMENTATIONS,
 };
 use super::voice::{subtract, VoiceBaseline};
 use crate::audio::DecodeError;
@@ -278,14 +276,6 @@ pub fn tune(
     let cancelled = || cancel.load(Ordering::Relaxed);
 
     let (start_card, start_bytes) = request.start.read()?;
-    if !start_card.blend.is_empty() {
-        return Err(TuneError::Request(format!(
-            "{} is a blend of {} models, which cannot be tuned yet: tune the models it \
-             blends, then blend the tuned ones (`emovox blend`)",
-            request.start,
-            start_card.blend.len() + 1
-        )));
-    }
     // Every member's weights are checked now, before any work: the starting model as it
     // was read, which also scores the "before" at the end.
     let start_weights = request.start.weights_path();
@@ -350,10 +340,15 @@ pub fn tune(
         ModelSource::Shipped => exemplars::load_shipped().map(Some),
         ModelSource::Folder(dir) => exemplars::load(dir, &start_id),
     };
-    // Exemplars read otherwise than the model reads (centred per voice or not) would
-    // teach it frames it never meets.
+    // Each network reads frames its own way (a blend's parts may differ): exemplars that
+    // cannot be read so would teach it frames it never meets.
+    let readings: Vec<bool> = start_card
+        .readings()
+        .iter()
+        .flat_map(|r| std::iter::repeat_n(r.normalisation.per_voice, r.members))
+        .collect();
     let loaded = loaded.and_then(|found| match found {
-        Some((ex, _)) if ex.per_voice != start_card.normalisation.per_voice => {
+        Some(ex) if readings.iter().any(|&v| ex.read_as(v).is_none()) => {
             Err(ExemplarError::Invalid {
                 path: match &request.start {
                     ModelSource::Folder(dir) => dir.join(exemplars::EXEMPLARS_CARD),
@@ -361,18 +356,14 @@ pub fn tune(
                 },
                 reason: format!(
                     "the exemplars are stored {} but {} reads {}; make them again with `{}`",
-                    if ex.per_voice {
-                        "centred per voice"
-                    } else {
-                        "as computed"
-                    },
+                    ex.stored_as(),
                     request.start,
-                    if start_card.normalisation.per_voice {
-                        "every voice on its baseline"
-                    } else {
-                        "frames as computed"
+                    match (readings.contains(&true), readings.contains(&false)) {
+                        (true, true) => "frames both as computed and on each voice's baseline",
+                        (true, false) => "every voice on its baseline",
+                        _ => "frames as computed",
                     },
-                    ex.command
+                    ex.card.command
                 ),
             })
         }
@@ -395,18 +386,27 @@ pub fn tune(
             request.start
         ));
     }
-    let rehearsal: &[PreparedClip] = match (&exemplars, recipe.rehearse > 0.0) {
-        (Some((_, clips)), true) => clips,
-        _ => &[],
+    // What each reading rehearses: the exemplars read its way (checked above).
+    let rehearsal_of = |per_voice: bool| match (&exemplars, recipe.rehearse > 0.0) {
+        (Some(ex), true) => ex.read_as(per_voice).unwrap_or_default(),
+        _ => Vec::new(),
     };
+    let rehearsals = [rehearsal_of(false), rehearsal_of(true)];
+    let rehearsal = |per_voice: bool| rehearsals[usize::from(per_voice)].as_slice();
+    let rehearsed = rehearsal(readings.first() == Some(&true)).len();
 
     let work = WorkDir::beside(&request.out)?;
-    // The trainer loads starting weights from a file under their own names: each member's
+    // The trainer loads starting weights from a file under their own names: each network's
     // are written into the working folder for it (and removed before the folder is moved
     // in place).
-    let members = start_card.members;
-    let mut start_copies = Vec::with_capacity(members);
-    for i in 0..members {
+    let networks = start_card.networks();
+    let nets_reading: Vec<_> = start_card
+        .readings()
+        .into_iter()
+        .flat_map(|r| std::iter::repeat_n(r, r.members))
+        .collect();
+    let mut start_copies = Vec::with_capacity(networks);
+    for i in 0..networks {
         let path = work.path.join(format!("start{i}.safetensors"));
         candle_core::safetensors::save(&member_weights(&tensors, i), &path)
             .map_err(|e| io(&path)(std::io::Error::other(e)))?;
@@ -414,8 +414,8 @@ pub fn tune(
     }
     let start_of = |i: usize| StartFrom {
         weights: start_copies[i].clone(),
-        mean: start_card.normalisation.mean.clone(),
-        std: start_card.normalisation.std.clone(),
+        mean: nets_reading[i].normalisation.mean.clone(),
+        std: nets_reading[i].normalisation.std.clone(),
     };
     let cfg = TrainConfig {
         epochs: recipe.epochs,
@@ -427,11 +427,7 @@ pub fn tune(
         layers: recipe.layers,
         freeze_batch_norm: recipe.freeze_batch_norm,
         l2_sp: recipe.l2_sp,
-        rehearsal_share: if rehearsal.is_empty() {
-            0.0
-        } else {
-            recipe.rehearse
-        },
+        rehearsal_share: if rehearsed == 0 { 0.0 } else { recipe.rehearse },
         ..TrainConfig::default()
     };
 
@@ -453,11 +449,11 @@ pub fn tune(
         prepare_versions_cancellable(clips, versions, cfg.seed, &[], &|| {}, cancel)?
             .ok_or(TuneError::Cancelled)
     };
-    let mut train_set = prepare(&train_clips, versions)?;
-    let mut held_set = prepare(&held_clips, Versions::Original)?;
+    let train_set = prepare(&train_clips, versions)?;
+    let held_set = prepare(&held_clips, Versions::Original)?;
     // A per-voice model hears the sessions (one voice, the user's) on their baseline:
     // every labelled region's original, trained on or held back, all that is known of it.
-    let voice = start_card.normalisation.per_voice.then(|| {
+    let voice = start_card.reads_per_voice().then(|| {
         let mut voice = VoiceBaseline::default();
         for frames in train_set
             .iter()
@@ -478,46 +474,59 @@ pub fn tune(
             &held_set,
         )?))
     };
-    // Training and the "after" read frames already centred on the voice.
-    if let Some(mean) = voice.as_ref().and_then(VoiceBaseline::mean) {
-        for clip in train_set.iter_mut().chain(held_set.iter_mut()) {
-            for version in &mut clip.versions {
+    // Networks that read per voice train on the regions centred on the voice.
+    let centred = match voice.as_ref().and_then(VoiceBaseline::mean) {
+        Some(mean) if readings.contains(&true) => {
+            let mut centred = train_set.clone();
+            for version in centred.iter_mut().flat_map(|c| c.versions.iter_mut()) {
                 subtract(version, &mean);
             }
+            centred
         }
-    }
+        _ => Vec::new(),
+    };
+    let train_set_of = |per_voice: bool| {
+        if per_voice && !centred.is_empty() {
+            &centred
+        } else {
+            &train_set
+        }
+    };
 
-    // An ensemble's members are tuned one after another on the same clips, each from its
-    // own weights; progress counts them as one run.
-    let own = cfg.batch_size - cfg.rehearsed_per_batch(rehearsal.len());
+    // An ensemble's members (a blend's networks) are tuned one after another on the same
+    // clips, each from its own weights and read its own way; progress counts them as one
+    // run.
+    let own = cfg.batch_size - cfg.rehearsed_per_batch(rehearsed);
     let per_epoch = cfg.steps_per_epoch_with(train_set.len(), own).max(1);
-    let steps = per_epoch * cfg.epochs * members;
-    let epochs = cfg.epochs * members;
-    let mut tuned = Vec::with_capacity(members);
-    for i in 0..members {
+    let steps = per_epoch * cfg.epochs * networks;
+    let epochs = cfg.epochs * networks;
+    let mut tuned = Vec::with_capacity(networks);
+    for i in 0..networks {
         let cfg = TrainConfig {
             seed: cfg.seed.wrapping_add(i as u64),
             start: Some(start_of(i)),
+            net: nets_reading[i].net.clone(),
             ..cfg.clone()
         };
         let (step0, epoch0) = (i * per_epoch * cfg.epochs, i * cfg.epochs);
-        let trained =
-            train_cancellable(&train_set, &[], &[], rehearsal, &cfg, cancel, |p| match p {
-                Progress::Step { step, loss, .. } => progress(TuneProgress::Step {
-                    step: step0 + step,
-                    steps,
-                    epoch: epoch0 + ((step - 1) / per_epoch + 1).min(cfg.epochs),
-                    epochs,
-                    loss,
-                }),
-                Progress::Epoch {
-                    epoch, mean_loss, ..
-                } => progress(TuneProgress::Epoch {
-                    epoch: epoch0 + epoch,
-                    epochs,
-                    mean_loss,
-                }),
-            });
+        let per_voice = readings[i];
+        let (data, rehearse) = (train_set_of(per_voice), rehearsal(per_voice));
+        let trained = train_cancellable(data, &[], &[], rehearse, &cfg, cancel, |p| match p {
+            Progress::Step { step, loss, .. } => progress(TuneProgress::Step {
+                step: step0 + step,
+                steps,
+                epoch: epoch0 + ((step - 1) / per_epoch + 1).min(cfg.epochs),
+                epochs,
+                loss,
+            }),
+            Progress::Epoch {
+                epoch, mean_loss, ..
+            } => progress(TuneProgress::Epoch {
+                epoch: epoch0 + epoch,
+                epochs,
+                mean_loss,
+            }),
+        });
         tuned.push(match trained {
             Ok(t) => t,
             Err(_) if cancelled() => return Err(TuneError::Cancelled),
@@ -527,27 +536,6 @@ pub fn tune(
     progress(TuneProgress::Finishing);
     let trained = &tuned[0];
     let tuned_seconds: f64 = tuned.iter().map(|t| t.seconds).sum();
-
-    // The honest before/after: the starting and the tuned model on the held-back time.
-    let holdout = if let Some(before) = before {
-        let norm =
-            Normaliser::from_mean_std(&trained.normalisation.mean, &trained.normalisation.std);
-        let nets: Vec<&EmotionNet> = tuned.iter().map(|t| &t.net).collect();
-        let after = Scoreboard::from_outcomes(&ensemble_outcomes(&nets, &norm, &held_set)?);
-        let scores = |b: &Scoreboard| HoldoutScores {
-            accuracy: b.overall.accuracy,
-            uar: b.uar,
-            macro_f1: b.per_corpus.first().map_or(0.0, |c| c.macro_f1),
-        };
-        Some(Holdout {
-            regions: held_clips.len(),
-            seconds: held_clips.iter().map(clip_seconds).sum(),
-            before: scores(&before),
-            after: scores(&after),
-        })
-    } else {
-        None
-    };
 
     let augmentation = if cfg.augment {
         recipe
@@ -561,7 +549,7 @@ pub fn tune(
     let mut train_actors: Vec<u8> = train_clips.iter().map(|c| c.actor).collect();
     train_actors.sort_unstable();
     train_actors.dedup();
-    let card = ModelCard {
+    let mut card = ModelCard {
         name: format!("{}-tuned", start_card.name),
         // The starting model's, per voice or not (training keeps its mean and std).
         normalisation: Normalisation {
@@ -594,11 +582,11 @@ pub fn tune(
                 freeze_batch_norm: cfg.freeze_batch_norm,
                 l2_sp: cfg.l2_sp,
                 rehearsal_share: cfg.rehearsal_share,
-                exemplars: rehearsal.len(),
+                exemplars: rehearsed,
                 learning_rate: cfg.learning_rate,
                 holdout_share: request.holdout,
             }),
-            holdout: holdout.clone(),
+            holdout: None,
             // The starting model's normalisation is kept, and with it what it dropped.
             dropped_inputs: start_card.training.dropped_inputs.clone(),
             members: member_records(cfg.seed, &tuned),
@@ -608,8 +596,36 @@ pub fn tune(
             ..Training::default()
         },
         validation: None,
+        // A blend's parts keep their readings and records (tuning keeps each network's
+        // mean and std).
         ..start_card.clone()
     };
+
+    // The honest before/after: the starting and the tuned model on the held-back time,
+    // each read as it is used (a per-voice reading on the sessions' voice).
+    let holdout = if let Some(before) = before {
+        let nets: Vec<&EmotionNet> = tuned.iter().map(|t| &t.net).collect();
+        let tuned_model = Classifier::from_nets(&nets, card.clone())?;
+        let after = Scoreboard::from_outcomes(&classifier_outcomes(
+            &tuned_model,
+            voice.as_ref(),
+            &held_set,
+        )?);
+        let scores = |b: &Scoreboard| HoldoutScores {
+            accuracy: b.overall.accuracy,
+            uar: b.uar,
+            macro_f1: b.per_corpus.first().map_or(0.0, |c| c.macro_f1),
+        };
+        Some(Holdout {
+            regions: held_clips.len(),
+            seconds: held_clips.iter().map(clip_seconds).sum(),
+            before: scores(&before),
+            after: scores(&after),
+        })
+    } else {
+        None
+    };
+    card.training.holdout = holdout.clone();
 
     // Everything into the working folder, then into place.
     let weights = ModelCard::weights_path(&work.path);
@@ -618,16 +634,19 @@ pub fn tune(
     card.save(&work.path)
         .map_err(io(&ModelCard::json_path(&work.path)))?;
     let mut exemplars_copied = 0;
-    if let Some((ex_card, clips)) = &exemplars {
+    if let Some(ex) = &exemplars {
         let bytes = std::fs::read(&weights).map_err(io(&weights))?;
-        let copy = ExemplarCard {
-            model: card.name.clone(),
-            weights: Some(exemplars::weights_id(&bytes)),
-            command: remade_with(&ex_card.command, &request.out),
-            ..ex_card.clone()
+        let copy = Exemplars {
+            card: ExemplarCard {
+                model: card.name.clone(),
+                weights: Some(exemplars::weights_id(&bytes)),
+                command: remade_with(&ex.card.command, &request.out),
+                ..ex.card.clone()
+            },
+            ..ex.clone()
         };
-        exemplars::save(&work.path, clips, &copy)?;
-        exemplars_copied = clips.len();
+        exemplars::save(&work.path, &copy)?;
+        exemplars_copied = ex.clips.len();
     }
     for path in &start_copies {
         std::fs::remove_file(path).map_err(io(path))?;
@@ -642,7 +661,7 @@ pub fn tune(
         holdout,
         regions: train_clips.len(),
         seconds_trained,
-        rehearsed: rehearsal.len(),
+        rehearsed,
         exemplars_copied,
         warnings,
         seconds: started.elapsed().as_secs_f64(),

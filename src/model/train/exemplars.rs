@@ -42,9 +42,58 @@ pub struct ExemplarCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
     /// Each exemplar centred on its voice's baseline (all of that voice's clips), as a
-    /// per-voice model reads frames; absent, false: the frames as computed.
+    /// per-voice model reads frames (older per-voice exemplars); absent, false: the frames
+    /// as computed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub per_voice: bool,
+    /// Each exemplar's voice baseline is stored beside its frames (as computed), so that a
+    /// model reading per voice, or a blend whose parts read both ways, reads them its own
+    /// way; absent, false: none stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baselines: bool,
+}
+
+/// Exemplars as loaded.
+#[derive(Clone, Debug)]
+pub struct Exemplars {
+    pub card: ExemplarCard,
+    /// As stored: as computed, or centred on their voices (`card.per_voice`).
+    pub clips: Vec<PreparedClip>,
+    /// Each clip's voice baseline, `INPUT_DIM` values (`card.baselines`); empty: none.
+    pub baselines: Vec<Vec<f32>>,
+}
+
+impl Exemplars {
+    /// The exemplars as networks reading frames per voice (or as computed) read them:
+    /// None when they were not stored so that they can be.
+    pub fn read_as(&self, per_voice: bool) -> Option<Vec<PreparedClip>> {
+        match (self.card.per_voice, per_voice) {
+            (stored, wanted) if stored == wanted => Some(self.clips.clone()),
+            (false, true) if self.baselines.len() == self.clips.len() => Some(
+                self.clips
+                    .iter()
+                    .zip(&self.baselines)
+                    .map(|(c, b)| {
+                        let mut c = c.clone();
+                        for v in &mut c.versions {
+                            crate::model::voice::subtract(v, b);
+                        }
+                        c
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// How they are stored, in words, for errors.
+    pub fn stored_as(&self) -> &'static str {
+        match (self.card.per_voice, self.baselines.is_empty()) {
+            (true, _) => "centred per voice",
+            (false, true) => "as computed, without their voices' baselines",
+            (false, false) => "as computed, with their voices' baselines",
+        }
+    }
 }
 
 /// The shipped model's exemplars, compiled into the binary beside its weights (2 MB), so
@@ -127,14 +176,22 @@ pub struct Stale {
     pub command: String,
 }
 
-/// Writes exemplars (each clip's first version, exactly one window of frames) and their
-/// card into `dir`.
-pub fn save(dir: &Path, clips: &[PreparedClip], card: &ExemplarCard) -> Result<(), ExemplarError> {
+/// Writes exemplars (each clip's first version, exactly one window of frames, and each
+/// one's voice baseline when the card says they are stored) and their card into `dir`.
+pub fn save(dir: &Path, ex: &Exemplars) -> Result<(), ExemplarError> {
+    let (clips, card) = (&ex.clips, &ex.card);
     let path = dir.join(EXEMPLARS_FILE);
     let invalid = |reason: String| ExemplarError::Invalid {
         path: path.clone(),
         reason,
     };
+    let stored = if card.baselines { clips.len() } else { 0 };
+    if ex.baselines.len() != stored || ex.baselines.iter().any(|b| b.len() != INPUT_DIM) {
+        return Err(invalid(format!(
+            "{} baselines for {stored} exemplars of {INPUT_DIM} inputs",
+            ex.baselines.len()
+        )));
+    }
     let size = WINDOW_FRAMES * INPUT_DIM;
     let mut frames: Vec<f16> = Vec::with_capacity(clips.len() * size);
     let mut labels: Vec<u32> = Vec::with_capacity(clips.len());
@@ -161,6 +218,12 @@ pub fn save(dir: &Path, clips: &[PreparedClip], card: &ExemplarCard) -> Result<(
         ),
     ]
     .into_iter()
+    .chain(card.baselines.then(|| {
+        (
+            "baselines".to_owned(),
+            Tensor::from_vec(ex.baselines.concat(), (n, INPUT_DIM), &Device::Cpu),
+        )
+    }))
     .map(|(k, t)| t.map(|t| (k, t)))
     .collect::<candle_core::Result<_>>()
     .map_err(|e| invalid(e.to_string()))?;
@@ -178,10 +241,7 @@ pub fn save(dir: &Path, clips: &[PreparedClip], card: &ExemplarCard) -> Result<(
 /// The exemplars stored in `dir` as training clips (corpus "exemplars"), with their card;
 /// `None` when there are none. They must belong to `model` (the model in `dir`), else
 /// [`ExemplarError::Stale`].
-pub fn load(
-    dir: &Path,
-    model: &ModelId,
-) -> Result<Option<(ExemplarCard, Vec<PreparedClip>)>, ExemplarError> {
+pub fn load(dir: &Path, model: &ModelId) -> Result<Option<Exemplars>, ExemplarError> {
     let json_path = dir.join(EXEMPLARS_CARD);
     let path = dir.join(EXEMPLARS_FILE);
     let text = match std::fs::read_to_string(&json_path) {
@@ -204,12 +264,12 @@ pub fn load(
 /// The shipped model's exemplars, from the copy built into the binary, checked against
 /// the built-in weights as a folder's are against the weights beside them: both are built
 /// in from `weights/`, and exemplars left stale there by a retrained model are refused.
-pub fn load_shipped() -> Result<(ExemplarCard, Vec<PreparedClip>), ExemplarError> {
+pub fn load_shipped() -> Result<Exemplars, ExemplarError> {
     load_built_in(&crate::model::classifier::shipped_id())
 }
 
 /// The built-in exemplars, which must belong to `model`.
-fn load_built_in(model: &ModelId) -> Result<(ExemplarCard, Vec<PreparedClip>), ExemplarError> {
+fn load_built_in(model: &ModelId) -> Result<Exemplars, ExemplarError> {
     let dir = Path::new("<built-in model>");
     parse(
         SHIPPED_CARD,
@@ -228,7 +288,7 @@ fn parse(
     bytes: &[u8],
     path: &Path,
     model: Option<&ModelId>,
-) -> Result<(ExemplarCard, Vec<PreparedClip>), ExemplarError> {
+) -> Result<Exemplars, ExemplarError> {
     let card: ExemplarCard = serde_json::from_str(text).map_err(|e| ExemplarError::Invalid {
         path: json_path.to_owned(),
         reason: e.to_string(),
@@ -302,7 +362,33 @@ fn parse(
             })
         })
         .collect::<Result<Vec<_>, ExemplarError>>()?;
-    Ok((card, clips))
+    let baselines = match (card.baselines, tensors.get("baselines")) {
+        (false, _) => Vec::new(),
+        (true, None) => {
+            return Err(invalid(
+                "the card says baselines are stored, but none are".into(),
+            ))
+        }
+        (true, Some(b)) => {
+            let rows: Vec<Vec<f32>> = b
+                .to_dtype(DType::F32)
+                .and_then(|b| b.to_vec2())
+                .map_err(|e| invalid(e.to_string()))?;
+            if rows.len() != clips.len() || rows.iter().any(|r| r.len() != INPUT_DIM) {
+                return Err(invalid(format!(
+                    "{} baselines for {} exemplars of {INPUT_DIM} inputs",
+                    rows.len(),
+                    clips.len()
+                )));
+            }
+            rows
+        }
+    };
+    Ok(Exemplars {
+        card,
+        clips,
+        baselines,
+    })
 }
 
 #[cfg(test)]
@@ -311,7 +397,7 @@ mod tests {
 
     #[test]
     fn the_built_in_exemplars_belong_to_the_built_in_weights() {
-        let (card, clips) = load_shipped().unwrap();
+        let Exemplars { card, clips, .. } = load_shipped().unwrap();
         assert!(!clips.is_empty());
         let shipped = crate::model::classifier::shipped_id();
         assert!(
@@ -341,7 +427,7 @@ mod tests {
             Err(ExemplarError::Stale(stale)) => assert_eq!(stale.weights, other.weights),
             other => panic!(
                 "stale built-in exemplars loaded: {:?}",
-                other.map(|(c, _)| c)
+                other.map(|e| e.card)
             ),
         }
     }

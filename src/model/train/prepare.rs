@@ -74,6 +74,7 @@ pub const LIGHT_AUGMENTATIONS: [Augmentation; 4] = [
 
 /// A clip's label, who spoke it, and its model-input frames: the original first, then
 /// augmented versions, then `room_versions` versions heard in synthetic rooms.
+#[derive(Clone, Debug)]
 pub struct PreparedClip {
     pub emotion: Emotion,
     pub actor: u8,
