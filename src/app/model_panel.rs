@@ -247,6 +247,7 @@ mod tests {
     #[test]
     fn a_per_voice_cards_line_says_it_learns_each_voice() {
         let mut card = crate::model::classifier::shipped_card().unwrap();
+        card.blend.clear();
         card.normalisation.per_voice = false;
         assert!(!card_summary(&card).contains("each voice"));
         card.normalisation.per_voice = true;
@@ -256,6 +257,7 @@ mod tests {
     #[test]
     fn a_blends_line_says_so_and_that_a_per_voice_part_learns_each_voice() {
         let mut card = crate::model::classifier::shipped_card().unwrap();
+        card.blend.clear();
         card.normalisation.per_voice = false;
         let mut part = crate::model::card::BlendPart {
             name: "other".into(),
