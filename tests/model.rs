@@ -194,6 +194,32 @@ fn a_cards_member_count_defaults_to_one_is_written_only_for_ensembles_and_is_bou
     .unwrap_err()
     .to_string();
     assert!(err.contains("centred inputs"), "{err}");
+    // Blended parts count toward the bound, and a part's own count is bounded before any
+    // sum (a count that would wrap round is refused, not added).
+    let part = |members: usize| emovox::model::card::BlendPart {
+        name: "part".into(),
+        normalisation: card.normalisation.clone(),
+        net: card.net.clone(),
+        members,
+        training: card.training.clone(),
+    };
+    for (parts, ok) in [
+        (vec![part(3)], true),
+        (vec![part(3), part(4)], true),
+        (vec![part(8)], false),
+        (vec![part(2), part(usize::MAX)], false),
+        (vec![part(0)], false),
+    ] {
+        let blend = ModelCard {
+            blend: parts,
+            ..card.clone()
+        };
+        let parsed = ModelCard::parse(
+            &serde_json::to_string(&blend).unwrap(),
+            &ModelCard::json_path(&out),
+        );
+        assert_eq!(parsed.is_ok(), ok, "{parsed:?}");
+    }
     // A card of two members over the weights of one: refused, naming the missing tensor.
     ModelCard { members: 2, ..card }.save(&out).unwrap();
     let err = Classifier::load(&out).err().expect("loads").to_string();

@@ -24,8 +24,8 @@ pub fn short_name(source: &ModelSource) -> String {
 }
 
 /// A card's line in the picker: its date, the sessions it was tuned on, its score on the
-/// held-back regions before and after tuning (or on unseen voices), and whether it reads
-/// each voice on its baseline.
+/// held-back regions before and after tuning (or on unseen voices), whether it blends
+/// several models, and whether it (or any part) reads each voice on its baseline.
 pub fn card_summary(card: &ModelCard) -> String {
     let mut parts = vec![card.training.date.clone()];
     if !card.training.sessions.is_empty() {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use candle_core::Tensor;
 
-use super::card::{member_prefix, BlendPart, ModelCard, MAX_MEMBERS};
+use super::card::{member_prefix, BlendPart, ModelCard, Training, MAX_MEMBERS};
 use super::classifier::member_weights;
 
 /// A trained model to blend: its card, its weights file's tensors, and where it came from
@@ -37,9 +37,10 @@ pub enum BlendError {
 }
 
 /// One model of `models`: the first model's card (its name, training and validation
-/// records), with every later model's networks as blended parts after its own, and the
-/// tensors renumbered to match. Refuses a later model trained on voices the first was
-/// validated on.
+/// records; its voices and licences joined by every part's, as a card lists everything
+/// its weights learnt from; no tuning holdout, which was not the blend's), with every later
+/// model's networks as blended parts after its own, and the tensors renumbered to match.
+/// Refuses a later model any of whose parts trained on voices the first was validated on.
 pub fn blend(models: Vec<Model>) -> Result<(ModelCard, HashMap<String, Tensor>), BlendError> {
     if models.len() < 2 {
         return Err(BlendError::TooFew);
@@ -53,11 +54,19 @@ pub fn blend(models: Vec<Model>) -> Result<(ModelCard, HashMap<String, Tensor>),
         return Err(BlendError::TooFew);
     };
     let mut card = first.card.clone();
+    card.training.holdout = None;
     let mut tensors = HashMap::new();
     let mut next = 0;
     renumber(&first, &mut next, &mut tensors);
     for model in models {
-        let voices = validation_voices_trained_on(&first.card, &model.card);
+        let mut voices: Vec<String> = model
+            .card
+            .readings()
+            .iter()
+            .flat_map(|r| validation_voices_trained_on(&first.card, r.training))
+            .collect();
+        voices.sort();
+        voices.dedup();
         if !voices.is_empty() {
             return Err(BlendError::TrainedOnValidation {
                 model: model.source,
@@ -77,6 +86,9 @@ pub fn blend(models: Vec<Model>) -> Result<(ModelCard, HashMap<String, Tensor>),
                 members: r.members,
                 training: r.training.clone(),
             });
+            let t = &mut card.training;
+            t.speakers = super::tune::inherited(&t.speakers, r.training.speakers.clone());
+            t.licences = super::tune::inherited(&t.licences, r.training.licences.clone());
         }
         renumber(&model, &mut next, &mut tensors);
     }
@@ -94,13 +106,19 @@ fn renumber(model: &Model, next: &mut usize, out: &mut HashMap<String, Tensor>) 
     }
 }
 
-/// The voices `first` was validated on that `other` was trained on (RAVDESS actors by
-/// number or name, speakers as `corpus:speaker`, whole corpora by name).
-fn validation_voices_trained_on(first: &ModelCard, other: &ModelCard) -> Vec<String> {
+/// The voices `first` was validated on that a model trained as `trained` says learnt from
+/// (RAVDESS actors by number or name, speakers as `corpus:speaker`, whole corpora by name;
+/// a record without a list of voices, from an older card, by its corpora).
+fn validation_voices_trained_on(first: &ModelCard, trained: &Training) -> Vec<String> {
     let Some(v) = &first.validation else {
         return Vec::new();
     };
-    let trained = &other.training;
+    let trained_corpus = |c: &str| {
+        trained
+            .corpora
+            .iter()
+            .any(|t| t.split_whitespace().next() == Some(c))
+    };
     let actor_name = |a: u8| format!("ravdess:Actor_{a:02}");
     let mut found: Vec<String> = v
         .actors
@@ -112,22 +130,24 @@ fn validation_voices_trained_on(first: &ModelCard, other: &ModelCard) -> Vec<Str
         v.speakers
             .iter()
             .filter(|s| {
+                let actor = s
+                    .strip_prefix("ravdess:Actor_")
+                    .and_then(|n| n.parse::<u8>().ok());
                 trained.speakers.contains(s)
-                    || s.strip_prefix("ravdess:Actor_")
-                        .and_then(|n| n.parse::<u8>().ok())
-                        .is_some_and(|a| trained.train_actors.contains(&a))
+                    || match actor {
+                        Some(a) => trained.train_actors.contains(&a),
+                        None => {
+                            trained.speakers.is_empty()
+                                && s.split_once(':').is_some_and(|(c, _)| trained_corpus(c))
+                        }
+                    }
             })
             .cloned(),
     );
     found.extend(
         v.corpora
             .iter()
-            .filter(|c| {
-                trained
-                    .corpora
-                    .iter()
-                    .any(|t| t.split_whitespace().next() == Some(c.as_str()))
-            })
+            .filter(|c| trained_corpus(c))
             .map(|c| format!("corpus {c}")),
     );
     found.sort();
@@ -152,14 +172,14 @@ mod tests {
         let mut other = shipped_card().unwrap();
         let t = &mut other.training;
         (t.train_actors, t.speakers, t.corpora) = (vec![1, 2], vec!["tess:OAF".into()], vec![]);
-        assert!(validation_voices_trained_on(&first, &other).is_empty());
+        assert!(validation_voices_trained_on(&first, &other.training).is_empty());
         let t = &mut other.training;
         t.train_actors.push(18);
         t.speakers
             .extend(["ravdess:Actor_17".into(), "tess:YAF".into()]);
         t.corpora.push("emovo 588 clips, 6 speakers".into());
         assert_eq!(
-            validation_voices_trained_on(&first, &other),
+            validation_voices_trained_on(&first, &other.training),
             [
                 "corpus emovo",
                 "ravdess:Actor_17",
@@ -167,7 +187,13 @@ mod tests {
                 "tess:YAF"
             ]
         );
+        // An older record without its voices: a held-out speaker of a corpus it trained on.
+        let older = Training {
+            corpora: vec!["tess 1400 clips, 1 speakers".into()],
+            ..Training::default()
+        };
+        assert_eq!(validation_voices_trained_on(&first, &older), ["tess:YAF"]);
         first.validation = None;
-        assert!(validation_voices_trained_on(&first, &other).is_empty());
+        assert!(validation_voices_trained_on(&first, &other.training).is_empty());
     }
 }

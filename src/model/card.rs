@@ -132,7 +132,9 @@ pub struct Training {
     /// baseline.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub voice_draws: usize,
-    /// Each member network of an ensemble, in weights order (absent for one network).
+    /// Each member network of an ensemble, in weights order (absent for one network; a
+    /// tuned blend's: every network of every part, as they were tuned in turn, while each
+    /// part's own record keeps how it was made).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<MemberTraining>,
     /// Wall-clock seconds of training (members trained side by side count once; members
@@ -211,7 +213,9 @@ pub struct CorpusValidation {
 }
 
 /// Scores on the validation clips degraded by the room recipe, one room per clip drawn
-/// from the training seed (the same rooms on every run).
+/// from the training seed (the same rooms on every run; a blend's, scored by `emovox
+/// blend`, as `evaluate --in-rooms SEED` draws them, with babble of the validation clips
+/// rather than training's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoomValidation {
     pub files: usize,
@@ -260,7 +264,8 @@ pub struct ModelCard {
     pub net: NetConfig,
     /// Networks of this shape whose probabilities are averaged (an ensemble trained with
     /// `train --members`); member `i`'s weights carry [`member_prefix`]`(i)` in the one
-    /// weights file. 1 in older cards.
+    /// weights file. 1 in older cards. A blend's parts add theirs: see
+    /// [`ModelCard::networks`].
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub members: usize,
     pub training: Training,
@@ -333,8 +338,11 @@ impl Reading<'_> {
                 n.std.len()
             ));
         }
-        if self.members == 0 {
-            return Some("no member networks".into());
+        if !(1..=MAX_MEMBERS).contains(&self.members) {
+            return Some(format!(
+                "{} member networks, but a group has 1 to {MAX_MEMBERS}",
+                self.members
+            ));
         }
         if self.net.centred_inputs > self.net.input_dim {
             return Some(format!(
@@ -402,9 +410,12 @@ impl ModelCard {
         .collect()
     }
 
-    /// Every network of the model: its members and its blended parts'.
+    /// Every network of the model: its members and its blended parts' (saturating: a card
+    /// that claims more than memory holds is refused by [`ModelCard::check`]).
     pub fn networks(&self) -> usize {
-        self.members + self.blend.iter().map(|p| p.members).sum::<usize>()
+        self.blend
+            .iter()
+            .fold(self.members, |n, p| n.saturating_add(p.members))
     }
 
     /// Whether any of the model's networks reads frames minus their voice's baseline.

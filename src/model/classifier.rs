@@ -181,12 +181,15 @@ impl Classifier {
         Self::from_tensors(card, &read_tensors(bytes, path)?, path)
     }
 
-    /// [`Classifier::from_safetensors`] from the file's tensors, already read.
+    /// [`Classifier::from_safetensors`] from the file's tensors, already read; the card is
+    /// checked here too ([`ModelCard::check`]), as one made in memory (a blend) may not
+    /// have been.
     pub fn from_tensors(
         card: ModelCard,
         tensors: &std::collections::HashMap<String, candle_core::Tensor>,
         path: &Path,
     ) -> Result<Self, ModelError> {
+        card.check(path)?;
         let weights = |reason| ModelError::Weights {
             path: path.to_owned(),
             reason,
@@ -239,8 +242,8 @@ impl Classifier {
         &self.card
     }
 
-    /// Whether the model (any of a blend's parts) reads each frame minus its voice's
-    /// baseline (the card's `normalisation.per_voice`).
+    /// Whether the model reads each frame minus its voice's baseline: the card's
+    /// `normalisation.per_voice`, or any blended part's ([`ModelCard::reads_per_voice`]).
     pub fn reads_per_voice(&self) -> bool {
         self.groups.iter().any(|g| g.per_voice)
     }

@@ -1,5 +1,5 @@
 //! A voice's baseline: the mean of the model's 65 inputs over that voice's speech. A model
-//! trained centred per voice (the card's `normalisation.per_voice`) reads every frame minus its
+//! trained centred per voice (the card's `normalisation.per_voice`, or a blended part's) reads every frame minus its
 //! voice's baseline, so it hears how a clip departs from the voice's usual self rather than
 //! the voice, its microphone or its room: the lever that moved English voices it never
 //! heard most (README, "Inputs centred per speaker"). Cross-corpus emotion work normalises
