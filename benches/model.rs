@@ -60,8 +60,8 @@ fn bench(c: &mut Criterion) {
         .collect();
     c.bench_function(
         &format!(
-            "shipped model ({} member(s)), 1 window of 3 s",
-            shipped.card().members
+            "shipped model ({} network(s)), 1 window of 3 s",
+            shipped.card().networks()
         ),
         |b| b.iter(|| shipped.windows(black_box(&frames), &[0]).expect("forward")),
     );
