@@ -154,15 +154,7 @@ fn the_shipped_model_scores_what_its_card_says() {
     }
     corpora.dedup();
     let dirs: Vec<PathBuf> = corpora.iter().map(|c| data.join(c)).collect();
-    let actors = (!v.actors.is_empty()).then(|| {
-        v.actors
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    let speakers = (!v.speakers.is_empty()).then(|| v.speakers.join(","));
-    let split = Split::parse(actors.as_deref(), speakers.as_deref(), &v.corpora).unwrap();
+    let split = Split::of_validation(&v).unwrap();
     let (clips, _) = split.apply(scan_all(&dirs).unwrap().clips);
     assert_eq!(clips.len(), v.files);
     let mut extractor = StreamingExtractor::new();

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use emovox::model::blend::{self, Model};
-use emovox::model::card::{ModelCard, RoomValidation, Validation};
+use emovox::model::card::{ModelCard, Validation};
 use emovox::model::classifier::{read_tensors, ModelSource};
 use emovox::model::dataset::{scan_all, Split};
 use emovox::model::metrics::{Metrics, Outcome, Scoreboard};
 use emovox::model::Classifier;
 
-use super::evaluate::{read_clips, Models, Rooms};
+use super::evaluate::{folder_list, read_clips, Models, Rooms};
 use super::report;
 use super::train::corpus_validation;
 
@@ -106,16 +106,7 @@ fn score(model: Classifier, data: &[PathBuf]) -> anyhow::Result<Option<Validatio
         eprintln!("emovox blend: the first model records no validation voices, so the blend is not scored");
         return Ok(None);
     };
-    let actors = (!v.actors.is_empty()).then(|| {
-        v.actors
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    let speakers = (!v.speakers.is_empty()).then(|| v.speakers.join(","));
-    let split = Split::parse(actors.as_deref(), speakers.as_deref(), &v.corpora)
-        .map_err(anyhow::Error::msg)?;
+    let split = Split::of_validation(&v).map_err(anyhow::Error::msg)?;
     let scanned = scan_all(data)?;
     report::rejected(&scanned.rejected);
     split.check(&scanned).map_err(anyhow::Error::msg)?;
@@ -143,38 +134,19 @@ fn score(model: Classifier, data: &[PathBuf]) -> anyhow::Result<Option<Validatio
         None => None,
     };
     let m = Metrics::from_outcomes(&clean);
+    let m_rooms = rooms.as_deref().map(Metrics::from_outcomes);
     let board = Scoreboard::from_outcomes(&clean);
     let board_rooms = rooms.as_deref().map(Scoreboard::from_outcomes);
+    let per_corpus = corpus_validation(&board, board_rooms.as_ref());
     Ok(Some(Validation {
-        files: m.n,
-        accuracy: m.accuracy,
-        macro_precision: m.macro_precision,
-        macro_recall: m.macro_recall,
-        macro_f1: m.macro_f1,
-        uar: Some(m.uar()),
-        per_class_f1: m.per_class.iter().map(|c| c.f1).collect(),
-        in_rooms: rooms.as_deref().map(|o| {
-            let r = Metrics::from_outcomes(o);
-            RoomValidation {
-                files: r.n,
-                accuracy: r.accuracy,
-                macro_f1: r.macro_f1,
-                uar: r.uar(),
-            }
-        }),
-        per_corpus: corpus_validation(&board, board_rooms.as_ref()),
-        ..v
+        actors: v.actors,
+        speakers: v.speakers,
+        corpora: v.corpora,
+        ..Validation::scored(&m, m_rooms.as_ref(), per_corpus)
     }))
 }
 
 /// Every clip's outcome, or the first clip that could not be read.
 fn outcomes(results: Vec<anyhow::Result<Outcome>>) -> anyhow::Result<Vec<Outcome>> {
     results.into_iter().collect()
-}
-
-fn folder_list(dirs: &[PathBuf]) -> String {
-    dirs.iter()
-        .map(|d| d.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

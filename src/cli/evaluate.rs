@@ -280,7 +280,8 @@ impl Models {
     }
 }
 
-fn folder_list(dirs: &[PathBuf]) -> String {
+/// Folders as a message names them: `a, b, c`.
+pub fn folder_list(dirs: &[PathBuf]) -> String {
     dirs.iter()
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()

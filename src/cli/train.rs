@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{bail, Context};
 use emovox::dsp::N_MFCC;
 use emovox::labels::Emotion;
-use emovox::model::card::{CorpusValidation, RoomValidation};
+use emovox::model::card::CorpusValidation;
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation, MAX_MEMBERS};
 use emovox::model::classifier::{save_members, ModelSource};
 use emovox::model::dataset::{licences, scan_all, Split};
@@ -830,23 +830,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             actors: val_actors.clone(),
             speakers: split.speaker_names(),
             corpora: split.corpora.clone(),
-            files: m.n,
-            accuracy: m.accuracy,
-            macro_precision: m.macro_precision,
-            macro_recall: m.macro_recall,
-            macro_f1: m.macro_f1,
-            uar: Some(m.uar()),
-            per_class_f1: m.per_class.iter().map(|c| c.f1).collect(),
-            in_rooms: trained
-                .validation_in_rooms
-                .as_ref()
-                .map(|r| RoomValidation {
-                    files: r.n,
-                    accuracy: r.accuracy,
-                    macro_f1: r.macro_f1,
-                    uar: r.uar(),
-                }),
-            per_corpus: per_corpus.clone(),
+            ..Validation::scored(m, trained.validation_in_rooms.as_ref(), per_corpus.clone())
         }),
         blend: Vec::new(),
     };

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::input::{HOP_FRAMES, INPUT_DIM, WINDOW_FRAMES};
+use super::metrics::Metrics;
 use super::net::NetConfig;
 use super::room::RoomRecipe;
 use crate::dsp;
@@ -251,6 +252,37 @@ pub struct Validation {
     /// Scores per held-out corpus (absent in older cards).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_corpus: Vec<CorpusValidation>,
+}
+
+impl Validation {
+    /// The card's record of scores on held-out clips: `clean`, and `rooms` when validated
+    /// there too, with `per_corpus`; what was held out (actors, speakers, corpora) is left
+    /// empty for the caller to name.
+    pub fn scored(
+        clean: &Metrics,
+        rooms: Option<&Metrics>,
+        per_corpus: Vec<CorpusValidation>,
+    ) -> Self {
+        Self {
+            actors: Vec::new(),
+            speakers: Vec::new(),
+            corpora: Vec::new(),
+            files: clean.n,
+            accuracy: clean.accuracy,
+            macro_precision: clean.macro_precision,
+            macro_recall: clean.macro_recall,
+            macro_f1: clean.macro_f1,
+            uar: Some(clean.uar()),
+            per_class_f1: clean.per_class.iter().map(|c| c.f1).collect(),
+            in_rooms: rooms.map(|r| RoomValidation {
+                files: r.n,
+                accuracy: r.accuracy,
+                macro_f1: r.macro_f1,
+                uar: r.uar(),
+            }),
+            per_corpus,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -342,10 +342,14 @@ pub fn tune(
     };
     // Each network reads frames its own way (a blend's parts may differ): exemplars that
     // cannot be read so would teach it frames it never meets.
-    let readings: Vec<bool> = start_card
+    let nets_reading: Vec<_> = start_card
         .readings()
+        .into_iter()
+        .flat_map(|r| std::iter::repeat_n(r, r.members))
+        .collect();
+    let readings: Vec<bool> = nets_reading
         .iter()
-        .flat_map(|r| std::iter::repeat_n(r.normalisation.per_voice, r.members))
+        .map(|r| r.normalisation.per_voice)
         .collect();
     let loaded = loaded.and_then(|found| match found {
         Some(ex) if readings.iter().any(|&v| ex.read_as(v).is_none()) => {
@@ -399,12 +403,7 @@ pub fn tune(
     // The trainer loads starting weights from a file under their own names: each network's
     // are written into the working folder for it (and removed before the folder is moved
     // in place).
-    let networks = start_card.networks();
-    let nets_reading: Vec<_> = start_card
-        .readings()
-        .into_iter()
-        .flat_map(|r| std::iter::repeat_n(r, r.members))
-        .collect();
+    let networks = nets_reading.len();
     let mut start_copies = Vec::with_capacity(networks);
     for i in 0..networks {
         let path = work.path.join(format!("start{i}.safetensors"));

@@ -46,6 +46,15 @@ impl Split {
         })
     }
 
+    /// The split a model card's validation names (RAVDESS actors by number, speakers by
+    /// name, corpora), to score those clips again.
+    pub fn of_validation(v: &crate::model::card::Validation) -> Result<Split, String> {
+        let actors: Vec<String> = v.actors.iter().map(u8::to_string).collect();
+        let actors = (!actors.is_empty()).then(|| actors.join(","));
+        let speakers = (!v.speakers.is_empty()).then(|| v.speakers.join(","));
+        Split::parse(actors.as_deref(), speakers.as_deref(), &v.corpora)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.actors.is_empty() && self.speakers.is_empty() && self.corpora.is_empty()
     }
