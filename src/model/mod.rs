@@ -1,6 +1,6 @@
 //! The emotion model: what it reads ([`input`]), the network ([`net`], its LSTM loops in
-//! `recurrence`, and its inference pass [`infer`]), the file that carries it ([`card`]),
-//! how it is trained ([`train`]), tuned to one voice ([`tune`]), kept as personal models
+//! `recurrence`, its convolutions' unfolding in `unfold`, and its inference pass
+//! [`infer`]), the file that carries it ([`card`]), how it is trained ([`train`]), tuned to one voice ([`tune`]), kept as personal models
 //! ([`personal`]) and used ([`classifier`]), the voice baseline a per-voice model reads
 //! inputs from ([`voice`]), and the data and scores around
 //! it; [`rng`] is the seeded generator that initialisation, dropout, augmentation and rooms
@@ -21,6 +21,7 @@ pub mod rng;
 pub mod room;
 pub mod train;
 pub mod tune;
+mod unfold;
 pub mod voice;
 
 pub use card::{FeatureConfig, ModelCard};

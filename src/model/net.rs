@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recurrence::{lstm_recurrence, recur};
 use super::rng::Rng;
+use super::unfold::unfold;
 // The inference pass (`infer/`) runs the same loops.
 pub(super) use super::recurrence::{recur_strided, recur_strided_paired, transpose, GateLayout};
 
@@ -106,8 +107,8 @@ impl Lstm {
 /// A 1-D convolution over time ("same" padding, stride 1) as one matrix product over
 /// unfolded input. candle 0.11's own `conv1d` computes a wrong kernel gradient on CPU
 /// (relative error ~1 against finite differences, `tests/gradients.rs`), which left the
-/// front end untrained; unfolding with `narrow` and `cat` uses only ops whose gradients
-/// check out, and one large matrix product is fast on a CPU.
+/// front end untrained; unfolding (an op with a backward pass of its own, checked against
+/// finite differences) and one large matrix product are right, and fast on a CPU.
 pub struct TimeConv {
     /// (out, in, kernel), PyTorch's layout and name.
     pub(super) weight: Tensor,
@@ -131,19 +132,14 @@ impl TimeConv {
         })
     }
 
-    /// (B, T, in) → (B, T, out), time-major, by unfolding: differentiable throughout, and
-    /// for inference a third faster than candle's `conv1d` on a window (whose forward
-    /// pass is right: `tests/gradients.rs` holds the two together).
+    /// (B, T, in) → (B, T, out), time-major, by unfolding ([`unfold`], one op with its
+    /// own backward pass): differentiable throughout (`tests/gradients.rs` holds it to
+    /// finite differences and to candle's `conv1d`, whose forward pass is right).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
         let (out, _, k) = self.weight.dims3()?;
-        let pad = self.kernel / 2;
-        let padded = x.pad_with_zeros(1, pad, self.kernel - 1 - pad)?;
-        let shifted: Vec<Tensor> = (0..k)
-            .map(|j| padded.narrow(1, j, t))
-            .collect::<Result<_>>()?;
         // Columns ordered [tap][channel], so the kernel is laid out (out, tap, channel).
-        let unfolded = Tensor::cat(&shifted, 2)?.reshape((b * t, k * c))?;
+        let unfolded = unfold(x, self.kernel)?;
         let w = self.weight.transpose(1, 2)?.reshape((out, k * c))?;
         unfolded
             .matmul(&w.t()?)?
