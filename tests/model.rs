@@ -1066,3 +1066,112 @@ fn a_blend_reads_each_part_its_own_way_and_averages_every_network() {
     assert!(stderr.contains("12 networks"), "{stderr}");
     assert!(!refused.exists());
 }
+
+#[test]
+fn train_blend_voice_trains_both_groups_in_one_run_and_scores_the_blend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (corpus, _) = two_voice_corpus(tmp.path());
+    let train = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+            .args(["train", "--data"])
+            .arg(&corpus)
+            .args([
+                "--val-speakers",
+                "voices:a",
+                "--epochs",
+                "2",
+                "--width",
+                "8",
+                "--rooms",
+                "1",
+                "--val-in-rooms",
+                "--seed",
+                "5",
+                "--out",
+            ])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (out, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (both, said) = train("both", &["--centre-mfcc", "--blend-voice", "1"]);
+    assert!(said.contains("member 2, epoch  2/2"), "{said}");
+    let card = ModelCard::load(&both).unwrap();
+    assert_eq!((card.members, card.networks(), card.blend.len()), (1, 2, 1));
+    let part = &card.blend[0];
+    assert_eq!((card.net.centred_inputs, part.net.centred_inputs), (40, 0));
+    assert!(!card.normalisation.per_voice && part.normalisation.per_voice);
+    assert_eq!(
+        (card.training.voice_draws, part.training.voice_draws),
+        (0, 16)
+    );
+    assert!(part.name.contains("--blend-voice"), "{}", part.name);
+
+    // Each group is what its own run trains: the first as `--centre-mfcc`, the part as
+    // `--centre-voice --voice-draws`, tensor for tensor.
+    let (mfcc, _) = train("mfcc", &["--centre-mfcc"]);
+    let (voice, _) = train("voice", &["--centre-voice", "--voice-draws"]);
+    let all = tensors(&both);
+    let parts = [
+        emovox::model::classifier::member_weights(&all, 0),
+        emovox::model::classifier::member_weights(&all, 1),
+    ];
+    for (part, alone) in parts.iter().zip([&mfcc, &voice]) {
+        let alone = tensors(alone);
+        assert_eq!(part.len(), alone.len());
+        for (name, t) in &alone {
+            assert_eq!(values(&part[name]), values(t), "{name} of {}", alone.len());
+        }
+    }
+    let voice_card = ModelCard::load(&voice).unwrap();
+    assert_eq!(part.normalisation, voice_card.normalisation);
+    assert_eq!(
+        card.normalisation,
+        ModelCard::load(&mfcc).unwrap().normalisation
+    );
+
+    // The card's scores are the blend's on speaker a, each voice on its baseline, as
+    // `evaluate` finds them; in rooms too (training's own room for each clip).
+    let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+        .args(["evaluate", "--json", "--speakers", "voices:a", "--data"])
+        .arg(&corpus)
+        .arg("--weights")
+        .arg(&both)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let clean: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = card.validation.as_ref().unwrap();
+    assert_eq!(v.speakers, vec!["voices:a".to_owned()]);
+    assert_eq!(v.files, 3);
+    assert!((v.macro_f1 - clean["macro_f1"].as_f64().unwrap()).abs() < 1e-9);
+    assert_eq!(v.in_rooms.as_ref().map(|r| r.files), Some(3));
+
+    // Refused in words before anything is read or written: too many networks, a first
+    // group that already reads per voice.
+    let out = tmp.path().join("never-written");
+    for (extra, words) in [
+        (
+            &["--members", "8", "--blend-voice", "1"][..],
+            "at most 8 networks",
+        ),
+        (
+            &["--centre-voice", "--blend-voice", "1"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_emovox"))
+            .args(["train", "--data", "/nonexistent-data", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert!(said.contains(words), "{extra:?}: {said}");
+    }
+    assert!(!out.exists());
+}

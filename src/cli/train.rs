@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{bail, Context};
 use emovox::dsp::N_MFCC;
 use emovox::labels::Emotion;
+use emovox::model::blend::{self, Model};
 use emovox::model::card::CorpusValidation;
 use emovox::model::card::{ModelCard, Normalisation, Training, Validation, MAX_MEMBERS};
-use emovox::model::classifier::{save_members, ModelSource};
+use emovox::model::classifier::{member_tensors, ModelSource};
 use emovox::model::dataset::{licences, scan_all, Split};
 use emovox::model::input::{InputGroup, HOP_FRAMES, WINDOW_FRAMES};
-use emovox::model::metrics::Scoreboard;
+use emovox::model::metrics::{Metrics, Outcome, Scoreboard};
 use emovox::model::net::NetConfig;
 use emovox::model::room::RoomRecipe;
 use emovox::model::train::exemplars::ExemplarError;
@@ -24,14 +25,14 @@ use emovox::model::train::mixup::Mixup;
 use emovox::model::train::prepare::babble_pool;
 use emovox::model::train::voices::{centre_on_voices, DRAWS as VOICE_DRAWS};
 use emovox::model::train::{
-    member_records, prepare_versions, train_members, Augmentation, Layers, Progress, TrainConfig,
-    Versions, AUGMENTATIONS, LIGHT_AUGMENTATIONS,
+    member_records, per_voice_outcomes, prepare_versions, train_members, Augmentation, Ensemble,
+    Layers, Progress, TrainConfig, Trained, Versions, AUGMENTATIONS, LIGHT_AUGMENTATIONS,
 };
 use emovox::model::tune::{
     self, session_clips, speakers, who, TuneDefaults, TuneError, TuneProgress, TuneRecipe,
     TuneRequest, MIN_REGION_S,
 };
-use emovox::model::FeatureConfig;
+use emovox::model::{Classifier, FeatureConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::report;
@@ -148,6 +149,16 @@ pub struct Args {
     /// voice's clips (one up to all), so a lone file, its own baseline, reads well too.
     #[arg(long, requires = "centre_voice", conflicts_with = "no_augment")]
     voice_draws: bool,
+    /// Also train N networks that read each voice on its baseline (as --centre-voice
+    /// --voice-draws trains them), on the same prepared clips once the --members ones are
+    /// done, and save both groups as one blended model (as `emovox blend` joins two runs'
+    /// models): the shipped recipe in one run, preparing the clips once.
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with_all = ["centre_voice", "no_augment"]
+    )]
+    blend_voice: Option<usize>,
     /// Mask each training window's inputs as SpecAugment does, some stretches of frames
     /// and some bands of the 65 inputs set to the training mean (before any centring per
     /// window): `strong` (the default) two stretches of up to 0.3 s and two bands of up
@@ -298,7 +309,8 @@ impl AugmentSet {
 impl Args {
     /// Whether this run trains several networks side by side (each on a core of its own).
     pub fn trains_members_side_by_side(&self) -> bool {
-        self.from.is_none() && self.members.is_some_and(|n| n > 1)
+        self.from.is_none()
+            && (self.members.is_some_and(|n| n > 1) || self.blend_voice.is_some_and(|n| n > 1))
     }
 }
 
@@ -329,6 +341,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::ensure!(
             (1..=MAX_MEMBERS).contains(&members),
             "--members must be from 1 to {MAX_MEMBERS} (got {members})"
+        );
+    }
+    if let Some(voices) = args.blend_voice {
+        let members = args.members.unwrap_or(1);
+        anyhow::ensure!(
+            voices >= 1 && members + voices <= MAX_MEMBERS,
+            "--blend-voice must be from 1 to {} with --members {members}, so that the blend \
+             has at most {MAX_MEMBERS} networks (got {voices})",
+            MAX_MEMBERS - members
         );
     }
     if let (Some(masked), Some(members)) = (args.masked_members, args.members) {
@@ -395,6 +416,7 @@ fn tune_sessions(args: Args) -> anyhow::Result<()> {
             ("--centre-all", args.centre_all),
             ("--centre-voice", args.centre_voice),
             ("--voice-draws", args.voice_draws),
+            ("--blend-voice", args.blend_voice.is_some()),
             ("--input-masks", args.input_masks.is_some()),
             ("--masked-members", args.masked_members.is_some()),
             ("--mask-share", args.mask_share.is_some()),
@@ -696,16 +718,17 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
     );
 
     let members = args.members.unwrap_or(1);
-    let steps = cfg.steps_per_epoch_with(train_set.len(), cfg.batch_size) * cfg.epochs * members;
-    let bar = progress_bar(steps, "training");
-    let epochs = cfg.epochs;
+    let voice_members = args.blend_voice.unwrap_or(0);
+    let networks = members + voice_members;
     let per_epoch = cfg
         .steps_per_epoch_with(train_set.len(), cfg.batch_size)
         .max(1);
+    let bar = progress_bar(per_epoch * cfg.epochs * networks, "training");
+    let epochs = cfg.epochs;
     let progress = |member: usize, p: Progress| match p {
         Progress::Step { step, loss, .. } => {
             let epoch = (step - 1) / per_epoch + 1;
-            bar.set_message(if members > 1 {
+            bar.set_message(if networks > 1 {
                 format!(
                     "member {}, epoch {epoch}/{epochs} | loss {loss:.3}",
                     member + 1
@@ -722,7 +745,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             score,
             improved,
         } => {
-            let who = if members > 1 {
+            let who = if networks > 1 {
                 format!("member {}, ", member + 1)
             } else {
                 String::new()
@@ -745,13 +768,9 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         }
     };
     let trained = train_members(&train_set, &val_set, &val_rooms, &cfg, members, &progress)?;
-    bar.finish_and_clear();
 
     let first = &trained.members[0];
-    let board = Scoreboard::from_outcomes(&trained.outcomes);
-    let board_rooms = (!trained.outcomes_in_rooms.is_empty())
-        .then(|| Scoreboard::from_outcomes(&trained.outcomes_in_rooms));
-    let per_corpus = corpus_validation(&board, board_rooms.as_ref());
+    let scores = Scores::of(&trained.outcomes, &trained.outcomes_in_rooms);
     let card = ModelCard {
         name: "emovox-ravdess-cbl".to_owned(),
         labels: Emotion::names(),
@@ -826,42 +845,161 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             date: report::today(),
             commit: report::commit(),
         },
-        validation: trained.validation.as_ref().map(|m| Validation {
+        validation: scores.validation().map(|scored| Validation {
             actors: val_actors.clone(),
             speakers: split.speaker_names(),
             corpora: split.corpora.clone(),
-            ..Validation::scored(m, trained.validation_in_rooms.as_ref(), per_corpus.clone())
+            ..scored
         }),
         blend: Vec::new(),
     };
     let weights = ModelCard::weights_path(&out);
     let varmaps: Vec<_> = trained.members.iter().map(|m| &m.varmap).collect();
-    save_members(&varmaps, &weights).with_context(|| format!("writing {}", weights.display()))?;
+    let mut kept: Vec<String> = trained.members.iter().map(kept_epoch).collect();
+    let mut seconds = trained.seconds;
+    let (card, tensors, scores) = if voice_members == 0 {
+        (card, member_tensors(&varmaps), scores)
+    } else {
+        // The blend is scored on the clips as they are, each voice on its baseline; the
+        // per-voice networks train on them centred on their voices.
+        let (raw_val, raw_rooms) = (val_set.clone(), val_rooms.clone());
+        centre_on_voices(&mut train_set, Some(cfg.seed));
+        centre_on_voices(&mut val_set, None);
+        centre_on_voices(&mut val_rooms, None);
+        let voice_cfg = TrainConfig {
+            net: NetConfig {
+                centred_inputs: 0,
+                ..cfg.net.clone()
+            },
+            ..cfg.clone()
+        };
+        let voiced = train_members(
+            &train_set,
+            &val_set,
+            &val_rooms,
+            &voice_cfg,
+            voice_members,
+            &|i, p| progress(members + i, p),
+        )?;
+        kept.extend(voiced.members.iter().map(kept_epoch));
+        seconds += voiced.seconds;
+        let part = per_voice_card(&card, &voiced, &voice_cfg);
+        let voiced_maps: Vec<_> = voiced.members.iter().map(|m| &m.varmap).collect();
+        let (mut card, tensors) = blend::blend(vec![
+            Model {
+                card,
+                tensors: member_tensors(&varmaps),
+                source: "the first networks".into(),
+            },
+            Model {
+                card: part,
+                tensors: member_tensors(&voiced_maps),
+                source: "--blend-voice".into(),
+            },
+        ])?;
+        card.training.seconds = seconds;
+        let model = Classifier::from_tensors(card.clone(), &tensors, &weights)?;
+        let scores = Scores::of(
+            &per_voice_outcomes(&model, &raw_val)?,
+            &per_voice_outcomes(&model, &raw_rooms)?,
+        );
+        card.validation = card
+            .validation
+            .take()
+            .zip(scores.validation())
+            .map(|(v, scored)| Validation {
+                actors: v.actors,
+                speakers: v.speakers,
+                corpora: v.corpora,
+                ..scored
+            });
+        (card, tensors, scores)
+    };
+    bar.finish_and_clear();
+    candle_core::safetensors::save(&tensors, &weights)
+        .with_context(|| format!("writing {}", weights.display()))?;
     card.save(&out)
         .with_context(|| format!("writing {}", ModelCard::json_path(&out).display()))?;
-    let kept: Vec<String> = trained
-        .members
-        .iter()
-        .map(|m| format!("epoch {} of {}", m.best_epoch, m.losses.len()))
-        .collect();
     eprintln!(
-        "emovox train: {:.0} s, kept {}; wrote {} and {}",
-        trained.seconds,
+        "emovox train: {seconds:.0} s, kept {}; wrote {} and {}",
         kept.join(", "),
         weights.display(),
         ModelCard::json_path(&out).display()
     );
-    if let Some(m) = &trained.validation {
+    if let Some((board, m)) = &scores.clean {
         eprintln!("validation on {}:", held_out(&split));
-        report::print_scoreboard(&board);
+        report::print_scoreboard(board);
         report::print_metrics(m);
     }
-    if let (Some(m), Some(board)) = (&trained.validation_in_rooms, &board_rooms) {
+    if let Some((board, m)) = &scores.rooms {
         eprintln!("validation in synthetic rooms:");
         report::print_scoreboard(board);
         report::print_metrics(m);
     }
     Ok(())
+}
+
+/// "epoch K of N": the epoch a network kept, of those it ran.
+fn kept_epoch(m: &Trained) -> String {
+    format!("epoch {} of {}", m.best_epoch, m.losses.len())
+}
+
+/// The card of the networks `--blend-voice` trained after `first`'s: `first`'s records
+/// with their own reading (per voice, with baseline draws), members, kept epochs and time.
+fn per_voice_card(first: &ModelCard, voiced: &Ensemble, cfg: &TrainConfig) -> ModelCard {
+    let own = &voiced.members[0];
+    let mut card = first.clone();
+    card.name = format!("{}-voice", first.name);
+    card.normalisation = Normalisation {
+        mean: own.normalisation.mean.clone(),
+        std: own.normalisation.std.clone(),
+        per_voice: true,
+    };
+    card.net = cfg.net.clone();
+    card.members = voiced.members.len();
+    let t = &mut card.training;
+    t.epochs = own.best_epoch;
+    t.voice_draws = VOICE_DRAWS;
+    t.members = member_records(cfg.seed, &voiced.members);
+    t.seconds = voiced.seconds;
+    card.validation = None;
+    card
+}
+
+/// Validation outcomes as the card and the closing tables want them: per corpus and
+/// overall, clean and (when validated there) in rooms.
+struct Scores {
+    clean: Option<(Scoreboard, Metrics)>,
+    rooms: Option<(Scoreboard, Metrics)>,
+}
+
+impl Scores {
+    fn of(clean: &[Outcome], rooms: &[Outcome]) -> Self {
+        let scored = |o: &[Outcome]| {
+            (!o.is_empty()).then(|| (Scoreboard::from_outcomes(o), Metrics::from_outcomes(o)))
+        };
+        Self {
+            clean: scored(clean),
+            rooms: scored(rooms),
+        }
+    }
+
+    fn per_corpus(&self) -> Vec<CorpusValidation> {
+        self.clean.as_ref().map_or_else(Vec::new, |(board, _)| {
+            corpus_validation(board, self.rooms.as_ref().map(|(b, _)| b))
+        })
+    }
+
+    /// The scores of a card's validation (its voices are the caller's to fill in); none
+    /// without validation clips.
+    fn validation(&self) -> Option<Validation> {
+        let (_, m) = self.clean.as_ref()?;
+        Some(Validation::scored(
+            m,
+            self.rooms.as_ref().map(|(_, m)| m),
+            self.per_corpus(),
+        ))
+    }
 }
 
 /// Refuses the flags given among `flags` (each with whether it was given), which are

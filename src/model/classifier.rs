@@ -383,7 +383,9 @@ pub fn save_members(varmaps: &[&VarMap], path: &Path) -> candle_core::Result<()>
 }
 
 /// Every member's variables in one map, each under [`member_prefix`] of its place.
-fn member_tensors(varmaps: &[&VarMap]) -> std::collections::HashMap<String, candle_core::Tensor> {
+pub fn member_tensors(
+    varmaps: &[&VarMap],
+) -> std::collections::HashMap<String, candle_core::Tensor> {
     let mut out = std::collections::HashMap::new();
     for (i, varmap) in varmaps.iter().enumerate() {
         let vars = varmap.data().lock().unwrap_or_else(PoisonError::into_inner);

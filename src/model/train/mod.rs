@@ -21,6 +21,7 @@ pub use prepare::{
 };
 pub use validate::{
     centre_score, classifier_outcomes, ensemble_outcomes, evaluate, evaluate_centre, outcomes,
+    per_voice_outcomes,
 };
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,7 @@
 //! Scoring the network on held-out clips while it trains.
 
+use std::collections::BTreeMap;
+
 use half::f16;
 
 use super::prepare::PreparedClip;
@@ -10,7 +12,7 @@ use crate::model::infer::InferenceNet;
 use crate::model::input::{Normaliser, INPUT_DIM, WINDOW_FRAMES};
 use crate::model::metrics::{Metrics, Outcome, Scoreboard};
 use crate::model::net::EmotionNet;
-use crate::model::voice::VoiceBaseline;
+use crate::model::voice::{voice_name, VoiceBaseline};
 
 /// Scores whole clips (their original version) the way `evaluate` does.
 pub fn evaluate(
@@ -55,12 +57,39 @@ pub fn classifier_outcomes(
     clip_outcomes(clips, |frames| model.classify_frames_of(voice, frames))
 }
 
-/// Each clip's outcome from `predict`'s probabilities for its original version.
-fn clip_outcomes<E>(
+/// Each clip's outcome under a loaded model, a per-voice one (or a blend with a per-voice
+/// part) reading every clip on its voice's baseline, the louder half of all that voice's
+/// clips: what `evaluate` does with a corpus, and what `train --centre-voice` centres on.
+/// In the order of the voices' names.
+pub fn per_voice_outcomes(
+    model: &Classifier,
     clips: &[PreparedClip],
+) -> Result<Vec<Outcome>, ModelError> {
+    let mut voices: BTreeMap<String, (VoiceBaseline, Vec<&PreparedClip>)> = BTreeMap::new();
+    for clip in clips {
+        let (baseline, own) = voices
+            .entry(voice_name(&clip.corpus, &clip.speaker))
+            .or_default();
+        if let Some(frames) = clip.versions.first() {
+            baseline.add_stretch(frames);
+        }
+        own.push(clip);
+    }
+    let mut out = Vec::with_capacity(clips.len());
+    for (baseline, own) in voices.values() {
+        out.extend(clip_outcomes(own.iter().copied(), |frames| {
+            model.classify_frames_of(Some(baseline), frames)
+        })?);
+    }
+    Ok(out)
+}
+
+/// Each clip's outcome from `predict`'s probabilities for its original version.
+fn clip_outcomes<'a, E>(
+    clips: impl IntoIterator<Item = &'a PreparedClip>,
     mut predict: impl FnMut(&[f16]) -> Result<Probabilities, E>,
 ) -> Result<Vec<Outcome>, E> {
-    let mut out = Vec::with_capacity(clips.len());
+    let mut out = Vec::new();
     for clip in clips {
         let Some(frames) = clip.versions.first() else {
             continue;
