@@ -115,7 +115,7 @@ fn set_default_env(name: &str, value: &str) {
 /// few hundred kilobytes of tensors; by default glibc maps blocks that large fresh each
 /// time and unmaps them after, so every pass paid for page faults: `emovox predict` over
 /// 1,200 files took 9.6–10.2 s with them, 7.9–8.3 s without; a training step on a batch
-/// of 32 windows (megabytes of tensors and gradients), 190 ms with them, 136 ms without.
+/// of 32 windows (megabytes of tensors and gradients), 183 ms with them, 133 ms without.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any other thread runs.

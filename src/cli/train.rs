@@ -307,7 +307,9 @@ impl AugmentSet {
 }
 
 impl Args {
-    /// Whether this run trains several networks side by side (each on a core of its own).
+    /// Whether this run trains several networks side by side (each on a core of its own);
+    /// with `--blend-voice`, when either group does (a lone network of the other group then
+    /// trains with candle's element-wise ops on one thread too).
     pub fn trains_members_side_by_side(&self) -> bool {
         self.from.is_none()
             && (self.members.is_some_and(|n| n > 1) || self.blend_voice.is_some_and(|n| n > 1))
@@ -343,8 +345,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "--members must be from 1 to {MAX_MEMBERS} (got {members})"
         );
     }
-    if let Some(voices) = args.blend_voice {
+    if let (Some(voices), None) = (args.blend_voice, &args.from) {
         let members = args.members.unwrap_or(1);
+        anyhow::ensure!(
+            members < MAX_MEMBERS,
+            "--members {members} leaves no room for --blend-voice: a model has at most \
+             {MAX_MEMBERS} networks"
+        );
         anyhow::ensure!(
             voices >= 1 && members + voices <= MAX_MEMBERS,
             "--blend-voice must be from 1 to {} with --members {members}, so that the blend \
@@ -797,22 +804,7 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
             fine_tuned_from: None,
             epochs: first.best_epoch,
             seed: cfg.seed,
-            augmentation: if cfg.augment {
-                augment_set
-                    .augmentations()
-                    .iter()
-                    .map(ToString::to_string)
-                    .chain(cfg.input_masks.map(|m| match cfg.masked_members {
-                        Some(n) if n < members => {
-                            format!("{} (members 1 to {n} of {members})", m.describe())
-                        }
-                        _ => m.describe(),
-                    }))
-                    .chain(cfg.mixup.map(|m| m.describe()))
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            augmentation: augmentation(&cfg, augment_set, members),
             rooms: if cfg.augment { rooms } else { 0 },
             room_recipe: (cfg.augment && rooms > 0 || !val_rooms.is_empty())
                 .then(|| recipe.clone()),
@@ -883,7 +875,8 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         )?;
         kept.extend(voiced.members.iter().map(kept_epoch));
         seconds += voiced.seconds;
-        let part = per_voice_card(&card, &voiced, &voice_cfg);
+        let mut part = per_voice_card(&card, &voiced, &voice_cfg);
+        part.training.augmentation = augmentation(&voice_cfg, augment_set, voice_members);
         let voiced_maps: Vec<_> = voiced.members.iter().map(|m| &m.varmap).collect();
         let (mut card, tensors) = blend::blend(vec![
             Model {
@@ -897,7 +890,6 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
                 source: "--blend-voice".into(),
             },
         ])?;
-        card.training.seconds = seconds;
         let model = Classifier::from_tensors(card.clone(), &tensors, &weights)?;
         let scores = Scores::of(
             &per_voice_outcomes(&model, &raw_val)?,
@@ -937,6 +929,25 @@ fn from_scratch(args: Args) -> anyhow::Result<()> {
         report::print_metrics(m);
     }
     Ok(())
+}
+
+/// The card's list of a group's augmentations: the prepared versions' kinds, then the
+/// masks (naming the members that had them when not all of `members` did) and mixup.
+fn augmentation(cfg: &TrainConfig, set: AugmentSet, members: usize) -> Vec<String> {
+    if !cfg.augment {
+        return Vec::new();
+    }
+    set.augmentations()
+        .iter()
+        .map(ToString::to_string)
+        .chain(cfg.input_masks.map(|m| match cfg.masked_members {
+            Some(n) if n < members => {
+                format!("{} (members 1 to {n} of {members})", m.describe())
+            }
+            _ => m.describe(),
+        }))
+        .chain(cfg.mixup.map(|m| m.describe()))
+        .collect()
 }
 
 /// "epoch K of N": the epoch a network kept, of those it ran.

@@ -11,7 +11,8 @@
 
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
 
-/// Unfolds (B, T, C) into (B·T, K·C), columns ordered [tap][channel]; differentiable.
+/// Unfolds (B, T, C) into (B·T, K·C), columns ordered [tap][channel]; differentiable. f32
+/// (training and inference) or f64 (the gradient checks) only.
 pub fn unfold(x: &Tensor, kernel: usize) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Unfold { kernel })
 }
@@ -28,6 +29,9 @@ impl CustomOp1 for Unfold {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, t, c) = layout.shape().dims3()?;
         let k = self.kernel;
+        if k == 0 {
+            bail!("unfold: a kernel of 0 frames");
+        }
         let out = match storage {
             CpuStorage::F32(x) => CpuStorage::F32(spread(contiguous(x, layout)?, t, c, k)),
             CpuStorage::F64(x) => CpuStorage::F64(spread(contiguous(x, layout)?, t, c, k)),
@@ -63,7 +67,7 @@ impl CustomOp1 for Fold {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (rows, width) = layout.shape().dims2()?;
         let (t, c, k) = (self.frames, self.channels, self.kernel);
-        if t == 0 || rows % t != 0 || width != k * c {
+        if t == 0 || k == 0 || rows % t != 0 || width != k * c {
             bail!("fold: ({rows}, {width}) gradients do not unfold ({t} frames, {c} channels, kernel {k})");
         }
         let out = match storage {
@@ -82,6 +86,9 @@ fn source(row: usize, j: usize, t: usize, k: usize) -> Option<usize> {
 
 fn spread<T: WithDType>(x: &[T], t: usize, c: usize, k: usize) -> Vec<T> {
     let mut out = vec![T::zero(); x.len() * k];
+    if out.is_empty() {
+        return out;
+    }
     for (seq, out) in x.chunks_exact(t * c).zip(out.chunks_exact_mut(t * k * c)) {
         for (row, out) in out.chunks_exact_mut(k * c).enumerate() {
             for (j, tap) in out.chunks_exact_mut(c).enumerate() {
@@ -96,6 +103,9 @@ fn spread<T: WithDType>(x: &[T], t: usize, c: usize, k: usize) -> Vec<T> {
 
 fn gather<T: WithDType>(g: &[T], t: usize, c: usize, k: usize) -> Vec<T> {
     let mut out = vec![T::zero(); g.len() / k];
+    if out.is_empty() {
+        return out;
+    }
     for (seq, out) in g.chunks_exact(t * k * c).zip(out.chunks_exact_mut(t * c)) {
         for (row, g) in seq.chunks_exact(k * c).enumerate() {
             for (j, tap) in g.chunks_exact(c).enumerate() {
@@ -137,7 +147,15 @@ mod tests {
 
     #[test]
     fn unfolds_and_folds_as_the_candle_ops_did() -> Result<()> {
-        for (b, t, c, k) in [(2, 7, 3, 5), (1, 2, 4, 5), (3, 4, 2, 3), (1, 1, 1, 1)] {
+        let shapes = [
+            (2, 7, 3, 5),
+            (1, 2, 4, 5),
+            (3, 4, 2, 3),
+            (1, 1, 1, 1),
+            (2, 5, 3, 4),
+            (1, 3, 2, 2),
+        ];
+        for (b, t, c, k) in shapes {
             let n = b * t * c;
             let values: Vec<f64> = (0..n).map(|i| ((i * 37 % 11) as f64) - 5.0).collect();
             let x = Var::from_vec(values, (b, t, c), &Device::Cpu)?;
@@ -161,9 +179,11 @@ mod tests {
             };
             assert_eq!(grad(&ours)?, grad(&theirs)?, "b {b} t {t} c {c} k {k}");
         }
-        // f32 too (training's type).
+        // f32 too (training's type); no frames or no channels unfold to nothing.
         let x = Tensor::ones((1, 3, 2), DType::F32, &Device::Cpu)?;
         assert_eq!(unfold(&x, 3)?.dims(), [3, 6]);
+        let empty = Tensor::zeros((2, 0, 3), DType::F32, &Device::Cpu)?;
+        assert_eq!(unfold(&empty, 5)?.dims(), [0, 15]);
         Ok(())
     }
 }
