@@ -114,6 +114,49 @@ fn listen_runs_the_live_view_and_stop_stops_it() {
 }
 
 #[test]
+fn the_live_view_says_how_much_voice_it_has_heard_and_new_speaker_starts_afresh() {
+    // The clip three times over (11 s of one voice), replayed at 4x real time.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("thrice.wav");
+    let signal = emovox::audio::decode_file(&common::wav(CLIP))
+        .unwrap()
+        .samples;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for &x in signal.iter().chain(&signal).chain(&signal) {
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    let mut h = harness(AppOptions {
+        replay: Some(path),
+        replay_speed: 4.0,
+        ..AppOptions::default()
+    });
+    h.step();
+    // The shipped model reads each voice on its baseline (a blended part does).
+    assert!(model().reads_per_voice());
+    h.get_by_label("Listen").click();
+    step_until(&mut h, |app| app.state.voice_heard_s.is_some());
+    h.get_by_label_contains("learning the voice");
+    step_until(&mut h, |app| app.state.voice_heard_s >= Some(3.0));
+    h.get_by_label_contains("voice learnt from");
+    h.get_by_label("New speaker").click();
+    step_until(&mut h, |app| app.state.voice_heard_s == Some(0.0));
+    h.get_by_label("Stop").click();
+    step_until(&mut h, finished);
+    assert!(
+        h.state().state.errors.is_empty(),
+        "{:?}",
+        h.state().state.errors
+    );
+}
+
+#[test]
 fn a_dropped_file_is_analysed_and_shown_with_its_segments() {
     let mut h = harness(AppOptions::default());
     h.step();

@@ -11,7 +11,9 @@ use std::time::Duration;
 use emovox::audio::capture::DeviceChoice;
 use emovox::audio::decode_file;
 use emovox::dsp::StreamingExtractor;
-use emovox::engine::{Engine, EngineConfig, Event, Prediction, RunSummary, Source};
+use emovox::engine::{
+    Engine, EngineConfig, Event, Pipeline, PipelineConfig, Prediction, RunSummary, Source,
+};
 use emovox::model::input::{
     signal_frames, speech_window, to_f16, HOP_FRAMES, INPUT_DIM, LATE_SPEECH_FRAMES, WINDOW_FRAMES,
 };
@@ -335,4 +337,66 @@ fn stopping_a_replay_ends_it_promptly_with_a_summary() {
     };
     assert!(!summary.failed);
     assert!(summary.audio_s < 2.0, "ran on for {} s", summary.audio_s);
+}
+
+/// The `Event::Voice` readings among `events`, in order.
+fn voice_readings(events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Voice { heard_s } => Some(*heard_s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_per_voice_model_says_how_much_voice_it_has_heard_and_a_new_voice_starts_afresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let signal = decode_file(&common::wav(CLIP)).unwrap().samples;
+    let per_voice = Arc::new(Classifier::load(&common::shipped_copy(tmp.path(), true)).unwrap());
+    let mut pipeline = Pipeline::new(per_voice, 16_000, 1, PipelineConfig::default()).unwrap();
+    let mut events = Vec::new();
+    let now = std::time::Instant::now();
+    // The clip three times over: about 11 s of one voice, speech in every 3 s block.
+    for _ in 0..3 {
+        pipeline
+            .push(&signal, now, &mut |e| events.push(e))
+            .unwrap();
+    }
+    let heard = voice_readings(&events);
+    // Said with the first prediction (nothing heard yet), then each time a 3 s block joins.
+    assert_eq!(heard.first(), Some(&0.0), "{heard:?}");
+    assert!(heard.windows(2).all(|w| w[1] > w[0]), "{heard:?}");
+    assert!(
+        heard
+            .iter()
+            .all(|s| (s / 3.0 - (s / 3.0).round()).abs() < 1e-9),
+        "{heard:?}"
+    );
+    let last = *heard.last().unwrap();
+    assert!(last >= 6.0, "only {last} s heard: {heard:?}");
+
+    // Someone else speaks: the baseline starts again from nothing.
+    events.clear();
+    pipeline.new_voice(&mut |e| events.push(e));
+    pipeline
+        .push(&signal, now, &mut |e| events.push(e))
+        .unwrap();
+    let after = voice_readings(&events);
+    assert_eq!(after.first(), Some(&0.0), "{after:?}");
+    assert!(after.iter().all(|&s| s <= 3.0), "{after:?}");
+
+    // A model that reads frames as they are says nothing of voices.
+    let plain = Arc::new(
+        Classifier::load(&common::shipped_copy(&tmp.path().join("plain"), false)).unwrap(),
+    );
+    let mut pipeline = Pipeline::new(plain, 16_000, 1, PipelineConfig::default()).unwrap();
+    let mut events = Vec::new();
+    pipeline
+        .push(&signal, now, &mut |e| events.push(e))
+        .unwrap();
+    pipeline.new_voice(&mut |e| events.push(e));
+    assert!(events.iter().any(|e| matches!(e, Event::Prediction(_))));
+    assert!(voice_readings(&events).is_empty());
 }

@@ -506,6 +506,11 @@ impl EmovoxApp {
                 }
                 Action::Record => self.record(),
                 Action::StopRecording => self.stop_recording(),
+                Action::NewVoice => {
+                    if let Some(engine) = &self.engine {
+                        engine.command(crate::engine::Command::NewVoice);
+                    }
+                }
                 Action::Reopen(dir) => self.open_session(dir),
                 Action::Play => self.play(),
                 Action::StopPlayback => self.stop_playback(),

@@ -34,6 +34,8 @@ pub enum Action {
     RefreshDevices,
     Record,
     StopRecording,
+    /// Someone else speaks: the live engine learns the new voice's baseline afresh.
+    NewVoice,
     ShowSessions,
     /// Reopen this session folder.
     Reopen(PathBuf),
@@ -103,6 +105,14 @@ pub fn top_bar_ui(
             .clicked()
         {
             actions.push(Action::Record);
+        }
+        if state.voice_heard_s.is_some()
+            && ui
+                .add_enabled(running && state.is_live(), egui::Button::new("New speaker"))
+                .on_hover_text("Someone else speaks: learn their voice afresh")
+                .clicked()
+        {
+            actions.push(Action::NewVoice);
         }
         if ui.button("Sessions").clicked() {
             actions.push(Action::ShowSessions);
@@ -297,6 +307,12 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
             }
             (View::Live { source }, Activity::Running) => {
                 ui.label(format!("Listening to {source}"));
+                if let Some(heard) = state.voice_heard_s {
+                    ui.label(voice_line(heard)).on_hover_text(
+                        "The model reads each voice on its usual self: its baseline grows \
+                         with every 3 s of speech. Press New speaker when someone else talks.",
+                    );
+                }
             }
             (View::File { path }, Activity::Running) => {
                 let (done, total) = state
@@ -343,6 +359,15 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
     }
     for e in &state.errors {
         ui.colored_label(Color32::from_rgb(240, 90, 80), e);
+    }
+}
+
+/// What the status line says of the voice's baseline after `heard` seconds of it.
+fn voice_line(heard: f64) -> String {
+    if heard > 0.0 {
+        format!("· voice learnt from {heard:.0} s")
+    } else {
+        "· learning the voice (read on itself until 3 s of speech)".to_owned()
     }
 }
 

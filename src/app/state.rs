@@ -135,6 +135,9 @@ pub struct AppState {
     pub play_from_s: f64,
     /// Counts the views begun, so the window knows when to show a new one's whole span.
     pub view_serial: u64,
+    /// Seconds of the voice that a model reading each voice on its baseline has heard in
+    /// this view (`Event::Voice`); `None` for other models.
+    pub voice_heard_s: Option<f64>,
 }
 
 impl AppState {
@@ -162,6 +165,7 @@ impl AppState {
             playback_s: None,
             play_from_s: 0.0,
             view_serial: 0,
+            voice_heard_s: None,
         }
     }
 
@@ -179,6 +183,7 @@ impl AppState {
         self.duration_s = None;
         self.dropped_samples = 0;
         self.summary = None;
+        self.voice_heard_s = None;
     }
 
     pub fn is_live(&self) -> bool {
@@ -240,6 +245,7 @@ impl AppState {
                     }
                 }
             }
+            Event::Voice { heard_s } => self.voice_heard_s = Some(heard_s),
             Event::Progress { done_s, total_s } => self.progress = Some((done_s, total_s)),
             Event::Dropped { total } => self.dropped_samples = total,
             Event::Error(message) => self.error(message),

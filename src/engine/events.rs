@@ -16,6 +16,11 @@ pub enum Event {
     Level(Level),
     /// The model's reading of the window that ends at `t`, every hop.
     Prediction(Prediction),
+    /// How much of the voice a model that reads each voice on its baseline has heard:
+    /// seconds of the 3 s blocks with speech that its baseline took in (sent with the first
+    /// prediction, when a block joins, and 0 after [`crate::engine::Command::NewVoice`]).
+    /// Other models send none.
+    Voice { heard_s: f64 },
     /// How far a file's analysis has got.
     Progress { done_s: f64, total_s: f64 },
     /// Samples lost because the worker fell behind the device, since the start.

@@ -160,6 +160,15 @@ impl Pipeline {
         }
     }
 
+    /// Forgets the voice heard so far: a model that reads each voice on its baseline
+    /// learns the next speaker's afresh (and says so with `Event::Voice`).
+    pub fn new_voice(&mut self, out: &mut impl FnMut(Event)) {
+        self.frames.voice = RunningVoice::default();
+        if self.frames.classifier.reads_per_voice() {
+            out(Event::Voice { heard_s: 0.0 });
+        }
+    }
+
     /// Finishes the recording, if one runs.
     pub fn stop_recording(&mut self, out: &mut impl FnMut(Event)) {
         let Some(recorder) = self.recorder.take() else {
@@ -364,10 +373,16 @@ impl FrameState {
         if per_voice {
             // The hop's new frames go to the voice's baseline (their speech flags are the
             // gate's latest reading, as the window's are).
+            let heard = self.voice.heard_frames();
             let from = n.saturating_sub(self.config.hop_frames);
             let frames = self.window[from * INPUT_DIM..n * INPUT_DIM].chunks_exact(INPUT_DIM);
             for (frame, &speech) in frames.zip(&flags[from..n]) {
                 self.voice.push(frame, speech);
+            }
+            if self.predictions == 0 || self.voice.heard_frames() != heard {
+                out(Event::Voice {
+                    heard_s: frame_seconds(self.voice.heard_frames()),
+                });
             }
         }
         let window = speech_window(

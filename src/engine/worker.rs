@@ -81,6 +81,9 @@ pub enum Command {
     /// Write the 16 kHz stream to this WAV file from now on (live sources only).
     StartRecording(PathBuf),
     StopRecording,
+    /// Someone else speaks from now on: a model that reads each voice on its baseline
+    /// starts learning the new voice afresh (live sources only).
+    NewVoice,
 }
 
 /// A running engine. Dropping it stops the worker and waits for it.
@@ -304,6 +307,7 @@ impl Worker {
                         pipeline.start_recording(&path, &mut |ev| sink.send_last(ev))
                     }
                     Command::StopRecording => pipeline.stop_recording(&mut |ev| sink.send_last(ev)),
+                    Command::NewVoice => pipeline.new_voice(&mut |ev| sink.send_last(ev)),
                 }
             }
             let dropped = reader.counters().dropped();

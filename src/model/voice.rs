@@ -138,6 +138,8 @@ pub struct RunningVoice {
     baseline: VoiceBaseline,
     block: Vec<f16>,
     speech_frames: usize,
+    /// Frames of the blocks that joined the baseline.
+    heard_frames: usize,
 }
 
 impl Default for RunningVoice {
@@ -146,6 +148,7 @@ impl Default for RunningVoice {
             baseline: VoiceBaseline::default(),
             block: Vec::with_capacity(WINDOW_FRAMES * INPUT_DIM),
             speech_frames: 0,
+            heard_frames: 0,
         }
     }
 }
@@ -165,6 +168,7 @@ impl RunningVoice {
     pub fn close_block(&mut self) {
         if self.speech_frames >= MIN_SPEECH_FRAMES {
             self.baseline.add_stretch(&self.block);
+            self.heard_frames += self.block.len() / INPUT_DIM;
         }
         self.block.clear();
         self.speech_frames = 0;
@@ -173,6 +177,11 @@ impl RunningVoice {
     /// The blocks heard so far (not the one still open).
     pub fn baseline(&self) -> &VoiceBaseline {
         &self.baseline
+    }
+
+    /// Frames (10 ms each) of the blocks the baseline has taken in, pauses included.
+    pub fn heard_frames(&self) -> usize {
+        self.heard_frames
     }
 }
 
