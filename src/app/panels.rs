@@ -107,8 +107,9 @@ pub fn top_bar_ui(
             actions.push(Action::Record);
         }
         if state.voice_heard_s.is_some()
+            && state.is_live()
             && ui
-                .add_enabled(running && state.is_live(), egui::Button::new("New speaker"))
+                .add_enabled(running, egui::Button::new("New speaker"))
                 .on_hover_text("Someone else speaks: learn their voice afresh")
                 .clicked()
         {
