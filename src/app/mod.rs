@@ -642,7 +642,9 @@ impl eframe::App for EmovoxApp {
                 &self.file_dialogs,
             );
         });
-        egui::Panel::bottom("status").show(ui, |ui| panels::status_ui(ui, &self.state));
+        egui::Panel::bottom("status").show(ui, |ui| {
+            actions.extend(panels::status_ui(ui, &self.state));
+        });
         egui::Panel::right("emotion")
             .exact_size(290.0)
             .show(ui, |ui| {

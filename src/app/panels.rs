@@ -106,15 +106,6 @@ pub fn top_bar_ui(
         {
             actions.push(Action::Record);
         }
-        if state.voice_heard_s.is_some()
-            && state.is_live()
-            && ui
-                .add_enabled(running, egui::Button::new("New speaker"))
-                .on_hover_text("Someone else speaks: learn their voice afresh")
-                .clicked()
-        {
-            actions.push(Action::NewVoice);
-        }
         if ui.button("Sessions").clicked() {
             actions.push(Action::ShowSessions);
         }
@@ -299,8 +290,10 @@ fn level_meter_ui(ui: &mut egui::Ui, state: &AppState) {
     );
 }
 
-/// The status line: what runs, how far a file is, dropped audio, errors, no microphone.
-pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
+/// The status line: what runs (live, with a per-voice model: how much of the voice it has
+/// heard, and New speaker), how far a file is, dropped audio, errors, no microphone.
+pub fn status_ui(ui: &mut egui::Ui, state: &AppState) -> Option<Action> {
+    let mut action = None;
     ui.horizontal_wrapped(|ui| {
         match (&state.view, state.activity) {
             (View::Empty, _) => {
@@ -313,6 +306,13 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
                         "The model reads each voice on its usual self: its baseline grows \
                          with every 3 s of speech. Press New speaker when someone else talks.",
                     );
+                    if ui
+                        .small_button("New speaker")
+                        .on_hover_text("Someone else speaks: learn their voice afresh")
+                        .clicked()
+                    {
+                        action = Some(Action::NewVoice);
+                    }
                 }
             }
             (View::File { path }, Activity::Running) => {
@@ -361,6 +361,7 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState) {
     for e in &state.errors {
         ui.colored_label(Color32::from_rgb(240, 90, 80), e);
     }
+    action
 }
 
 /// What the status line says of the voice's baseline after `heard` seconds of it.
