@@ -121,17 +121,7 @@ fn the_live_view_says_how_much_voice_it_has_heard_and_new_speaker_starts_afresh(
     let signal = emovox::audio::decode_file(&common::wav(CLIP))
         .unwrap()
         .samples;
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).unwrap();
-    for &x in signal.iter().chain(&signal).chain(&signal) {
-        w.write_sample(x).unwrap();
-    }
-    w.finalize().unwrap();
+    common::write_wav_16k(&path, signal.iter().chain(&signal).chain(&signal).copied());
     let mut h = harness(AppOptions {
         replay: Some(path),
         replay_speed: 4.0,

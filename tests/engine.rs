@@ -126,17 +126,7 @@ fn a_per_voice_model_reads_live_windows_on_the_voice_heard_so_far() {
     let path = tmp.path().join("twice.wav");
     let signal = decode_file(&common::wav(CLIP)).unwrap().samples;
     let twice: Vec<f32> = signal.iter().chain(&signal).copied().collect();
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).unwrap();
-    for &x in &twice {
-        w.write_sample(x).unwrap();
-    }
-    w.finalize().unwrap();
+    common::write_wav_16k(&path, twice.iter().copied());
     let (live, _, summary) = run_with(model.clone(), Source::File(path), EngineConfig::default());
     assert!(!summary.failed);
     let frames = to_f16(&signal_frames(&mut StreamingExtractor::new(), &twice));

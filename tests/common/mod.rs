@@ -54,6 +54,21 @@ pub fn shipped_copy(dir: &Path, per_voice: bool) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// Writes `samples` as a 16 kHz mono float WAV at `path` (a longer stream made from fixtures).
+pub fn write_wav_16k(path: &Path, samples: impl IntoIterator<Item = f32>) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for x in samples {
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
 pub fn wav(stem: &str) -> PathBuf {
     fixtures().join("wav").join(format!("{stem}.wav"))
 }
