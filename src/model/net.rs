@@ -11,9 +11,11 @@ use candle_core::{DType, Device, Module, ModuleT, Result, Tensor};
 use candle_nn::{batch_norm, linear, BatchNorm, BatchNormConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::bias::add_bias;
+use super::norm_pool::norm_relu_pool;
 use super::recurrence::{lstm_recurrence, recur};
 use super::rng::Rng;
-use super::unfold::unfold;
+use super::time_conv::time_conv;
 // The inference pass (`infer/`) runs the same loops.
 pub(super) use super::recurrence::{recur_strided, recur_strided_paired, transpose, GateLayout};
 
@@ -89,11 +91,11 @@ impl Lstm {
     /// (`recurrence::lstm_recurrence`), one graph node per direction.
     pub fn forward(&self, x: &Tensor, reverse: bool, train: bool) -> Result<Tensor> {
         let (b, t, input) = x.dims3()?;
-        let projected = x
-            .reshape((b * t, input))?
-            .matmul(&self.w_ih.t()?)?
-            .broadcast_add(&(&self.b_ih + &self.b_hh)?)?
-            .reshape((b, t, 4 * self.hidden))?;
+        let projected = add_bias(
+            &x.reshape((b * t, input))?.matmul(&self.w_ih.t()?)?,
+            &(&self.b_ih + &self.b_hh)?,
+        )?
+        .reshape((b, t, 4 * self.hidden))?;
         if !train {
             let w_hh: Vec<f32> = self.w_hh.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
             let gates: Vec<f32> = projected.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
@@ -107,13 +109,13 @@ impl Lstm {
 /// A 1-D convolution over time ("same" padding, stride 1) as one matrix product over
 /// unfolded input. candle 0.11's own `conv1d` computes a wrong kernel gradient on CPU
 /// (relative error ~1 against finite differences, `tests/gradients.rs`), which left the
-/// front end untrained; unfolding (an op with a backward pass of its own, checked against
-/// finite differences) and one large matrix product are right, and fast on a CPU.
+/// front end untrained; the unfolding and one large matrix product, as one op with a
+/// backward pass of its own (checked against finite differences), are right, and fast on
+/// a CPU.
 pub struct TimeConv {
     /// (out, in, kernel), PyTorch's layout and name.
     pub(super) weight: Tensor,
     pub(super) bias: Tensor,
-    kernel: usize,
 }
 
 impl TimeConv {
@@ -125,26 +127,14 @@ impl TimeConv {
         };
         let weight = vb.get_with_hints((output, input, kernel), "weight", init)?;
         let bias = vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?;
-        Ok(Self {
-            weight,
-            bias,
-            kernel,
-        })
+        Ok(Self { weight, bias })
     }
 
-    /// (B, T, in) → (B, T, out), time-major, by unfolding ([`unfold`], one op with its
-    /// own backward pass): differentiable throughout (`tests/gradients.rs` holds it to
-    /// finite differences and to candle's `conv1d`, whose forward pass is right).
+    /// (B, T, in) → (B, T, out), time-major: one op with its own backward pass
+    /// ([`time_conv`]; `tests/gradients.rs` holds it to finite differences and to
+    /// candle's `conv1d`, whose forward pass is right).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, t, c) = x.dims3()?;
-        let (out, _, k) = self.weight.dims3()?;
-        // Columns ordered [tap][channel], so the kernel is laid out (out, tap, channel).
-        let unfolded = unfold(x, self.kernel)?;
-        let w = self.weight.transpose(1, 2)?.reshape((out, k * c))?;
-        unfolded
-            .matmul(&w.t()?)?
-            .broadcast_add(&self.bias)?
-            .reshape((b, t, out))
+        time_conv(x, &self.weight, &self.bias)
     }
 }
 
@@ -212,8 +202,8 @@ impl EmotionNet {
         let train = dropout.is_some();
         let stats = train && !frozen.batch_norm;
         let x = &centre(x, self.config.centred_inputs)?;
-        let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, stats)?.relu()?)?;
-        let x = max_pool2(&batch_norm_time(&self.bn2, &self.conv2.forward(&x)?, stats)?.relu()?)?;
+        let x = conv_block(&self.conv1, &self.bn1, x, stats)?;
+        let x = conv_block(&self.conv2, &self.bn2, &x, stats)?;
         let x = if frozen.front_end { x.detach() } else { x };
         let x = apply_dropout(&x, self.config.dropout, dropout.as_deref_mut())?;
         let lstm_train = train && !frozen.lstm;
@@ -250,8 +240,9 @@ impl EmotionNet {
     /// The inputs of the second BatchNorm, with the first one in inference mode.
     pub(super) fn bn2_input(&self, x: &Tensor) -> Result<Tensor> {
         let x = &centre(x, self.config.centred_inputs)?;
-        let x = max_pool2(&batch_norm_time(&self.bn1, &self.conv1.forward(x)?, false)?.relu()?)?;
-        let y = self.conv2.forward(&x)?;
+        let y = self
+            .conv2
+            .forward(&conv_block(&self.conv1, &self.bn1, x, false)?)?;
         let (b, t, c) = y.dims3()?;
         y.reshape((b * t, c))
     }
@@ -271,12 +262,21 @@ fn centre(x: &Tensor, k: usize) -> Result<Tensor> {
     Tensor::cat(&[&head, &x.narrow(2, k, d - k)?], 2)
 }
 
-/// BatchNorm over channels of a time-major (B, T, C) tensor: every step of every item is
-/// one sample, as `BatchNorm1d` on (B, C, T) does.
-fn batch_norm_time(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
-    let (b, t, c) = x.dims3()?;
-    bn.forward_t(&x.reshape((b * t, c))?, train)?
-        .reshape((b, t, c))
+/// Convolution → BatchNorm → ReLU → max over pairs of steps, time-major (B, T, C). BatchNorm
+/// treats every step of every item as one sample, as `BatchNorm1d` on (B, C, T) does; with
+/// `batch_stats` (training) it normalises with the batch's statistics and moves its
+/// running ones, the tail as one op ([`norm_relu_pool`]), else with the running ones.
+fn conv_block(conv: &TimeConv, bn: &BatchNorm, x: &Tensor, batch_stats: bool) -> Result<Tensor> {
+    let y = conv.forward(x)?;
+    if batch_stats {
+        return norm_relu_pool(bn, &y);
+    }
+    let (b, t, c) = y.dims3()?;
+    max_pool2(
+        &bn.forward_t(&y.reshape((b * t, c))?, false)?
+            .reshape((b, t, c))?
+            .relu()?,
+    )
 }
 
 /// Max over pairs of time steps: (B, T, C) → (B, T / 2, C), an odd last step dropped.
