@@ -366,11 +366,7 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState) -> Option<Action> {
 
 /// What the status line says of the voice's baseline after `heard` seconds of it.
 fn voice_line(heard: f64) -> String {
-    if heard > 0.0 {
-        format!("· voice learnt from {heard:.0} s")
-    } else {
-        "· learning the voice (read on itself until 3 s of speech)".to_owned()
-    }
+    format!("· {}", crate::engine::voice_words(heard))
 }
 
 /// The current emotion in large type with its probability, "uncertain" with the two

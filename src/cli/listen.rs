@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use crossbeam_channel::RecvTimeoutError;
 use emovox::audio::capture::DeviceChoice;
-use emovox::engine::{Engine, EngineConfig, Event, Prediction, RunSummary, Source};
+use emovox::engine::{voice_words, Engine, EngineConfig, Event, Prediction, RunSummary, Source};
 use emovox::labels::Emotion;
 use emovox::model::classifier::ModelSource;
 use emovox::model::Classifier;
@@ -89,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             // A per-voice model's baseline: said on stderr, so stdout stays one line per hop.
-            Event::Voice { heard_s } if !args.json => eprintln!("emovox: {}", voice_line(heard_s)),
+            Event::Voice { heard_s } if !args.json => eprintln!("emovox: {}", voice_words(heard_s)),
             Event::Dropped { total } => {
                 eprintln!("emovox: {total} samples dropped so far (the worker fell behind)")
             }
@@ -107,15 +107,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{message}");
     }
     Ok(())
-}
-
-/// What a per-voice model has heard of the speaker, in the app's words.
-fn voice_line(heard_s: f64) -> String {
-    if heard_s > 0.0 {
-        format!("voice learnt from {heard_s:.0} s of speech")
-    } else {
-        "learning the voice (each window read on itself until 3 s of speech)".into()
-    }
 }
 
 /// `  3.25 s  angry       71%  ███████▏       speech   4.1 ms`

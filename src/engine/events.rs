@@ -106,3 +106,13 @@ pub struct RunSummary {
     /// The run ended because of an error (reported in an `Error` event before this).
     pub failed: bool,
 }
+
+/// What a model that reads each voice on its baseline has heard of the speaker
+/// ([`Event::Voice`]), in the words the app's status line and `emovox listen` share.
+pub fn voice_words(heard_s: f64) -> String {
+    if heard_s > 0.0 {
+        format!("voice learnt from {heard_s:.0} s")
+    } else {
+        "learning the voice (read on itself until 3 s of speech)".to_owned()
+    }
+}

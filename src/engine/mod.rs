@@ -6,6 +6,6 @@ pub mod events;
 pub mod pipeline;
 pub mod worker;
 
-pub use events::{Event, Level, Prediction, RecordingStatus, RunSummary, SourceInfo};
+pub use events::{voice_words, Event, Level, Prediction, RecordingStatus, RunSummary, SourceInfo};
 pub use pipeline::{Pipeline, PipelineConfig};
 pub use worker::{Command, Engine, EngineConfig, EngineError, Source};

@@ -6,10 +6,12 @@
 //! dozen element-wise ops, then ReLU, a strided reshape and a max) the tail was about
 //! twenty graph nodes over the largest tensors of the network, and candle's backward pass
 //! zeroes and adds a whole gradient for every node. As one op the forward pass reads the
-//! input three times and the backward pass four.
+//! input three times and the backward pass twice (with the output's gradient).
 //!
-//! The batch's mean and (biased) variance come back beside the output so that the caller
-//! can move BatchNorm's running statistics exactly as candle-nn's `forward_train` does.
+//! The batch's mean and (biased) variance, summed in f64, come back beside the output so
+//! that the caller can move BatchNorm's running statistics as candle-nn's `forward_train`
+//! does. Element-wise work subtracts the mean first, as candle-nn does, so that f32 keeps
+//! its precision on channels whose mean is large against their spread.
 
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +25,8 @@ use super::time_conv::contiguous;
 /// BatchNorm (batch statistics) → ReLU → max over pairs of steps of a time-major (B, T, C)
 /// tensor, an odd last step dropped; differentiable in the input and in BatchNorm's scale
 /// and shift. Moves `bn`'s running statistics as candle-nn does while training (momentum,
-/// unbiased variance). f32 or f64.
+/// unbiased variance), except from a batch of one row, whose variance has no unbiased
+/// estimate (candle-nn would store NaN): that leaves them as they were. f32 or f64.
 pub fn norm_relu_pool(bn: &BatchNorm, x: &Tensor) -> Result<Tensor> {
     let Some((scale, shift)) = bn.weight_and_bias() else {
         bail!("norm_relu_pool: BatchNorm without a scale and shift");
@@ -133,6 +136,12 @@ impl CustomOp3 for NormReluPool {
         let dx = x.apply_op2_no_bwd(&grad.contiguous()?, &op)?;
         let params = std::mem::take(&mut *lock(&op.params)?);
         let c = op.scale.len();
+        if params.len() != 2 * c {
+            bail!(
+                "norm_relu_pool: {} parameter gradients for {c} channels",
+                params.len()
+            );
+        }
         let as_param = |v: &[f64]| -> Result<Tensor> {
             Tensor::from_slice(v, c, x.device())?.to_dtype(scale.dtype())
         };
@@ -225,21 +234,33 @@ impl Stats {
         Self { mean, var, inv_std }
     }
 
-    /// BatchNorm as one multiply-add per channel: (scale · inv_std, shift − mean · that).
-    fn affine<T: WithDType>(&self, scale: &[T], shift: &[T]) -> Vec<(T, T)> {
+    /// BatchNorm per channel in the tensor's type: z = (x − mean) · (scale · inv_std) + shift.
+    fn affine<T: WithDType>(&self, scale: &[T], shift: &[T]) -> Vec<Affine<T>> {
         (0..self.mean.len())
-            .map(|i| {
-                let a = scale[i].to_f64() * self.inv_std[i];
-                (
-                    T::from_f64(a),
-                    T::from_f64(shift[i].to_f64() - self.mean[i] * a),
-                )
+            .map(|i| Affine {
+                mean: T::from_f64(self.mean[i]),
+                gain: T::from_f64(scale[i].to_f64() * self.inv_std[i]),
+                shift: shift[i],
             })
             .collect()
     }
 }
 
-fn forward<T: WithDType>(x: &[T], t: usize, c: usize, affine: &[(T, T)]) -> Vec<T> {
+#[derive(Clone, Copy)]
+struct Affine<T> {
+    mean: T,
+    gain: T,
+    shift: T,
+}
+
+impl<T: WithDType> Affine<T> {
+    #[inline(always)]
+    fn apply(&self, x: T) -> T {
+        (x - self.mean) * self.gain + self.shift
+    }
+}
+
+fn forward<T: WithDType>(x: &[T], t: usize, c: usize, affine: &[Affine<T>]) -> Vec<T> {
     let half = t / 2;
     let mut out = vec![T::zero(); x.len() / t.max(1) * half];
     if out.is_empty() {
@@ -248,8 +269,8 @@ fn forward<T: WithDType>(x: &[T], t: usize, c: usize, affine: &[(T, T)]) -> Vec<
     for (seq, out) in x.chunks_exact(t * c).zip(out.chunks_exact_mut(half * c)) {
         for (pair, out) in seq.chunks_exact(2 * c).zip(out.chunks_exact_mut(c)) {
             let (first, second) = pair.split_at(c);
-            for (((o, &u), &v), &(a, s)) in out.iter_mut().zip(first).zip(second).zip(affine) {
-                let (u, v) = (u * a + s, v * a + s);
+            for (((o, &u), &v), f) in out.iter_mut().zip(first).zip(second).zip(affine) {
+                let (u, v) = (f.apply(u), f.apply(v));
                 let m = if v > u { v } else { u };
                 *o = if m > T::zero() { m } else { T::zero() };
             }
@@ -265,11 +286,10 @@ impl NormReluPoolGrad {
     fn backward<T: WithDType>(&self, x: &[T], g: &[T], t: usize, c: usize) -> (Vec<T>, Vec<f64>) {
         let stats = &self.stats;
         let affine = stats.affine::<T>(&to_type(&self.scale), &to_type(&self.shift));
-        let (a, s): (Vec<T>, Vec<T>) = affine.into_iter().unzip();
         let zero = T::zero();
         let half = t / 2;
         // The gradient reaching BatchNorm's output (dz), one row per (B·T) step, with
-        // Σ dz and Σ dz · x per channel.
+        // Σ dz and Σ dz · (x − mean) per channel.
         let mut dz = vec![zero; x.len()];
         let (mut sum_d, mut sum_dx) = (vec![0.0f64; c], vec![0.0f64; c]);
         // One sequence's sums in the tensor's type (150 pairs at most), then into f64.
@@ -295,18 +315,16 @@ impl NormReluPoolGrad {
                         .zip(gs)
                         .zip(du.iter_mut().zip(dv.iter_mut()));
                     let sums = seq_d.iter_mut().zip(seq_dx.iter_mut());
-                    let coefficients = a.iter().zip(&s);
-                    for ((((&u, &v), &g), (du, dv)), ((sd, sdx), (&a, &s))) in
-                        steps.zip(sums.zip(coefficients))
+                    for ((((&u, &v), &g), (du, dv)), ((sd, sdx), f)) in steps.zip(sums.zip(&affine))
                     {
-                        let (zu, zv) = (u * a + s, v * a + s);
+                        let (zu, zv) = (f.apply(u), f.apply(v));
                         // relu(zu) is the maximum and zu ≥ 0; likewise v (both on a tie).
                         let gu = if zu >= zero && zu >= zv { g } else { zero };
                         let gv = if zv >= zero && zv >= zu { g } else { zero };
                         *du = gu;
                         *dv = gv;
                         *sd += gu + gv;
-                        *sdx += gu * u + gv * v;
+                        *sdx += gu * (u - f.mean) + gv * (v - f.mean);
                     }
                 }
                 for (((total, d), total_x), dx) in sum_d
@@ -320,13 +338,11 @@ impl NormReluPoolGrad {
                 }
             }
         }
-        // x̂ = (x − mean) · inv_std. Σ dz · x̂ = inv_std · (Σ dz · x − mean · Σ dz).
-        let dscale: Vec<f64> = (0..c)
-            .map(|i| stats.inv_std[i] * (sum_dx[i] - stats.mean[i] * sum_d[i]))
-            .collect();
+        // x̂ = (x − mean) · inv_std, so Σ dz · x̂ = inv_std · Σ dz · (x − mean).
+        let dscale: Vec<f64> = (0..c).map(|i| stats.inv_std[i] * sum_dx[i]).collect();
         // BatchNorm with batch statistics: dx = inv_std · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)),
         // dx̂ = scale · dz, whose two means are scale · Σ dz / n and scale · Σ dz · x̂ / n;
-        // as dx = dz · p + x · q + r per channel.
+        // as dx = dz · p + (x − mean) · q + r per channel.
         let n = (x.len() / c.max(1)).max(1) as f64;
         let (mut p, mut q, mut r) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..c {
@@ -335,12 +351,12 @@ impl NormReluPoolGrad {
             let mean_dx = self.scale[i] * dscale[i] / n;
             p.push(T::from_f64(self.scale[i] * inv));
             q.push(T::from_f64(-inv * inv * mean_dx));
-            r.push(T::from_f64(inv * (inv * stats.mean[i] * mean_dx - mean_d)));
+            r.push(T::from_f64(-inv * mean_d));
         }
         for (row, drow) in x.chunks_exact(c).zip(dz.chunks_exact_mut(c)) {
-            for (((d, &x), &p), (&q, &r)) in drow.iter_mut().zip(row).zip(&p).zip(q.iter().zip(&r))
-            {
-                *d = *d * p + x * q + r;
+            let per_channel = p.iter().zip(&q).zip(&r).zip(&affine);
+            for ((d, &x), (((&p, &q), &r), f)) in drow.iter_mut().zip(row).zip(per_channel) {
+                *d = *d * p + (x - f.mean) * q + r;
             }
         }
         let mut params = dscale;
@@ -404,58 +420,107 @@ mod tests {
         }
     }
 
+    /// Test inputs for (b, t, c): `Ramp` mixes signs; `PairsEqual` repeats each step in the
+    /// next, so the max ties above zero; `FlatChannel` holds channel 2 (whose shift is 0)
+    /// constant, so BatchNorm's output there is exactly 0, where ReLU's gradient is decided.
+    #[derive(Clone, Copy, Debug)]
+    enum Case {
+        Ramp,
+        PairsEqual,
+        FlatChannel,
+    }
+
+    fn input(b: usize, t: usize, c: usize, case: Case) -> Vec<f64> {
+        let ramp = |i: usize| ((i * 37 % 11) as f64) * 0.7 - 3.0;
+        (0..b * t * c)
+            .map(|i| {
+                let (item, step, channel) = (i / (t * c), i / c % t, i % c);
+                match case {
+                    Case::Ramp => ramp(i),
+                    Case::PairsEqual => ramp((item * t + step / 2) * c + channel),
+                    Case::FlatChannel if channel == 2 => 1.5,
+                    Case::FlatChannel => ramp(i),
+                }
+            })
+            .collect()
+    }
+
+    /// The gradients of a weighted sum of the output for the input, scale and shift.
+    fn gradients(bn_vars: (&Var, &Var), x: &Var, y: Tensor) -> Result<[Vec<f64>; 3]> {
+        let w: Vec<f64> = (0..y.elem_count()).map(|i| (i % 5) as f64 - 1.5).collect();
+        let w = Tensor::from_vec(w, y.shape(), &Device::Cpu)?.to_dtype(y.dtype())?;
+        let grads = (y * &w)?.sum_all()?.backward()?;
+        let of = |v: &Var| values(grads.get(v.as_tensor()).expect("a gradient"));
+        Ok([of(x)?, of(bn_vars.0)?, of(bn_vars.1)?])
+    }
+
     #[test]
     fn normalises_pools_and_differentiates_as_the_candle_ops_did() -> Result<()> {
-        // Odd and even lengths; ties (the repeated values) and negative steps both occur.
-        for (b, t, c) in [(2, 7, 3), (3, 4, 5), (1, 2, 1), (2, 9, 4)] {
-            let n = b * t * c;
-            let raw: Vec<f64> = (0..n).map(|i| ((i * 37 % 11) as f64) * 0.7 - 3.0).collect();
-            let x = Var::from_vec(raw, (b, t, c), &Device::Cpu)?;
+        let cases = [Case::Ramp, Case::PairsEqual, Case::FlatChannel];
+        for ((b, t, c), case) in [(2, 7, 3), (3, 4, 5), (1, 2, 1), (2, 9, 4)]
+            .into_iter()
+            .flat_map(|shape| cases.map(|case| (shape, case)))
+        {
+            let x = Var::from_vec(input(b, t, c, case), (b, t, c), &Device::Cpu)?;
             let (ours_bn, ours_scale, ours_shift) = batch_norm(c, DType::F64)?;
             let (their_bn, their_scale, their_shift) = batch_norm(c, DType::F64)?;
             let ours = norm_relu_pool(&ours_bn, &x)?;
             let theirs = by_candle_ops(&their_bn, &x)?;
             assert_eq!(ours.dims(), theirs.dims());
-            let shape = format!("b {b} t {t} c {c}");
-            assert_close(
-                &values(&ours)?,
-                &values(&theirs)?,
-                &format!("output, {shape}"),
+            let shape = format!("b {b} t {t} c {c} {case:?}");
+            let output = format!("output, {shape}");
+            assert_close(&values(&ours)?, &values(&theirs)?, &output);
+            let running = [
+                (ours_bn.running_mean(), their_bn.running_mean()),
+                (ours_bn.running_var(), their_bn.running_var()),
+            ];
+            for (a, b) in running {
+                assert_close(&values(a)?, &values(b)?, &format!("running stats, {shape}"));
+            }
+            let ours = gradients((&ours_scale, &ours_shift), &x, ours)?;
+            let theirs = gradients((&their_scale, &their_shift), &x, theirs)?;
+            for ((a, b), name) in ours.iter().zip(&theirs).zip(["input", "scale", "shift"]) {
+                assert_close(a, b, &format!("{name} gradient, {shape}"));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn keeps_f32_precision_on_channels_far_from_zero() -> Result<()> {
+        // Steps around 10,000 with a spread of a few units: the gradients in f32, ours and
+        // candle's ops', against candle's ops in f64 on the same values. Ours must be at
+        // least as close as candle's (measured: about 2× closer for the input, 5× for the
+        // scale; the shift's sums are exact).
+        let (b, t, c) = (4, 30, 3);
+        let raw: Vec<f64> = input(b, t, c, Case::Ramp).iter().map(|v| v + 1e4).collect();
+        let run = |dtype: DType, ours: bool| -> Result<[Vec<f64>; 3]> {
+            let x = Var::from_tensor(
+                &Tensor::from_vec(raw.clone(), (b, t, c), &Device::Cpu)?.to_dtype(dtype)?,
+            )?;
+            let (bn, scale, shift) = batch_norm(c, dtype)?;
+            let y = if ours {
+                norm_relu_pool(&bn, &x)?
+            } else {
+                by_candle_ops(&bn, &x)?
+            };
+            gradients((&scale, &shift), &x, y)
+        };
+        let exact = run(DType::F64, false)?;
+        let (ours, theirs) = (run(DType::F32, true)?, run(DType::F32, false)?);
+        for (i, name) in ["input", "scale", "shift"].into_iter().enumerate() {
+            let error = |g: &[f64]| -> f64 {
+                g.iter()
+                    .zip(&exact[i])
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+            };
+            let scale = exact[i].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let (ours, theirs) = (error(&ours[i]), error(&theirs[i]));
+            assert!(
+                ours <= theirs,
+                "{name}: f32 error {ours:e} against candle's {theirs:e} (largest {scale:e})"
             );
-            for (a, b, name) in [
-                (
-                    ours_bn.running_mean(),
-                    their_bn.running_mean(),
-                    "running mean",
-                ),
-                (
-                    ours_bn.running_var(),
-                    their_bn.running_var(),
-                    "running variance",
-                ),
-            ] {
-                assert_close(&values(a)?, &values(b)?, &format!("{name}, {shape}"));
-            }
-            // The same weighted sum's gradients through both, for the input, scale and shift.
-            let w: Vec<f64> = (0..ours.elem_count())
-                .map(|i| (i % 5) as f64 - 1.5)
-                .collect();
-            let w = Tensor::from_vec(w, ours.shape(), &Device::Cpu)?;
-            let ours_g = (ours * &w)?.sum_all()?.backward()?;
-            let theirs_g = (theirs * &w)?.sum_all()?.backward()?;
-            for (a, b, name) in [
-                (x.as_tensor(), x.as_tensor(), "input"),
-                (ours_scale.as_tensor(), their_scale.as_tensor(), "scale"),
-                (ours_shift.as_tensor(), their_shift.as_tensor(), "shift"),
-            ] {
-                let a = ours_g.get(a).expect("a gradient");
-                let b = theirs_g.get(b).expect("a gradient");
-                assert_close(
-                    &values(a)?,
-                    &values(b)?,
-                    &format!("{name} gradient, {shape}"),
-                );
-            }
         }
         Ok(())
     }

@@ -42,7 +42,7 @@ impl CustomOp3 for TimeConv {
         let (b, t, c) = l1.shape().dims3()?;
         let (o, input, k) = l2.shape().dims3()?;
         let bias = l3.shape().dims1()?;
-        if input != c || bias != o || k == 0 {
+        if input != c || bias != o || k == 0 || c == 0 {
             bail!(
                 "time_conv: a kernel of {:?} and a bias of {bias} for an input of {c} channels",
                 l2.shape()
@@ -92,12 +92,22 @@ impl CustomOp3 for TimeConv {
         &self,
         x: &Tensor,
         weight: &Tensor,
-        _bias: &Tensor,
+        bias: &Tensor,
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (b, t, c) = x.dims3()?;
         let (o, _, k) = weight.dims3()?;
+        let needs_dx = x.track_op();
+        if b * t == 0 {
+            // No frames: nothing reached the kernel, the bias or the input.
+            let dx = if needs_dx {
+                Some(x.zeros_like()?)
+            } else {
+                None
+            };
+            return Ok((dx, Some(weight.zeros_like()?), Some(bias.zeros_like()?)));
+        }
         let grad = grad.contiguous()?.reshape((b * t, o))?;
         // Column sums as a product with a row of ones: candle sums over rows with strided
         // reads.
@@ -111,7 +121,7 @@ impl CustomOp3 for TimeConv {
             .transpose(1, 2)?
             .contiguous()?;
         // Data (the first convolution's input) needs no gradient: skip its product.
-        let dx = if x.track_op() {
+        let dx = if needs_dx {
             let kernel = weight.transpose(1, 2)?.contiguous()?.reshape((o, k * c))?;
             let fold = Fold {
                 kernel: k,
@@ -352,9 +362,15 @@ mod tests {
         let bias = Tensor::new(&[0.5f32, -1.0], &Device::Cpu)?;
         let (a, b) = (time_conv(&x, &w, &bias)?, by_candle_ops(&x, &w, &bias)?);
         assert_eq!(values(&a)?, values(&b)?);
-        // No frames: nothing out.
-        let empty = Tensor::zeros((2, 0, 3), DType::F32, &Device::Cpu)?;
-        assert_eq!(time_conv(&empty, &w, &bias)?.dims(), [2, 0, 2]);
+        // No frames: nothing out, and nothing back.
+        let empty = Var::zeros((2, 0, 3), DType::F32, &Device::Cpu)?;
+        let y = time_conv(&empty, &w, &bias)?;
+        assert_eq!(y.dims(), [2, 0, 2]);
+        let grads = y.sum_all()?.backward()?;
+        assert_eq!(
+            grads.get(empty.as_tensor()).expect("a gradient").dims(),
+            [2, 0, 3]
+        );
         let refused = |x: &Tensor, w: &Tensor, b: &Tensor| {
             time_conv(x, w, b).expect_err("refused").to_string()
         };
@@ -362,6 +378,9 @@ mod tests {
         assert!(refused(&x, &wide, &bias).contains("3 channels"));
         let no_taps = Tensor::ones((2, 3, 0), DType::F32, &Device::Cpu)?;
         assert!(refused(&x, &no_taps, &bias).contains("[2, 3, 0]"));
+        let no_channels = Tensor::ones((2, 4, 0), DType::F32, &Device::Cpu)?;
+        let no_inputs = Tensor::ones((2, 0, 5), DType::F32, &Device::Cpu)?;
+        assert!(refused(&no_channels, &no_inputs, &bias).contains("0 channels"));
         let short_bias = Tensor::new(&[0.5f32], &Device::Cpu)?;
         assert!(refused(&x, &w, &short_bias).contains("bias of 1"));
         Ok(())
