@@ -15,6 +15,7 @@
 use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+use super::time_conv::contiguous;
 use crate::fastmath;
 use crate::fastmath::bf16::{self, Pair, PairedMatrix};
 
@@ -186,14 +187,6 @@ impl CustomOp2 for Recurrence {
         };
         Ok((Some(d_projected), Some(d_w_hh)))
     }
-}
-
-/// The data of a contiguous layout.
-fn contiguous<'a, T>(storage: &'a [T], layout: &Layout) -> Result<&'a [T]> {
-    layout
-        .contiguous_offsets()
-        .and_then(|(start, end)| storage.get(start..end))
-        .ok_or_else(|| candle_core::Error::Msg("lstm recurrence: non-contiguous input".into()))
 }
 
 /// Backpropagation through time for one sequence. `z` holds the gate pre-activations

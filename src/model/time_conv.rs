@@ -250,7 +250,8 @@ fn gather<T: WithDType>(g: &[T], t: usize, c: usize, k: usize) -> Vec<T> {
     out
 }
 
-/// The data of a contiguous layout (the ops here are handed contiguous tensors).
+/// The data of a contiguous layout: every custom op of the model (convolution, BatchNorm
+/// tail, bias, recurrence) is handed contiguous tensors.
 pub(super) fn contiguous<'a, T>(storage: &'a [T], layout: &Layout) -> Result<&'a [T]> {
     layout
         .contiguous_offsets()
